@@ -1,0 +1,57 @@
+# One-command set-up: `make run` and `make test` create/refresh .venv as needed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.system-packages
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: run test lint bench bundle bundle-smoke wheelhouse sbom screenshots clean venv
+
+# The venv is stale when pyproject.toml changes or when its interpreter is gone.
+$(STAMP): pyproject.toml
+	@if [ ! -x $(PY) ] || ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
+		rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
+	$(PY) -m pip install -q --upgrade pip==25.3
+	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+# System tools that the tests use (pdftoppm for PDF checks, xvfb for screenshots,
+# libs that Qt needs beyond offscreen); installed only when missing.
+$(SYSSTAMP):
+	@bash installers/system-packages.sh
+	@mkdir -p $(VENV) && touch $(SYSSTAMP)
+
+venv: $(STAMP) $(SYSSTAMP)
+
+run: venv
+	QT_QPA_PLATFORM=$${DISPLAY:+xcb} $(VENV)/bin/dermscreen $(ARGS)
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv
+	$(PY) bench/preprocess.py
+	$(PY) bench/batch.py
+	$(PY) bench/startup.py
+
+screenshots: venv
+	$(PY) docs/make_screenshots.py
+
+bundle: venv
+	bash installers/build_bundle.sh
+
+bundle-smoke: bundle
+	bash installers/smoke_bundle.sh
+
+wheelhouse:
+	bash installers/make_wheelhouse.sh
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,50 @@
+"""Where DermScreen finds its resources, user models, settings and logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "dermscreen-reference.onnx"
+
+
+def resources_dir() -> Path:
+    """The bundled ``resources/`` folder (repo checkout or PyInstaller bundle)."""
+    override = os.environ.get("DERMSCREEN_RESOURCES")
+    if override:
+        return Path(override)
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "resources"
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def bundled_models_dir() -> Path:
+    return resources_dir() / "models"
+
+
+def default_model_path() -> Path:
+    """The model `make run` opens when none is named."""
+    override = os.environ.get("DERMSCREEN_MODEL")
+    return Path(override) if override else bundled_models_dir() / DEFAULT_MODEL_NAME
+
+
+def user_data_dir() -> Path:
+    """Per-user folder for user models and logs (DERMSCREEN_HOME overrides, e.g. in tests)."""
+    override = os.environ.get("DERMSCREEN_HOME")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return base / "DermScreen"
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "dermscreen"
+
+
+def user_models_dir() -> Path:
+    return user_data_dir() / "models"
+
+
+def log_dir() -> Path:
+    return user_data_dir() / "logs"

@@ -1,0 +1,1 @@
+"""DermScreen desktop_app.reports package."""

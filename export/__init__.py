@@ -1,0 +1,1 @@
+"""DermScreen export package."""
