@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-packages
-export QT_QPA_PLATFORM ?= offscreen
 
 .PHONY: run test lint bench bundle bundle-smoke wheelhouse sbom screenshots clean venv
 
@@ -24,14 +23,17 @@ $(SYSSTAMP):
 	@bash installers/system-packages.sh
 	@mkdir -p $(VENV) && touch $(SYSSTAMP)
 
-venv: $(STAMP) $(SYSSTAMP)
+# A venv whose interpreter or install broke is rebuilt even if pyproject.toml did not change.
+venv:
+	@$(PY) -c 'import desktop_app, onnxruntime' >/dev/null 2>&1 || rm -f $(STAMP)
+	@$(MAKE) --no-print-directory $(STAMP) $(SYSSTAMP)
 
 run: venv
-	QT_QPA_PLATFORM=$${DISPLAY:+xcb} $(VENV)/bin/dermscreen $(ARGS)
+	$(VENV)/bin/dermscreen $(ARGS)
 
 test: venv
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
