@@ -1,0 +1,116 @@
+"""`dermscreen-train`: audit, fit, evaluate, sweep."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from desktop_app.core.errors import DermScreenError
+from desktop_app.core.score_stats import DEFAULT_ALPHA
+
+
+def _add_fit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, type=Path, help="ISIC folder with Train/ and Test/")
+    p.add_argument("--w-mse", type=float, default=0.4, help="MSE weight of the hybrid score")
+    p.add_argument("--w-ssim", type=float, default=0.6, help="(1 - SSIM) weight of the hybrid score")
+    p.add_argument("--no-hair-removal", action="store_true", help="skip digital hair removal")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="T = mean + alpha * sd")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--limit", type=int, default=None, help="use at most N benign images")
+    p.add_argument("--val-fraction", type=float, default=0.15)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dermscreen-train", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_audit = sub.add_parser("audit", help="report duplicates and leakage in a dataset")
+    p_audit.add_argument("data_dir", nargs="?", type=Path, help="dataset folder (ISIC layout)")
+    p_audit.add_argument("--data", type=Path, help="same as DATA_DIR")
+    p_audit.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    p_fit = sub.add_parser("fit", help="train on benign Train images and set the threshold")
+    _add_fit_options(p_fit)
+    p_fit.add_argument("--out", required=True, type=Path, help="run folder to write")
+
+    p_eval = sub.add_parser("evaluate", help="evaluate a run on the Test split")
+    p_eval.add_argument("run_dir", type=Path)
+    p_eval.add_argument("--data", required=True, type=Path)
+    p_eval.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+
+    p_sweep = sub.add_parser("sweep", help="loss-weight grid x hair removal on/off")
+    p_sweep.add_argument("--data", required=True, type=Path)
+    p_sweep.add_argument("--out", required=True, type=Path)
+    p_sweep.add_argument("--epochs", type=int, default=50)
+    p_sweep.add_argument("--batch-size", type=int, default=32)
+    p_sweep.add_argument("--limit", type=int, default=None)
+    p_sweep.add_argument("--seed", type=int, default=42)
+    p_sweep.add_argument("--resamples", type=int, default=2000)
+    return parser
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if args.command == "audit":
+            from training.data import audit_dataset
+
+            data_dir = args.data_dir or args.data
+            if data_dir is None:
+                parser.error("audit needs a DATA_DIR")
+            audit = audit_dataset(data_dir)
+            _say(audit.to_json() if args.json else audit.report())
+        elif args.command == "fit":
+            from training.fit import FitConfig, fit
+
+            fit(
+                FitConfig(
+                    data_dir=args.data,
+                    out_dir=args.out,
+                    w_mse=args.w_mse,
+                    w_ssim=args.w_ssim,
+                    hair_removal=not args.no_hair_removal,
+                    epochs=args.epochs,
+                    batch_size=args.batch_size,
+                    alpha=args.alpha,
+                    seed=args.seed,
+                    limit=args.limit,
+                    val_fraction=args.val_fraction,
+                ),
+                progress=_say,
+            )
+        elif args.command == "evaluate":
+            from training.evaluate import evaluate
+
+            evaluate(args.run_dir, args.data, n_resamples=args.resamples, progress=_say)
+        elif args.command == "sweep":
+            from training.sweep import sweep
+
+            sweep(
+                args.data,
+                args.out,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                limit=args.limit,
+                seed=args.seed,
+                n_resamples=args.resamples,
+                progress=_say,
+            )
+    except (OSError, ValueError, DermScreenError) as exc:
+        print(f"dermscreen-train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

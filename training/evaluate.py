@@ -1,0 +1,222 @@
+"""`dermscreen-train evaluate`: Test-split figures with bootstrap CIs, plots and operating points."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.metrics import (
+    DEFAULT_ALPHAS,
+    DEFAULT_SENSITIVITY_TARGETS,
+    average_precision,
+    balanced_accuracy,
+    bootstrap_ci,
+    operating_points,
+    predict,
+    roc_auc,
+    sensitivity,
+    specificity,
+    summarize_at,
+    threshold_for_sensitivity,
+)
+from desktop_app.core.score_stats import BenignStats
+from training.run import (
+    METRICS_FILE,
+    PLOTS_DIR,
+    load_run,
+    preprocess_config,
+    read_scores_csv,
+    write_json,
+    write_scores_csv,
+)
+
+Progress = Callable[[str], None]
+CI_METHOD = "stratified percentile bootstrap (malignant and benign resampled separately)"
+# The figures the project's written report gives for its model on this Test split.
+REPORT_FIGURES = {
+    "sensitivity": 42 / 64,
+    "specificity": 31 / 54,
+    "sensitivity_counts": "42/64",
+    "specificity_counts": "31/54",
+}
+
+
+def figures_with_ci(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    classes: Sequence[str],
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Point estimates and 95% CIs at ``threshold``, confusion and per-class detection rates."""
+    y = np.asarray(y_true, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    at_t = {
+        "sensitivity": lambda t, v: sensitivity(t, predict(v, threshold)),
+        "specificity": lambda t, v: specificity(t, predict(v, threshold)),
+        "balanced_accuracy": lambda t, v: balanced_accuracy(t, predict(v, threshold)),
+        "auroc": roc_auc,
+        "average_precision": average_precision,
+    }
+    out: dict[str, Any] = {"n": int(y.size), "n_malignant": int(y.sum()), "n_benign": int((~y).sum())}
+    for i, (name, fn) in enumerate(at_t.items()):
+        lo, hi = bootstrap_ci(y, s, fn, n_resamples=n_resamples, seed=seed + i)
+        out[name] = {"value": fn(y, s), "ci95": [lo, hi]}
+    out["confusion"] = summarize_at(y, s, threshold)["confusion"]
+    flagged = predict(s, threshold)
+    per_class: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "flagged": 0})
+    for cls, f, is_mal in zip(classes, flagged, y, strict=True):
+        per_class[cls]["n"] += 1
+        per_class[cls]["flagged"] += int(f)
+        per_class[cls]["label"] = "malignant" if is_mal else "benign"
+    for entry in per_class.values():
+        entry["detection_rate"] = entry["flagged"] / entry["n"]
+    out["per_class"] = dict(sorted(per_class.items()))
+    return out
+
+
+def distribution(scores: Sequence[float], threshold: float) -> dict[str, Any]:
+    """Summary of a score sample and the fraction flagged at ``threshold``."""
+    arr = np.asarray(scores, dtype=np.float64)
+    if arr.size == 0:
+        return {"n": 0}
+    return {
+        "n": int(arr.size),
+        "mean": float(arr.mean()),
+        "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        "quantiles": {
+            f"q{q:02d}": float(np.percentile(arr, q)) for q in (5, 25, 50, 75, 95)
+        },
+        "fraction_flagged": float(np.mean(arr > threshold)),
+    }
+
+
+def _benign_specificity_by_alpha(
+    stats: BenignStats, train: np.ndarray, alphas: Sequence[float]
+) -> list[dict[str, float]]:
+    return [
+        {
+            "alpha": float(a),
+            "threshold": stats.threshold(a),
+            "train_specificity": float(np.mean(train <= stats.threshold(a))) if train.size else float("nan"),
+            "val_specificity": stats.specificity_at(stats.threshold(a)),
+        }
+        for a in alphas
+    ]
+
+
+def evaluate(
+    run_dir: str | Path,
+    data_dir: str | Path,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    progress: Progress = print,
+) -> dict[str, Any]:
+    """Score the Test split with the run's model and write metrics.json, scores_test.csv, plots."""
+    from training.cache import load_tensors
+    from training.data import audit_dataset
+    from training.plots import plot_roc, plot_score_histograms, plot_training_curves
+    from training.run import load_keras_model
+    from training.threshold import score_images
+
+    run_dir = Path(run_dir)
+    info = load_run(run_dir)
+    pre = preprocess_config(info)
+    weights = info.loss_weights
+    model = load_keras_model(run_dir)
+    audit = audit_dataset(data_dir)
+    test = audit.test
+    if not test:
+        msg = f"{data_dir}: no Test split to evaluate on"
+        raise ValueError(msg)
+    progress(f"scoring {len(test)} Test images")
+    x = load_tensors([s.path for s in test], pre, audit.sha, progress)
+    scores = score_images(model, x, weights["mse"], weights["ssim"])
+    y = np.array([s.is_malignant for s in test])
+    classes = [s.cls for s in test]
+    stats = info.stats
+    threshold = stats.threshold()
+    write_scores_csv(
+        run_dir / "scores_test.csv",
+        [(s.path, s.cls, s.label, v) for s, v in zip(test, scores, strict=True)],
+    )
+
+    progress(f"bootstrap CIs ({n_resamples} resamples)")
+    full = figures_with_ci(y, scores, threshold, classes, n_resamples, seed)
+    ambiguous = {s.path for s in audit.test_ambiguous}
+    keep = np.array([s.path not in ambiguous for s in test])
+    clean = figures_with_ci(y[keep], scores[keep], threshold, np.asarray(classes)[keep].tolist(),
+                            n_resamples, seed)
+
+    at_alphas = []
+    for a in DEFAULT_ALPHAS:
+        entry = summarize_at(y, scores, stats.threshold(a))
+        entry["alpha"] = a
+        entry["val_specificity"] = stats.specificity_at(stats.threshold(a))
+        at_alphas.append(entry)
+    at_sens = []
+    for target in DEFAULT_SENSITIVITY_TARGETS:
+        thr = threshold_for_sensitivity(y, scores, target)
+        entry = summarize_at(y, scores, thr)
+        entry["target_sensitivity"] = target
+        entry["alpha_equivalent"] = stats.alpha_for(thr)
+        entry["val_specificity"] = stats.specificity_at(thr)
+        entry["note"] = "threshold chosen on the Test split itself: optimistic"
+        at_sens.append(entry)
+
+    train_path, val_path = run_dir / "scores_train.csv", run_dir / "scores_val.csv"
+    train_scores = np.array([r["score"] for r in read_scores_csv(train_path)]) if train_path.exists() else np.empty(0)
+    val_scores = np.array([r["score"] for r in read_scores_csv(val_path)]) if val_path.exists() else np.empty(0)
+    seen_vs_new = {
+        "benign_train_seen": distribution(train_scores, threshold),
+        "benign_validation": distribution(val_scores, threshold),
+        "benign_test": distribution(scores[~y], threshold),
+        "malignant_test": distribution(scores[y], threshold),
+        "specificity": {
+            "benign_train_seen": float(np.mean(train_scores <= threshold)) if train_scores.size else None,
+            "benign_validation": stats.specificity_at(threshold),
+            "benign_test": full["specificity"]["value"],
+        },
+        "by_alpha": _benign_specificity_by_alpha(stats, train_scores, DEFAULT_ALPHAS),
+    }
+
+    metrics: dict[str, Any] = {
+        "threshold": threshold,
+        "alpha": stats.alpha,
+        "threshold_rule": "mean + alpha * sd of benign validation scores",
+        "loss_weights": weights,
+        "decision": "malignant positive; flagged when score > threshold",
+        "ci_method": CI_METHOD,
+        "bootstrap_resamples": n_resamples,
+        "bootstrap_seed": seed,
+        "test": full,
+        "test_excluding_ambiguous": clean | {"excluded": sorted(str(p) for p in ambiguous)},
+        "at_alphas": at_alphas,
+        "at_sensitivity_targets": at_sens,
+        "seen_vs_new": seen_vs_new,
+        "operating_points": operating_points(stats, y, scores),
+        "report_comparison": REPORT_FIGURES,
+        "data_dir": str(data_dir),
+        "test_data_hash": audit.data_hash(test),
+    }
+    write_json(run_dir / METRICS_FILE, metrics)
+
+    plots = run_dir / PLOTS_DIR
+    plot_score_histograms(plots / "score_histograms.png", scores[~y], scores[y], threshold,
+                          train_scores, val_scores)
+    plot_roc(plots / "roc.png", y, scores)
+    plot_training_curves(plots / "training_curves.png", info.history)
+    sens, spec = full["sensitivity"], full["specificity"]
+    progress(
+        f"Test at T={threshold:.5f}: sensitivity {sens['value']:.3f} "
+        f"[{sens['ci95'][0]:.3f}, {sens['ci95'][1]:.3f}], specificity {spec['value']:.3f} "
+        f"[{spec['ci95'][0]:.3f}, {spec['ci95'][1]:.3f}], AUROC {full['auroc']['value']:.3f} "
+        f"[{full['auroc']['ci95'][0]:.3f}, {full['auroc']['ci95'][1]:.3f}] "
+        f"(report: 65.6% = 42/64, 57.4% = 31/54)"
+    )
+    return metrics

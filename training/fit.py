@@ -1,0 +1,255 @@
+"""`dermscreen-train fit`: train the CAE on benign Train images, then set the threshold."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.preprocess import PreprocessConfig
+from desktop_app.core.score_stats import DEFAULT_ALPHA
+from training.cache import cache_root, load_tensors
+from training.data import Audit, Sample, audit_dataset, split_benign
+from training.run import (
+    HISTORY_FILE,
+    MODEL_FILE,
+    RUN_FILE,
+    THRESHOLD_FILE,
+    RunInfo,
+    load_run,
+    write_json,
+    write_scores_csv,
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FitConfig:
+    """Options of one training run (CLI flags map one to one)."""
+
+    data_dir: Path
+    out_dir: Path
+    w_mse: float = 0.4
+    w_ssim: float = 0.6
+    hair_removal: bool = True
+    epochs: int = 50
+    batch_size: int = 32
+    alpha: float = DEFAULT_ALPHA
+    seed: int = 42
+    limit: int | None = None
+    val_fraction: float = 0.15
+    learning_rate: float = 1e-3
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            msg = "epochs and batch size must be at least 1"
+            raise ValueError(msg)
+        if self.w_mse < 0 or self.w_ssim < 0 or self.w_mse + self.w_ssim <= 0:
+            msg = f"loss weights must be non-negative and not both zero: {self.w_mse}, {self.w_ssim}"
+            raise ValueError(msg)
+        if self.limit is not None and self.limit < 4:
+            msg = f"--limit must be at least 4 images, got {self.limit}"
+            raise ValueError(msg)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def current_rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:  # psutil is in the train extra; peak RSS still works without it
+        return float("nan")
+
+
+def select_benign(audit: Audit, cfg: FitConfig) -> tuple[list[Sample], list[Sample]]:
+    """Benign Train images after the audit, optionally limited, split into (train, val)."""
+    benign = audit.benign_train()
+    if cfg.limit is not None and cfg.limit < len(benign):
+        order = np.random.default_rng(cfg.seed).permutation(len(benign))[: cfg.limit]
+        benign = [benign[i] for i in sorted(int(i) for i in order)]
+    return split_benign(benign, val_fraction=cfg.val_fraction, seed=cfg.seed)
+
+
+def _file_list(samples: list[Sample], audit: Audit) -> list[dict[str, str]]:
+    return [{"path": str(s.path), "class": s.cls, "sha256": audit.sha[s.path]} for s in samples]
+
+
+def _make_callbacks(
+    epochs: int, progress: Progress, timing: dict[str, list[float]], out: Path
+):
+    import keras
+
+    class EpochReport(keras.callbacks.Callback):
+        """Prints one line per epoch and records its seconds and memory."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            secs = time.perf_counter() - self._t0
+            timing["epoch_seconds"].append(secs)
+            timing["rss_mb"].append(current_rss_mb())
+            timing["peak_rss_mb"].append(peak_rss_mb())
+            for key, value in logs.items():
+                timing.setdefault(f"live_{key}", []).append(float(value))
+            # Written every epoch so a long run can be followed (and judged if cut short).
+            write_json(out / "progress.json", {"epochs_done": epoch + 1, "epochs": epochs, **timing})
+            progress(
+                f"epoch {epoch + 1}/{epochs}  loss {logs.get('loss', float('nan')):.5f}  "
+                f"val_loss {logs.get('val_loss', float('nan')):.5f}  {secs:.1f} s  "
+                f"peak RSS {peak_rss_mb():.0f} MB"
+            )
+
+    class KeepBest(keras.callbacks.Callback):
+        """Keeps the weights of the epoch with the lowest validation loss, restores them at the end."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.best = float("inf")
+            self.best_epoch = -1
+            self.weights: list[np.ndarray] | None = None
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            val = float((logs or {}).get("val_loss", float("inf")))
+            if val < self.best:
+                self.best, self.best_epoch = val, epoch
+                self.weights = [w.copy() for w in self.model.get_weights()]
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return EpochReport(), KeepBest()
+
+
+def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
+    """Audit, split, preprocess (cached), train, score train/val, set the threshold, save."""
+    import keras
+    import tensorflow as tf
+
+    from training.losses import hybrid_loss
+    from training.model import build_cae
+    from training.threshold import benign_threshold, heatmap_vmax, score_images
+
+    cfg.validate()
+    started = time.perf_counter()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    progress(f"auditing {cfg.data_dir}")
+    audit = audit_dataset(cfg.data_dir)
+    train, val = select_benign(audit, cfg)
+    if len(train) < 2 or len(val) < 2:
+        msg = f"{cfg.data_dir}: too few benign images ({len(train)} train, {len(val)} validation)"
+        raise ValueError(msg)
+    progress(f"benign images: {len(train)} train, {len(val)} validation (held out)")
+
+    pre = PreprocessConfig(hair_removal=cfg.hair_removal)
+    t0 = time.perf_counter()
+    x_train = load_tensors([s.path for s in train], pre, audit.sha, progress)
+    x_val = load_tensors([s.path for s in val], pre, audit.sha, progress)
+    preprocess_s = time.perf_counter() - t0
+    progress(f"preprocessing took {preprocess_s:.1f} s (cache {cache_root()})")
+
+    model = build_cae(size=pre.size)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
+        loss=hybrid_loss(cfg.w_mse, cfg.w_ssim),
+    )
+    timing: dict[str, list[float]] = {"epoch_seconds": [], "rss_mb": [], "peak_rss_mb": []}
+    report, keep_best = _make_callbacks(cfg.epochs, progress, timing, out)
+    hist = model.fit(
+        x_train,
+        x_train,
+        validation_data=(x_val, x_val),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[report, keep_best],
+    )
+    history: dict[str, Any] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    history.update({k: v for k, v in timing.items() if not k.startswith("live_")})
+    history["best_epoch"] = keep_best.best_epoch + 1
+    progress(f"best epoch {keep_best.best_epoch + 1} (val_loss {keep_best.best:.5f})")
+
+    train_scores = score_images(model, x_train, cfg.w_mse, cfg.w_ssim)
+    val_scores = score_images(model, x_val, cfg.w_mse, cfg.w_ssim)
+    stats = benign_threshold(val_scores, cfg.alpha)
+    vmax = heatmap_vmax(model, x_val, cfg.w_mse, cfg.w_ssim)
+    progress(
+        f"threshold T = {stats.threshold():.5f} (mean {stats.mean:.5f} + {cfg.alpha} x sd "
+        f"{stats.sd:.5f}, {stats.n} validation images); heatmap_vmax {vmax:.4f}"
+    )
+
+    tmp_model = out / ".model.partial.keras"
+    model.save(tmp_model)
+    tmp_model.replace(out / MODEL_FILE)
+    write_scores_csv(
+        out / "scores_train.csv", [(s.path, s.cls, s.label, v) for s, v in zip(train, train_scores, strict=True)]
+    )
+    write_scores_csv(
+        out / "scores_val.csv", [(s.path, s.cls, s.label, v) for s, v in zip(val, val_scores, strict=True)]
+    )
+    write_json(
+        out / THRESHOLD_FILE,
+        {
+            "stats": stats.to_dict(),
+            "alpha": stats.alpha,
+            "threshold": stats.threshold(),
+            "heatmap_vmax": vmax,
+            "source": "benign validation images (held out from training)",
+        },
+    )
+    write_json(out / HISTORY_FILE, history)
+    epoch_s = timing["epoch_seconds"]
+    options = asdict(cfg)
+    options["data_dir"], options["out_dir"] = str(cfg.data_dir), str(cfg.out_dir)
+    config = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "preprocess": pre.to_dict(),
+        "loss_weights": {"mse": cfg.w_mse, "ssim": cfg.w_ssim},
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "alpha": cfg.alpha,
+        "val_fraction": cfg.val_fraction,
+        "limit": cfg.limit,
+        "learning_rate": cfg.learning_rate,
+        "optimizer": "Adam",
+        "data_dir": str(cfg.data_dir),
+        "data_hash": audit.data_hash(train + val),
+        "audit": audit.summary(),
+        "train_files": _file_list(train, audit),
+        "val_files": _file_list(val, audit),
+        "options": options,
+        "timing": {
+            "preprocess_seconds": preprocess_s,
+            "epoch_seconds_mean": float(np.mean(epoch_s)),
+            "epoch_seconds_median": float(np.median(epoch_s)),
+            "epochs_done": len(epoch_s),
+            "total_seconds": time.perf_counter() - started,
+            "peak_rss_mb": peak_rss_mb(),
+        },
+    }
+    write_json(out / RUN_FILE, config)
+    progress(
+        f"saved {out}: {len(epoch_s)} epochs, {np.mean(epoch_s):.1f} s/epoch mean, "
+        f"peak RSS {peak_rss_mb():.0f} MB"
+    )
+    return load_run(out)

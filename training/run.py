@@ -1,0 +1,133 @@
+"""A training run folder: what is in it and how to read it back.
+
+RUN_DIR holds model.keras, run.json (configuration, data, timing), threshold.json
+(BenignStats of the validation scores, T, heatmap_vmax), history.json (per-epoch
+losses, seconds, memory), scores_{train,val,test}.csv, metrics.json and plots/
+after evaluation. Every file is written atomically (temp file + os.replace).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.preprocess import PreprocessConfig
+from desktop_app.core.score_stats import BenignStats
+
+MODEL_FILE = "model.keras"
+RUN_FILE = "run.json"
+THRESHOLD_FILE = "threshold.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+PLOTS_DIR = "plots"
+SCORE_COLUMNS = ("path", "class", "label", "score")
+
+
+@dataclass
+class RunInfo:
+    """Everything a finished run folder records."""
+
+    run_dir: Path
+    config: dict[str, Any]
+    stats: BenignStats
+    heatmap_vmax: float
+    metrics: dict[str, Any] | None = None
+    history: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.config["loss_weights"].items()}
+
+    @property
+    def threshold(self) -> float:
+        return self.stats.threshold()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"{path}: not found; is {path.parent} a finished training run?"
+        raise FileNotFoundError(msg) from None
+    except json.JSONDecodeError as exc:
+        msg = f"{path}: not valid JSON ({exc})"
+        raise ValueError(msg) from None
+
+
+def write_scores_csv(path: Path, rows: Iterable[Sequence[Any]]) -> None:
+    """rows of (path, class, label, score)."""
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(SCORE_COLUMNS)
+    for p, cls, label, score in rows:
+        writer.writerow([str(p), cls, label, repr(float(score))])
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_scores_csv(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [
+            {"path": r["path"], "class": r["class"], "label": r["label"], "score": float(r["score"])}
+            for r in csv.DictReader(fh)
+        ]
+
+
+def load_run(run_dir: str | Path) -> RunInfo:
+    """Read a run folder (metrics only if evaluate has run)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        msg = f"run folder not found: {run_dir}"
+        raise FileNotFoundError(msg)
+    config = read_json(run_dir / RUN_FILE)
+    thr = read_json(run_dir / THRESHOLD_FILE)
+    history_path = run_dir / HISTORY_FILE
+    metrics_path = run_dir / METRICS_FILE
+    return RunInfo(
+        run_dir=run_dir,
+        config=config,
+        stats=BenignStats.from_dict(thr["stats"]),
+        heatmap_vmax=float(thr["heatmap_vmax"]),
+        metrics=read_json(metrics_path) if metrics_path.exists() else None,
+        history=read_json(history_path) if history_path.exists() else {},
+    )
+
+
+def preprocess_config(info: RunInfo) -> PreprocessConfig:
+    """The preprocessing the run trained with (the app must use the same)."""
+    return PreprocessConfig.from_dict(info.config["preprocess"])
+
+
+def load_keras_model(run_dir: str | Path):  # -> keras.Model (TF imported lazily)
+    """The trained CAE with its best weights, uncompiled (only built-in layers, no custom objects)."""
+    import keras
+
+    path = Path(run_dir) / MODEL_FILE
+    if not path.exists():
+        msg = f"{path}: no trained model in this run folder"
+        raise FileNotFoundError(msg)
+    return keras.models.load_model(path, compile=False)

@@ -1,0 +1,40 @@
+"""Scores, the benign threshold and the heatmap scale, all from THE hybrid score."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from desktop_app.core.score_stats import DEFAULT_ALPHA, BenignStats
+from training.losses import error_map, hybrid_score
+
+HEATMAP_PERCENTILE = 99.0
+
+
+def score_images(
+    model, x: np.ndarray, w_mse: float, w_ssim: float, batch_size: int = 32
+) -> np.ndarray:
+    """Hybrid score [N] of each image against its reconstruction (float64 for statistics)."""
+    scores = []
+    for start in range(0, len(x), batch_size):
+        batch = tf.constant(x[start : start + batch_size])
+        recon = model(batch, training=False)
+        scores.append(hybrid_score(batch, recon, w_mse, w_ssim).numpy())
+    return np.concatenate(scores).astype(np.float64) if scores else np.empty(0)
+
+
+def heatmap_vmax(
+    model, x: np.ndarray, w_mse: float, w_ssim: float, batch_size: int = 32
+) -> float:
+    """99th percentile of the error-map pixels of ``x`` (the benign validation images)."""
+    maps = []
+    for start in range(0, len(x), batch_size):
+        batch = tf.constant(x[start : start + batch_size])
+        recon = model(batch, training=False)
+        maps.append(error_map(batch, recon, w_mse, w_ssim).numpy().ravel())
+    return float(np.percentile(np.concatenate(maps), HEATMAP_PERCENTILE))
+
+
+def benign_threshold(val_scores: np.ndarray, alpha: float = DEFAULT_ALPHA) -> BenignStats:
+    """BenignStats of the benign VALIDATION scores; T = stats.threshold()."""
+    return BenignStats.from_scores(val_scores, alpha=alpha)
