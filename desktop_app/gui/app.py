@@ -1,0 +1,121 @@
+"""Start the DermScreen window: ``run_gui(open_paths, model_path) -> exit code``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.gui.icons import load_icon
+from desktop_app.gui.logging_setup import install_excepthook, setup_logging
+from desktop_app.gui.model_loading import ModelPreload, start_preload
+from desktop_app.gui.settings import initial_model_path
+
+if TYPE_CHECKING:
+    from desktop_app.gui.main_window import MainWindow
+
+log = logging.getLogger("dermscreen.gui")
+
+APP_NAME = "DermScreen"
+ORG_NAME = "DermScreen"
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication (created once; an existing one is reused)."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv else [sys.argv[0] if sys.argv else "dermscreen"])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setWindowIcon(load_icon("dermscreen"))
+    return app  # type: ignore[return-value]
+
+
+def create_window(
+    open_paths: Sequence[str | Path] = (),
+    model_path: str | Path | None = None,
+    preload: ModelPreload | None = None,
+) -> MainWindow:
+    """A main window loading ``model_path`` (None: saved or default model), then ``open_paths``."""
+    # Imported here: pyqtgraph and the widgets load while a preload already runs.
+    from desktop_app.gui.main_window import MainWindow
+
+    return MainWindow(model_path, open_paths=open_paths, preload=preload)
+
+
+def window_notifier(window: MainWindow) -> Callable[[str], None]:
+    """A message callback that holds the window weakly (the hook outlives it)."""
+    ref = weakref.ref(window)
+
+    def notify(text: str) -> None:
+        target = ref()
+        if target is not None:
+            target.show_message(text, "error")
+
+    return notify
+
+
+def install_quit_signals(app: QApplication) -> QTimer:
+    """Ctrl+C / SIGTERM in the terminal close the window cleanly (settings saved).
+
+    Python only runs signal handlers between bytecodes, so a timer wakes the
+    interpreter a few times a second while Qt's loop runs.
+    """
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            with contextlib.suppress(ValueError):  # only possible in the main thread
+                signal.signal(getattr(signal, name), lambda *_args: app.quit())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+    return wake
+
+
+def run_gui(open_paths: list[str], model_path: str | None) -> int:
+    """Open the window (``open_paths`` analysed at start) and run until it closes."""
+    log_path = setup_logging()
+    path = Path(model_path) if model_path else initial_model_path()
+    # ONNX Runtime opens the model while Qt, pyqtgraph and the window are set up.
+    preload = start_preload(path)
+    app = create_application()
+    window = create_window(open_paths, path, preload)
+    hook = install_excepthook(window_notifier(window))
+    log.info("DermScreen started (log %s, model %s, open %s)", log_path, model_path, open_paths)
+    # However the loop ends (last window closed, or QApplication.quit()), stop the workers.
+    app.aboutToQuit.connect(window.shutdown)
+    wake = install_quit_signals(app)
+    window.show()
+    try:
+        return int(app.exec())
+    finally:
+        wake.stop()
+        window.shutdown()
+        hook.uninstall()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m desktop_app.gui.app [--open PATH ...] [--model FILE]``."""
+    parser = argparse.ArgumentParser(prog="dermscreen-gui", description="DermScreen window")
+    parser.add_argument("--open", dest="open_paths", action="append", default=[],
+                        metavar="PATH", help="folder or image to analyse at start (repeatable)")
+    parser.add_argument("--model", default=None, help="ONNX model file (default: bundled)")
+    parser.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quit_after is not None:
+        # For smoke tests of the real entry point: quit after N seconds.
+        QTimer.singleShot(int(args.quit_after * 1000), lambda: QApplication.quit())
+    return run_gui(args.open_paths, args.model)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Case viewer: original (with heatmap overlay), reconstruction and heatmap, linked.
+
+All three images are drawn in the displayed original's pixel coordinates (the
+128x128 model images are stretched over the same rectangle: the model saw the
+whole image resized to a square), so one zoom/pan moves all three views. The
+heatmap uses the model's fixed ``heatmap_vmax`` scale, never a per-image one.
+Mouse: wheel zooms at the cursor, drag pans. Keys: F fits, 1 shows 1:1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QSizeF, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.heatmap import INFERNO_LUT, colorize
+
+DEFAULT_OPACITY = 0.5
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float [0, 1] or uint8 RGB -> uint8 RGB for display."""
+    arr = np.asarray(image)
+    if arr.dtype == np.uint8:
+        return arr
+    return np.clip(np.rint(arr.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def inferno_colormap() -> pg.ColorMap:
+    """The heatmap's own colour table as a pyqtgraph ColorMap, for the legend."""
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(INFERNO_LUT)), INFERNO_LUT, name="inferno")
+
+
+class _TitleItem(pg.LabelItem):
+    """A view title that never widens its column.
+
+    Linked, aspect-locked views only show the same region when they have the
+    same size, so the columns must split the width evenly whatever the titles.
+    """
+
+    def updateMin(self) -> None:  # noqa: N802
+        self.setMinimumWidth(0)
+        self.setMinimumHeight(self.itemRect().height())
+        self.updateGeometry()
+
+    def sizeHint(self, hint: Qt.SizeHint, constraint: QSizeF) -> QSizeF:  # noqa: N802
+        if hint == Qt.SizeHint.MaximumSize:
+            return QSizeF(-1, -1)
+        return QSizeF(0, self.itemRect().height())
+
+
+class CaseViewer(QWidget):
+    """Three linked image views plus an opacity slider and a fixed-scale colour bar."""
+
+    opacity_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._vmax = 1.0
+        self._images: Any = None
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("#202124")
+        self.graphics.setMinimumHeight(200)
+        self.graphics.ci.setSpacing(6)
+        titles = ("Original + heatmap overlay", "Reconstruction", "Error heatmap")
+        self.title_items = [_TitleItem(t, color="#e8eaed") for t in titles]
+        for col, title in enumerate(self.title_items):
+            self.graphics.addItem(title, row=0, col=col)
+        self.views: list[pg.ViewBox] = []
+        for col in range(3):
+            view = self.graphics.addViewBox(row=1, col=col, lockAspect=True, invertY=True)
+            view.setMenuEnabled(False)
+            self.graphics.ci.layout.setColumnStretchFactor(col, 1)
+            self.views.append(view)
+        for view in self.views[1:]:
+            view.setXLink(self.views[0])
+            view.setYLink(self.views[0])
+
+        self.original_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        self.reconstruction_item = pg.ImageItem(axisOrder="row-major")
+        self.heatmap_item = pg.ImageItem(axisOrder="row-major")
+        self.views[0].addItem(self.original_item)
+        self.views[0].addItem(self.overlay_item)
+        self.overlay_item.setZValue(1)
+        self.views[1].addItem(self.reconstruction_item)
+        self.views[2].addItem(self.heatmap_item)
+
+        self.colorbar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=14,
+            label="error (fixed scale)", colorMapMenu=False,
+        )
+        self.graphics.addItem(self.colorbar, row=1, col=3)
+
+        # Shown instead of the views while there is no case (or it cannot be shown).
+        self.placeholder = QLabel("Select a case in the results table")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet(
+            "background: #202124; color: #bdc1c6; font-size: 11pt; padding: 24px;"
+        )
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.graphics)
+
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setAccessibleName("Overlay opacity")
+        self.opacity_slider.setToolTip("Opacity of the heatmap drawn over the original")
+        self.opacity_label = QLabel()
+        self.fit_button = QPushButton("Fit (F)")
+        self.one_button = QPushButton("1:1 (1)")
+        self.fit_button.setToolTip("Show the whole image")
+        self.one_button.setToolTip("One image pixel per screen pixel")
+        self.case_label = QLabel("No case selected")
+        self.case_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(6, 2, 2, 2)
+        controls.addWidget(self.case_label, 1)
+        controls.addWidget(QLabel("Overlay opacity:"))
+        controls.addWidget(self.opacity_slider)
+        controls.addWidget(self.opacity_label)
+        controls.addWidget(self.fit_button)
+        controls.addWidget(self.one_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.stack, 1)
+
+        self.opacity_slider.valueChanged.connect(self._on_opacity)
+        self.fit_button.clicked.connect(self.fit)
+        self.one_button.clicked.connect(self.one_to_one)
+        self.set_opacity(DEFAULT_OPACITY)
+
+    # -- configuration ------------------------------------------------------------
+    def set_vmax(self, vmax: float) -> None:
+        """The error value drawn at full colour (metadata.heatmap_vmax)."""
+        self._vmax = float(vmax) if np.isfinite(vmax) and vmax > 0 else 1.0
+        self.colorbar.setLevels((0.0, self._vmax))
+        if self._images is not None:
+            self._draw_heatmaps()
+
+    @property
+    def vmax(self) -> float:
+        return self._vmax
+
+    @property
+    def opacity(self) -> float:
+        return self.opacity_slider.value() / 100.0
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity_slider.setValue(round(min(1.0, max(0.0, opacity)) * 100))
+        self._on_opacity(self.opacity_slider.value())
+
+    def _on_opacity(self, value: int) -> None:
+        self.overlay_item.setOpacity(value / 100.0)
+        self.opacity_label.setText(f"{value}%")
+        self.opacity_changed.emit(value / 100.0)
+
+    # -- content ------------------------------------------------------------------
+    @property
+    def has_case(self) -> bool:
+        return self._images is not None
+
+    def show_message(self, text: str) -> None:
+        """Clear the views and say why (loading, error, nothing selected)."""
+        self._images = None
+        for item in (self.original_item, self.overlay_item, self.reconstruction_item,
+                     self.heatmap_item):
+            item.clear()
+        self.case_label.setText(text)
+        self.placeholder.setText(text)
+        self.stack.setCurrentWidget(self.placeholder)
+
+    def show_loading(self, name: str) -> None:
+        """Keep the current images while the next case is computed."""
+        self.case_label.setText(f"{name} — computing reconstruction and heatmap…")
+
+    def show_case(self, images: Any, name: str) -> None:
+        """Draw a CaseImages (original, reconstruction, error_map) for ``name``."""
+        keep_view = self._images is not None and self._images.original.shape == images.original.shape
+        self._images = images
+        self.stack.setCurrentWidget(self.graphics)
+        original = np.ascontiguousarray(images.original)
+        height, width = original.shape[:2]
+        rect = QRectF(0, 0, width, height)
+        self.original_item.setImage(original, levels=(0, 255), autoLevels=False)
+        self.original_item.setRect(rect)
+        self.reconstruction_item.setImage(
+            to_uint8(images.reconstruction), levels=(0, 255), autoLevels=False
+        )
+        self.reconstruction_item.setRect(rect)
+        self._draw_heatmaps()
+        self.case_label.setText(f"{name} — score {images.score:.5g}")
+        if not keep_view:
+            self.fit()
+
+    def _draw_heatmaps(self) -> None:
+        height, width = self._images.original.shape[:2]
+        rect = QRectF(0, 0, width, height)
+        colours = colorize(self._images.error_map, self._vmax)
+        self.heatmap_item.setImage(colours, levels=(0, 255), autoLevels=False)
+        self.heatmap_item.setRect(rect)
+        self.overlay_item.setImage(colours, levels=(0, 255), autoLevels=False)
+        self.overlay_item.setRect(rect)
+
+    # -- navigation ---------------------------------------------------------------
+    def fit(self) -> None:
+        if self._images is None:
+            return
+        height, width = self._images.original.shape[:2]
+        self.views[0].setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    def one_to_one(self) -> None:
+        """One displayed-original pixel per screen pixel, centred on the current view."""
+        if self._images is None:
+            return
+        view = self.views[0]
+        (x0, x1), (y0, y1) = view.viewRange()
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        size = view.size()
+        half_w, half_h = size.width() / 2, size.height() / 2
+        view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
+                      padding=0)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_F:
+            self.fit()
+        elif event.key() == Qt.Key.Key_1:
+            self.one_to_one()
+        else:
+            super().keyPressEvent(event)

@@ -1,0 +1,169 @@
+"""Score panel: this case's numbers and where it falls in the benign score distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QWidget,
+)
+
+from desktop_app.core.score_stats import BenignStats
+from desktop_app.gui.results_model import DECISION_STYLE
+
+HIST_BINS = 30
+THRESHOLD_PEN = pg.mkPen("#c0392b", width=2, style=Qt.PenStyle.DashLine)
+CASE_PEN = pg.mkPen("#1f4e9c", width=2)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+class ScorePanel(QGroupBox):
+    """Score, threshold, decision, z and percentile, over the benign validation histogram."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Score", parent)
+        self._stats: BenignStats | None = None
+        self._threshold: float | None = None
+        self._case_score: float | None = None
+
+        self.score_label = QLabel("—")
+        self.threshold_label = QLabel("—")
+        self.decision_label = QLabel("—")
+        self.decision_label.setAutoFillBackground(True)
+        self.decision_label.setContentsMargins(6, 1, 6, 1)
+        self.z_label = QLabel("—")
+        self.percentile_label = QLabel("—")
+        form = QFormLayout()
+        form.addRow("Score:", self.score_label)
+        form.addRow("Threshold:", self.threshold_label)
+        form.addRow("Decision:", self.decision_label)
+        form.addRow("z (benign):", self.z_label)
+        form.addRow("Benign percentile:", self.percentile_label)
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumHeight(100)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "score")
+        item.setLabel("left", "benign images")
+        item.setTitle("Benign validation scores", size="9pt")
+        self.hist_item = pg.PlotDataItem(
+            stepMode="center", fillLevel=0, brush=pg.mkBrush(120, 160, 200, 120),
+            pen=pg.mkPen("#4a6f96"),
+        )
+        self.plot.addItem(self.hist_item)
+        self.threshold_line = pg.InfiniteLine(
+            angle=90, pen=THRESHOLD_PEN, label="threshold", labelOpts={"position": 0.9, "color": "#c0392b", "anchors": [(0, 0), (0, 0)]}
+        )
+        self.case_line = pg.InfiniteLine(
+            angle=90, pen=CASE_PEN, label="this case",
+            labelOpts={"position": 0.7, "color": "#1f4e9c", "anchors": [(1, 0), (1, 0)]},
+        )
+        self.plot.addItem(self.threshold_line)
+        self.plot.addItem(self.case_line)
+        self.threshold_line.hide()
+        self.case_line.hide()
+
+        numbers = QWidget()
+        numbers.setLayout(form)
+        numbers.setMinimumWidth(230)
+        numbers.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        layout = QHBoxLayout(self)
+        layout.addWidget(numbers, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.plot, 1)
+
+    # -- model-wide -------------------------------------------------------------
+    def set_stats(self, stats: BenignStats | None) -> None:
+        """Draw the benign validation histogram (or clear it)."""
+        self._stats = stats
+        scores = np.asarray(stats.scores if stats is not None else (), dtype=np.float64)
+        scores = scores[np.isfinite(scores)]
+        if scores.size:
+            # Fewer bins for a small validation set, so the shape stays readable.
+            bins = int(np.clip(scores.size // 4, 8, HIST_BINS))
+            counts, edges = np.histogram(scores, bins=bins)
+            self.hist_item.setData(edges, counts.astype(np.float64))
+        else:
+            self.hist_item.setData([], [])
+        self._fit_range()
+
+    def set_threshold(self, threshold: float | None) -> None:
+        self._threshold = threshold
+        if threshold is None:
+            self.threshold_line.hide()
+            self.threshold_label.setText("—")
+        else:
+            self.threshold_line.setValue(threshold)
+            self.threshold_line.show()
+            self.threshold_label.setText(_fmt(threshold, ".5g"))
+        self._fit_range()
+
+    # -- one case -----------------------------------------------------------------
+    def show_result(self, result: Any | None) -> None:
+        """Fill the numbers from an AnalysisResult (None clears them)."""
+        if result is None:
+            self._case_score = None
+            self.case_line.hide()
+            for label in (self.score_label, self.z_label, self.percentile_label):
+                label.setText("—")
+            self._set_decision("—", None)
+            self._fit_range()
+            return
+        if result.status != "ok":
+            self._case_score = None
+            self.case_line.hide()
+            for label in (self.score_label, self.z_label, self.percentile_label):
+                label.setText("—")
+            self._set_decision(f"error: {result.error}", "")
+            self._fit_range()
+            return
+        self._case_score = float(result.score)
+        self.case_line.setValue(self._case_score)
+        self.case_line.show()
+        self.score_label.setText(_fmt(result.score, ".5g"))
+        if result.threshold is not None:
+            self.set_threshold(float(result.threshold))
+        self.z_label.setText(_fmt(result.z, "+.2f"))
+        self.percentile_label.setText(_fmt(result.percentile, ".1f"))
+        self._set_decision(DECISION_STYLE.get(result.decision, DECISION_STYLE[""])[0], result.decision)
+        self._fit_range()
+
+    @property
+    def decision_text(self) -> str:
+        return self.decision_label.text()
+
+    def _set_decision(self, text: str, decision: str | None) -> None:
+        self.decision_label.setText(text)
+        if decision is None:
+            self.decision_label.setStyleSheet("")
+            return
+        _, bg, fg = DECISION_STYLE.get(decision, DECISION_STYLE[""])
+        self.decision_label.setStyleSheet(
+            f"background: {bg.name()}; color: {fg.name()}; font-weight: bold; border-radius: 3px;"
+        )
+
+    def _fit_range(self) -> None:
+        xs: list[float] = []
+        if self._stats is not None and self._stats.scores:
+            xs += [self._stats.scores[0], self._stats.scores[-1]]
+        xs += [v for v in (self._threshold, self._case_score) if v is not None and math.isfinite(v)]
+        if not xs:
+            return
+        lo, hi = min(xs), max(xs)
+        pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 1e-6)
+        self.plot.setXRange(lo - pad, hi + pad, padding=0)
+        self.plot.enableAutoRange(axis="y")

@@ -1,0 +1,145 @@
+"""The app's persistent settings: one INI file under the user data folder.
+
+Every read and write goes through :func:`settings`, so tests (which set
+DERMSCREEN_HOME per test) never see each other's or the user's settings.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from desktop_app.core.paths import user_data_dir
+
+SETTINGS_FILE = "settings.ini"
+MAX_RECENT = 8
+
+KEY_GEOMETRY = "window/geometry"
+KEY_STATE = "window/state"
+KEY_SPLITTER = "window/splitter"
+KEY_RECENT = "files/recent_folders"
+KEY_LAST_DIR = "files/last_dir"
+KEY_ALPHA = "decision/alpha"
+KEY_OPACITY = "viewer/opacity"
+KEY_MODEL = "model/path"
+
+
+def settings_path() -> Path:
+    return user_data_dir() / SETTINGS_FILE
+
+
+def settings() -> QSettings:
+    """The one QSettings object factory (INI file under DERMSCREEN_HOME or the user folder)."""
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def _as_list(value: object) -> list[str]:
+    # QSettings returns a bare string for a one-element list and None for none.
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v]
+    return []
+
+
+def recent_folders() -> list[str]:
+    return _as_list(settings().value(KEY_RECENT))
+
+
+def add_recent_folder(folder: str | Path) -> list[str]:
+    """Put ``folder`` first in the recent list (deduplicated, capped); returns the list."""
+    folder = str(Path(folder))
+    items = [folder] + [f for f in recent_folders() if f != folder]
+    items = items[:MAX_RECENT]
+    store = settings()
+    store.setValue(KEY_RECENT, items)
+    store.sync()
+    return items
+
+
+def clear_recent_folders() -> None:
+    store = settings()
+    store.remove(KEY_RECENT)
+    store.sync()
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def saved_alpha() -> float | None:
+    """The alpha the user chose last, or None when never chosen (use the model's own)."""
+    return _float_or_none(settings().value(KEY_ALPHA))
+
+
+def save_alpha(alpha: float) -> None:
+    store = settings()
+    store.setValue(KEY_ALPHA, float(alpha))
+    store.sync()
+
+
+def saved_opacity(default: float = 0.5) -> float:
+    value = _float_or_none(settings().value(KEY_OPACITY))
+    return default if value is None else min(1.0, max(0.0, value))
+
+
+def save_opacity(opacity: float) -> None:
+    store = settings()
+    store.setValue(KEY_OPACITY, float(opacity))
+    store.sync()
+
+
+def saved_bytes(key: str) -> QByteArray | None:
+    value = settings().value(key)
+    return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+
+def save_bytes(key: str, value: QByteArray) -> None:
+    store = settings()
+    store.setValue(key, value)
+    store.sync()
+
+
+def last_dir() -> str:
+    value = settings().value(KEY_LAST_DIR)
+    return value if isinstance(value, str) else ""
+
+
+def save_last_dir(folder: str | Path) -> None:
+    store = settings()
+    store.setValue(KEY_LAST_DIR, str(folder))
+    store.sync()
+
+
+def saved_model_path() -> str:
+    value = settings().value(KEY_MODEL)
+    return value if isinstance(value, str) else ""
+
+
+def save_model_path(path: str | Path) -> None:
+    store = settings()
+    store.setValue(KEY_MODEL, str(path))
+    store.sync()
+
+
+def initial_model_path() -> Path:
+    """The model to open when none is named: the last one chosen (if it still exists),
+    else the default (DERMSCREEN_MODEL or the bundled reference model)."""
+    import os
+
+    from desktop_app.core.paths import default_model_path
+
+    saved = saved_model_path()
+    if saved and Path(saved).is_file() and not os.environ.get("DERMSCREEN_MODEL"):
+        return Path(saved)
+    return default_model_path()

@@ -1,0 +1,93 @@
+"""GUI test helpers: a real window on the real small model, real images, no file dialogs."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from desktop_app.gui.main_window import MainWindow
+
+MODEL_TIMEOUT_MS = 120_000
+BATCH_TIMEOUT_MS = 300_000
+
+
+class ScriptedPaths:
+    """A PathProvider that answers with preset paths instead of opening dialogs."""
+
+    def __init__(self) -> None:
+        self.folder: str | None = None
+        self.files: list[str] = []
+        self.model: str | None = None
+        self.save: dict[str, str] = {}  # suffix -> path
+        self.asked: list[str] = []
+
+    def open_folder(self, parent: object, start: str) -> str | None:
+        self.asked.append("folder")
+        return self.folder
+
+    def open_files(self, parent: object, start: str) -> list[str]:
+        self.asked.append("files")
+        return list(self.files)
+
+    def open_model(self, parent: object, start: str) -> str | None:
+        self.asked.append("model")
+        return self.model
+
+    def save_file(self, parent: object, title: str, suggested: str, filters: str) -> str | None:
+        self.asked.append(f"save:{Path(suggested).name}")
+        return self.save.get(Path(suggested).suffix.lower())
+
+
+def pick_test_images(files: list[Path], count: int) -> list[Path]:
+    """``count`` isic9 Test images spread over the classes (round robin), stable order."""
+    by_class: dict[str, list[Path]] = {}
+    for f in files:
+        by_class.setdefault(f.parent.name, []).append(f)
+    picked: list[Path] = []
+    while len(picked) < count and any(by_class.values()):
+        for cls in sorted(by_class):
+            if by_class[cls] and len(picked) < count:
+                picked.append(by_class[cls].pop(0))
+    return picked
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path, isic9_test_files: list[Path]) -> Path:
+    """A temp folder holding 12 real isic9 Test images from several classes."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for src in pick_test_images(isic9_test_files, 12):
+        shutil.copy2(src, folder / f"{src.parent.name.replace(' ', '_')}-{src.name}")
+    return folder
+
+
+@pytest.fixture
+def scripted_paths() -> ScriptedPaths:
+    return ScriptedPaths()
+
+
+@pytest.fixture
+def make_window(
+    qtbot: object, small_model_path: Path, scripted_paths: ScriptedPaths
+) -> Callable[..., MainWindow]:
+    """Build a shown MainWindow; by default wait until its model has loaded (or failed)."""
+
+    def make(model_path: Path | str | None = None, *, wait: bool = True) -> MainWindow:
+        window = MainWindow(model_path if model_path is not None else small_model_path,
+                            path_provider=scripted_paths)
+        qtbot.addWidget(window)  # closed (workers stopped) and deleted at teardown
+        window.show()
+        if wait:
+            qtbot.waitUntil(lambda: window.engine is not None or bool(window.model_error),
+                            timeout=MODEL_TIMEOUT_MS)
+        return window
+
+    return make
+
+
+def wait_batch(qtbot: object, window: MainWindow) -> None:
+    """Wait until no batch runs and every result has reached the table."""
+    qtbot.waitUntil(lambda: not window.busy, timeout=BATCH_TIMEOUT_MS)

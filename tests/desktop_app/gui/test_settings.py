@@ -1,0 +1,63 @@
+"""Settings live in one INI file under DERMSCREEN_HOME, isolated per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray
+
+from desktop_app.gui import settings as app_settings
+
+
+def test_settings_file_lives_under_the_user_home(isolated_user_home: Path):
+    store = app_settings.settings()
+    assert Path(store.fileName()) == isolated_user_home / app_settings.SETTINGS_FILE
+    assert store.format() == store.Format.IniFormat
+
+
+def test_recent_folders_are_deduplicated_newest_first_and_capped(tmp_path: Path):
+    assert app_settings.recent_folders() == []
+    folders = [tmp_path / f"f{i}" for i in range(app_settings.MAX_RECENT + 3)]
+    for folder in folders:
+        app_settings.add_recent_folder(folder)
+    app_settings.add_recent_folder(folders[4])
+    recent = app_settings.recent_folders()
+    assert len(recent) == app_settings.MAX_RECENT
+    assert recent[0] == str(folders[4])
+    assert recent[1] == str(folders[-1])
+    assert len(set(recent)) == len(recent)
+    app_settings.clear_recent_folders()
+    assert app_settings.recent_folders() == []
+
+
+def test_single_recent_folder_reads_back_as_a_list(tmp_path: Path):
+    app_settings.add_recent_folder(tmp_path)
+    assert app_settings.recent_folders() == [str(tmp_path)]
+
+
+def test_alpha_and_opacity_round_trip_and_garbage_is_ignored():
+    assert app_settings.saved_alpha() is None
+    app_settings.save_alpha(1.75)
+    assert app_settings.saved_alpha() == 1.75
+    store = app_settings.settings()
+    store.setValue(app_settings.KEY_ALPHA, "not a number")
+    store.sync()
+    assert app_settings.saved_alpha() is None
+    app_settings.save_opacity(0.3)
+    assert app_settings.saved_opacity() == 0.3
+    app_settings.save_opacity(7.0)
+    assert app_settings.saved_opacity() == 1.0
+
+
+def test_bytes_and_model_path_round_trip(tmp_path: Path):
+    assert app_settings.saved_bytes(app_settings.KEY_GEOMETRY) is None
+    app_settings.save_bytes(app_settings.KEY_GEOMETRY, QByteArray(b"\x01\x02geometry"))
+    assert bytes(app_settings.saved_bytes(app_settings.KEY_GEOMETRY)) == b"\x01\x02geometry"
+    app_settings.save_model_path(tmp_path / "m.onnx")
+    assert app_settings.saved_model_path() == str(tmp_path / "m.onnx")
+
+
+def test_each_test_starts_with_fresh_settings():
+    # The autouse fixture gives this test a new DERMSCREEN_HOME: nothing from above leaks in.
+    assert app_settings.saved_alpha() is None
+    assert app_settings.recent_folders() == []
