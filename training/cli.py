@@ -1,4 +1,4 @@
-"""`dermscreen-train`: audit, fit, evaluate, sweep."""
+"""`dermscreen-train`: audit, fit, evaluate, rescore, sweep."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("run_dir", type=Path)
     p_eval.add_argument("--data", required=True, type=Path)
     p_eval.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+
+    p_rescore = sub.add_parser(
+        "rescore", help="recompute a run's scores and threshold from its saved model (no training)"
+    )
+    p_rescore.add_argument("run_dir", type=Path)
 
     p_sweep = sub.add_parser("sweep", help="loss-weight grid x hair removal on/off")
     p_sweep.add_argument("--data", required=True, type=Path)
@@ -93,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             from training.evaluate import evaluate
 
             evaluate(args.run_dir, args.data, n_resamples=args.resamples, progress=_say)
+        elif args.command == "rescore":
+            from training.fit import rescore
+
+            rescore(args.run_dir, progress=_say)
         elif args.command == "sweep":
             from training.sweep import sweep
 

@@ -135,6 +135,79 @@ def _make_callbacks(
     return EpochReport(), KeepBest()
 
 
+def write_threshold(
+    out: Path,
+    model: Any,
+    train: list[Sample],
+    val: list[Sample],
+    x_train: np.ndarray,
+    x_val: np.ndarray,
+    w_mse: float,
+    w_ssim: float,
+    alpha: float,
+    progress: Progress = print,
+) -> None:
+    """Score the benign train and validation images; the threshold comes from validation only."""
+    from training.threshold import benign_threshold, heatmap_vmax, score_images
+
+    train_scores = score_images(model, x_train, w_mse, w_ssim)
+    val_scores = score_images(model, x_val, w_mse, w_ssim)
+    stats = benign_threshold(val_scores, alpha)
+    vmax = heatmap_vmax(model, x_val, w_mse, w_ssim)
+    progress(
+        f"threshold T = {stats.threshold():.5f} (mean {stats.mean:.5f} + {alpha} x sd "
+        f"{stats.sd:.5f}, {stats.n} validation images); heatmap_vmax {vmax:.4f}"
+    )
+    write_scores_csv(
+        out / "scores_train.csv",
+        [(s.path, s.cls, s.label, v) for s, v in zip(train, train_scores, strict=True)],
+    )
+    write_scores_csv(
+        out / "scores_val.csv",
+        [(s.path, s.cls, s.label, v) for s, v in zip(val, val_scores, strict=True)],
+    )
+    write_json(
+        out / THRESHOLD_FILE,
+        {
+            "stats": stats.to_dict(),
+            "alpha": stats.alpha,
+            "threshold": stats.threshold(),
+            "heatmap_vmax": vmax,
+            "source": "benign validation images (held out from training)",
+        },
+    )
+
+
+def rescore(run_dir: Path, progress: Progress = print) -> RunInfo:
+    """Recompute a trained run's scores, threshold and heatmap scale without retraining.
+
+    For when the score's arithmetic changed (not its definition): the same
+    train/validation files, read back from run.json with their sha256.
+    """
+    from desktop_app.core.labels import label_of
+    from training.run import load_keras_model
+
+    run_dir = Path(run_dir)
+    info = load_run(run_dir)
+    pre = PreprocessConfig.from_dict(info.config["preprocess"])
+
+    def samples(key: str) -> tuple[list[Sample], dict[Path, str]]:
+        rows = info.config[key]
+        chosen = [Sample(Path(r["path"]), "Train", r["class"], label_of(r["class"])) for r in rows]
+        return chosen, {Path(r["path"]): r["sha256"] for r in rows}
+
+    train, train_sha = samples("train_files")
+    val, val_sha = samples("val_files")
+    x_train = load_tensors([s.path for s in train], pre, train_sha, progress)
+    x_val = load_tensors([s.path for s in val], pre, val_sha, progress)
+    weights = info.loss_weights
+    write_threshold(
+        run_dir, load_keras_model(run_dir), train, val, x_train, x_val,
+        weights["mse"], weights["ssim"], float(info.config["alpha"]), progress,
+    )
+    return load_run(run_dir)
+
+
 def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     """Audit, split, preprocess (cached), train, score train/val, set the threshold, save."""
     import keras
@@ -142,8 +215,6 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
 
     from training.losses import hybrid_loss
     from training.model import build_cae
-    from training.threshold import benign_threshold, heatmap_vmax, score_images
-
     cfg.validate()
     started = time.perf_counter()
     out = Path(cfg.out_dir)
@@ -188,34 +259,10 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     history["best_epoch"] = keep_best.best_epoch + 1
     progress(f"best epoch {keep_best.best_epoch + 1} (val_loss {keep_best.best:.5f})")
 
-    train_scores = score_images(model, x_train, cfg.w_mse, cfg.w_ssim)
-    val_scores = score_images(model, x_val, cfg.w_mse, cfg.w_ssim)
-    stats = benign_threshold(val_scores, cfg.alpha)
-    vmax = heatmap_vmax(model, x_val, cfg.w_mse, cfg.w_ssim)
-    progress(
-        f"threshold T = {stats.threshold():.5f} (mean {stats.mean:.5f} + {cfg.alpha} x sd "
-        f"{stats.sd:.5f}, {stats.n} validation images); heatmap_vmax {vmax:.4f}"
-    )
-
+    write_threshold(out, model, train, val, x_train, x_val, cfg.w_mse, cfg.w_ssim, cfg.alpha, progress)
     tmp_model = out / ".model.partial.keras"
     model.save(tmp_model)
     tmp_model.replace(out / MODEL_FILE)
-    write_scores_csv(
-        out / "scores_train.csv", [(s.path, s.cls, s.label, v) for s, v in zip(train, train_scores, strict=True)]
-    )
-    write_scores_csv(
-        out / "scores_val.csv", [(s.path, s.cls, s.label, v) for s, v in zip(val, val_scores, strict=True)]
-    )
-    write_json(
-        out / THRESHOLD_FILE,
-        {
-            "stats": stats.to_dict(),
-            "alpha": stats.alpha,
-            "threshold": stats.threshold(),
-            "heatmap_vmax": vmax,
-            "source": "benign validation images (held out from training)",
-        },
-    )
     write_json(out / HISTORY_FILE, history)
     epoch_s = timing["epoch_seconds"]
     options = asdict(cfg)

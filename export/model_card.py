@@ -1,0 +1,324 @@
+"""The model card: a Markdown file beside the model, generated from its metadata.
+
+Every figure printed here comes from the metadata embedded in the model (and
+so from the run's metrics.json); :func:`pct` is the one rounding rule, which
+tests reuse to compare recomputed figures with the printed ones.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.model_metadata import ModelMetadata
+
+
+def _public_mode() -> int:
+    """0o666 less the umask (mkstemp alone gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# The project's written report, on the same Test split (malignant positive).
+REPORT_SENSITIVITY = (42, 64)
+REPORT_SPECIFICITY = (31, 54)
+
+LICENCE = (
+    'The training images come from the ISIC Archive (the Kaggle "Skin Cancer ISIC" nine-class '
+    "set). ISIC images are licensed per image under CC-0, CC-BY or CC-BY-NC; the images that "
+    "stem from HAM10000 are CC-BY-NC 4.0. The non-commercial terms of those images may bind "
+    "uses of a model trained on them: check the licence of each image before any commercial use."
+)
+
+INTENDED_USE = (
+    "A triage aid for clinicians who look at dermoscopic images: it ranks and flags lesions "
+    "that look unlike the benign lesions it was trained on, with a heatmap of where. It is "
+    "**not a diagnosis** and not a medical device; every case stays with a clinician, and a "
+    '"normal" result never rules out a melanoma or another malignancy.'
+)
+
+LIMITS = (
+    "Trained on benign images only: it flags what is unusual, which includes unusual benign "
+    "lesions, and it misses malignant lesions that look ordinary.",
+    "Small data: {n_train} benign training images from one public collection; the Test "
+    "split has {n_test} images, so every figure carries a wide confidence interval (given above).",
+    "The Test split of this collection holds byte-identical files under different classes; "
+    "figures without those files are given beside the full-Test figures.",
+    "Inputs are resized to 128x128 after digital hair removal: fine structure is lost, and "
+    "images unlike dermoscopy (clinical photographs, other devices, other skin types than in "
+    "ISIC) are outside what it was tested on.",
+    "The threshold is mean + alpha x sd of benign validation scores; moving it trades "
+    "sensitivity for specificity (see the operating points).",
+)
+
+
+def pct(value: float | None) -> str:
+    """A proportion as a percentage with one decimal ("65.6%"); n/a for missing or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{100.0 * float(value):.1f}%"
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    """A plain figure (AUROC, AP) with ``digits`` decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{float(value):.{digits}f}"
+
+
+def _ci(entry: dict[str, Any], fmt: Any) -> str:
+    lo, hi = entry.get("ci95", [None, None])
+    return f"{fmt(lo)} to {fmt(hi)}"
+
+
+def _counts(confusion: dict[str, int], name: str) -> str:
+    if name == "sensitivity":
+        return f"{confusion['tp']}/{confusion['tp'] + confusion['fn']}"
+    if name == "specificity":
+        return f"{confusion['tn']}/{confusion['tn'] + confusion['fp']}"
+    return ""
+
+
+def figures_table(figures: dict[str, Any], with_report: bool) -> list[str]:
+    """Markdown table of the Test figures with 95% CIs (and the report's beside them)."""
+    confusion = figures.get("confusion", {})
+    rows = [
+        ("Sensitivity (malignant flagged)", "sensitivity", pct),
+        ("Specificity (benign passed)", "specificity", pct),
+        ("Balanced accuracy", "balanced_accuracy", pct),
+        ("AUROC", "auroc", num),
+        ("Average precision", "average_precision", num),
+    ]
+    report = {
+        "sensitivity": "{} ({}/{})".format(
+            pct(REPORT_SENSITIVITY[0] / REPORT_SENSITIVITY[1]), *REPORT_SENSITIVITY
+        ),
+        "specificity": "{} ({}/{})".format(
+            pct(REPORT_SPECIFICITY[0] / REPORT_SPECIFICITY[1]), *REPORT_SPECIFICITY
+        ),
+    }
+    header = "| Figure | This model | 95% CI |" + (" Report |" if with_report else "")
+    lines = [header, "|---|---|---|" + ("---|" if with_report else "")]
+    for label, key, fmt in rows:
+        entry = figures.get(key)
+        if not isinstance(entry, dict):
+            continue
+        counts = _counts(confusion, key) if confusion else ""
+        value = fmt(entry.get("value")) + (f" ({counts})" if counts else "")
+        line = f"| {label} | {value} | {_ci(entry, fmt)} |"
+        if with_report:
+            line += f" {report.get(key, '—')} |"
+        lines.append(line)
+    return lines
+
+
+def _operating_points(metadata: ModelMetadata) -> list[str]:
+    lines = [
+        "| Operating point | Threshold | Benign validation specificity | Test sensitivity | "
+        "Test specificity |",
+        "|---|---|---|---|---|",
+    ]
+    for p in metadata.operating_points:
+        lines.append(
+            f"| {p.get('label', '')} | {num(p.get('threshold'), 5)} | "
+            f"{pct(p.get('val_specificity'))} | {pct(p.get('test_sensitivity'))} | "
+            f"{pct(p.get('test_specificity'))} |"
+        )
+    return lines
+
+
+def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: str = "") -> str:
+    """The model card as Markdown."""
+    md = metadata
+    stats = md.benign_stats
+    ev = md.evaluation
+    data = md.data
+    training = md.extra.get("training", {})
+    pre = md.preprocess
+    w = md.loss_weights
+    out: list[str] = [f"# Model card: {md.model_name} {md.model_version}", ""]
+    if file_name:
+        out.append(f"- File: `{file_name}`" + (f", SHA-256 `{sha256}`" if sha256 else ""))
+    out += [f"- Created: {md.created} (UTC)", f"- Metadata format: {md.format_version}", ""]
+
+    out += ["## Intended use", "", INTENDED_USE, ""]
+
+    out += ["## Method", ""]
+    arch = md.extra.get("architecture", {})
+    filters = "/".join(str(f) for f in arch.get("encoder_filters", [])) or "?"
+    out.append(
+        f"A convolutional autoencoder ({len(arch.get('encoder_filters', [])) or 'several'} "
+        f"Conv 3x3 + ReLU + MaxPool blocks with {filters} filters, a "
+        f"{arch.get('bottleneck_units', '?')}-unit dense bottleneck, a mirrored "
+        f"transposed-convolution decoder; {arch.get('parameters', '?')} parameters) learns to "
+        "reconstruct **benign** lesions only. The anomaly score of an image "
+        f"is {w.get('mse', 0):g} x MSE + {w.get('ssim', 0):g} x (1 - SSIM) between the image "
+        "and its reconstruction (SSIM with an 11x11 Gaussian window, sigma 1.5); the heatmap "
+        "is the same quantity per pixel. The score, the heatmap and the reconstruction are "
+        "computed inside the ONNX graph, exactly as in training."
+    )
+    out.append("")
+    out.append(
+        f"Preprocessing: digital hair removal ({'on' if pre.hair_removal else 'off'}; black-hat "
+        f"{pre.blackhat_kernel}x{pre.blackhat_kernel} {pre.blackhat_shape}, threshold "
+        f"{pre.hair_threshold}, Telea inpainting radius {pre.inpaint_radius:g}, at most "
+        f"{pre.hair_work_max_side} px working size), then resizing to {pre.size}x{pre.size} "
+        f"({pre.resize_interpolation}), values scaled to [0, 1]."
+    )
+    out.append("")
+    out.append(
+        f"Decision: **anomalous** when score > T = mean + alpha x sd of the scores of "
+        f"{stats.n} held-out benign validation images: mean {stats.mean:.5f}, sd "
+        f"{stats.sd:.5f}, alpha {stats.alpha:g}, **T = {md.threshold:.5f}**."
+    )
+    if training:
+        # A fixed order: the metadata's JSON comes back with sorted keys.
+        order = (
+            "epochs",
+            "epochs_done",
+            "batch_size",
+            "optimizer",
+            "learning_rate",
+            "seed",
+            "val_fraction",
+            "limit",
+        )
+        parts = [f"{k} {training[k]}" for k in order if training.get(k) is not None]
+        out += ["", "Training: " + ", ".join(parts) + "."]
+    out.append("")
+
+    out += ["## Data", ""]
+    audit = data.get("audit", {})
+    out.append(
+        f"Dataset `{data.get('dataset', '')}`: {data.get('n_train', '?')} benign training and "
+        f"{data.get('n_val', '?')} benign validation images (Train split, after a SHA-256 "
+        f"duplicate audit: {audit.get('duplicate_groups', '?')} groups of byte-identical files, "
+        f"{audit.get('cross_label_groups', '?')} of them under both a benign and a malignant "
+        "class; Train copies of Test files and ambiguous files were dropped)."
+    )
+    if data.get("hash"):
+        out.append(f"Training data hash (SHA-256): `{data['hash']}`.")
+    out.append("")
+
+    out += ["## Test figures", ""]
+    test = ev.get("test")
+    if isinstance(test, dict):
+        out.append(
+            f"Test split: {test.get('n', '?')} images ({test.get('n_malignant', '?')} malignant, "
+            f"{test.get('n_benign', '?')} benign), at T = {md.threshold:.5f}. "
+            f"95% confidence intervals: {ev.get('ci_method', 'bootstrap')}, "
+            f"{ev.get('bootstrap_resamples', '?')} resamples. Malignant is the positive class."
+        )
+        out += ["", *figures_table(test, with_report=True), ""]
+        clean = ev.get("test_excluding_ambiguous")
+        if isinstance(clean, dict):
+            out.append(
+                f"Excluding the {len(clean.get('excluded', []))} Test images whose bytes also "
+                f"sit under a class of the other label ({clean.get('n', '?')} images left):"
+            )
+            out += ["", *figures_table(clean, with_report=False), ""]
+        out.append(
+            "The report's figures were obtained with its own model and threshold; the two are "
+            "comparable only as far as the same Test split is used. With 64 malignant and 54 "
+            "benign images, differences inside the confidence intervals are not evidence that "
+            "either model is better. A different threshold moves sensitivity and specificity "
+            "in opposite directions: the operating points below show by how much."
+        )
+        per_class = test.get("per_class", {})
+        if per_class:
+            out += [
+                "",
+                "Flagged per class (Test):",
+                "",
+                "| Class | Label | Flagged |",
+                "|---|---|---|",
+            ]
+            for cls, entry in per_class.items():
+                out.append(
+                    f"| {cls} | {entry.get('label', '')} | {entry.get('flagged', 0)}/"
+                    f"{entry.get('n', 0)} ({pct(entry.get('detection_rate'))}) |"
+                )
+    else:
+        out.append("No evaluation was recorded for this model.")
+    out.append("")
+
+    if md.operating_points:
+        out += ["## Operating points", ""]
+        out.append(
+            "What moving the threshold means. Rows labelled by a sensitivity were chosen on "
+            "the Test split itself, so their Test figures are optimistic."
+        )
+        out += ["", *_operating_points(md), ""]
+
+    parity = md.extra.get("parity")
+    if isinstance(parity, dict):
+        diffs = parity.get("max_abs", {})
+        out += ["## Export check", ""]
+        out.append(
+            f"Before writing, ONNX Runtime and Keras scored {parity.get('n_images', '?')} real "
+            "Test images; largest differences: "
+            + ", ".join(f"{k} {v:.3g}" for k, v in sorted(diffs.items()))
+            + " (limits: "
+            + ", ".join(f"{k} {v:.3g}" for k, v in sorted(parity.get("tolerances", {}).items()))
+            + ")."
+        )
+        if md.extra.get("export_note"):
+            out += ["", str(md.extra["export_note"])]
+        out.append("")
+
+    out += ["## Limits", ""]
+    n_test = test.get("n", "?") if isinstance(test, dict) else "?"
+    out += [f"- {item}".format(n_train=data.get("n_train", "?"), n_test=n_test) for item in LIMITS]
+    out += ["", "## Licence of the training images", "", LICENCE, ""]
+    return "\n".join(out)
+
+
+def card_path(model_path: str | Path) -> Path:
+    """``MODEL.md`` beside ``MODEL.onnx`` (where the app's About box looks)."""
+    return Path(model_path).with_suffix(".md")
+
+
+def write_model_card(
+    path: str | Path, metadata: ModelMetadata, *, file_name: str = "", sha256: str = ""
+) -> Path:
+    """Render and write the card atomically (temp file + os.replace)."""
+    path = Path(path)
+    text = render_model_card(metadata, file_name=file_name, sha256=sha256)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if hasattr(os, "fchmod"):  # POSIX; Windows files inherit the folder ACL
+            os.fchmod(fd, _public_mode())
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_card_for_model(model_path: str | Path) -> Path:
+    """(Re)write MODEL.md from the metadata embedded in MODEL.onnx (no TensorFlow needed)."""
+    from desktop_app.core.imageio import file_sha256
+    from desktop_app.core.model_file import read_metadata
+
+    model_path = Path(model_path)
+    metadata = read_metadata(model_path)
+    return write_model_card(
+        card_path(model_path),
+        metadata,
+        file_name=model_path.name,
+        sha256=file_sha256(model_path),
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    for arg in sys.argv[1:]:
+        print(f"wrote {write_card_for_model(arg)}")
