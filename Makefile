@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-packages
 
-.PHONY: run test lint bench bundle bundle-smoke wheelhouse sbom screenshots clean venv
+.PHONY: run test lint bench bundle bundle-smoke wheelhouse wheelhouse-check check-gpu sbom screenshots clean venv
 
 # The venv is stale when pyproject.toml changes or when its interpreter is gone.
 $(STAMP): pyproject.toml
@@ -55,5 +55,14 @@ bundle-smoke: bundle
 wheelhouse:
 	bash installers/make_wheelhouse.sh
 
+wheelhouse-check:
+	bash installers/check_wheelhouse_install.sh
+
+check-gpu: venv
+	$(PY) installers/check_gpu.py $(ARGS)
+
+sbom:
+	bash installers/build_bundle.sh --sbom-only
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist .pytest_cache installers/dist installers/wheelhouse
