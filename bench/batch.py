@@ -1,0 +1,233 @@
+"""Batch analysis throughput and memory: DermScreen's engine vs the forward pass vs a baseline.
+
+One invocation measures, on (a) the isic9 Test images and (b) the uda1-fullres
+originals repeated to 200 files (symlinks in a temp folder):
+
+* engine end to end: ``Engine.analyze`` (decode, preprocess on the thread pool,
+  SHA-256, batched ONNX Runtime, results), with the process CPU utilisation
+  cpu_time / wall / n_cores (psutil);
+* ONNX Runtime forward alone on already preprocessed tensors (same batch size);
+* the baseline the project's report used: the same preprocessing, then Keras
+  ``model.predict`` one image at a time (TensorFlow is imported only here).
+
+And the peak RSS of a child process running ``dermscreen analyze`` on a
+10,000-file folder (symlinks), measured before TensorFlow is imported. Not a test: figures vary with the machine.
+
+    .venv/bin/python bench/batch.py [--model FILE] [--run DIR] [--big N] [--skip-rss]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from desktop_app.core.engine import Engine, inference_threads
+from desktop_app.core.model_file import LoadedModel, load_model
+from desktop_app.core.paths import default_model_path
+from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data"
+N_CORES = psutil.cpu_count(logical=True) or 1
+
+
+def link_files(sources: list[Path], n: int, folder: Path) -> list[Path]:
+    """``n`` symlinks in ``folder`` cycling through ``sources`` (distinct names)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        src = sources[i % len(sources)]
+        dst = folder / f"{i:05d}_{src.name}"
+        dst.symlink_to(src)
+        out.append(dst)
+    return out
+
+
+def _cpu_s() -> float:
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def bench_engine(
+    model: LoadedModel, files: list[Path], batch_size: int
+) -> tuple[float, float, float, int]:
+    """images/s, CPU utilisation (0-1 of all cores), CPU ms per image, error rows."""
+    engine = Engine(model, batch_size=batch_size)
+    engine.analyze_all(files[:4])  # warm-up: ORT allocations, thread start
+    cpu0, t0 = _cpu_s(), time.perf_counter()
+    results = engine.analyze_all(files)
+    wall = time.perf_counter() - t0
+    used = _cpu_s() - cpu0
+    errors = sum(not r.ok for r in results)
+    return len(files) / wall, used / wall / N_CORES, 1000 * used / len(files), errors
+
+
+def bench_forward(model: LoadedModel, tensors: np.ndarray, batch_size: int) -> tuple[float, float]:
+    """images/s and CPU ms per image of ONNX Runtime alone on preprocessed tensors."""
+    model.run(tensors[:batch_size])  # warm-up
+    cpu0, t0 = _cpu_s(), time.perf_counter()
+    for i in range(0, len(tensors), batch_size):
+        model.run(tensors[i : i + batch_size])
+    wall = time.perf_counter() - t0
+    return len(tensors) / wall, 1000 * (_cpu_s() - cpu0) / len(tensors)
+
+
+def keras_baseline_model(run_dir: Path) -> tuple[Any, str]:
+    """The trained Keras CAE of ``run_dir``, else an untrained one of the same architecture."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        from training.run import load_keras_model
+
+        return load_keras_model(run_dir), f"trained Keras model from {run_dir}"
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        from training.model import build_cae
+
+        return build_cae(), f"UNTRAINED build_cae() (no trained model in {run_dir}: {exc})"
+
+
+def bench_baseline(keras_model: Any, files: list[Path], cfg: PreprocessConfig) -> tuple[float, float]:
+    """What the report did: preprocess one image, ``model.predict`` it, next image.
+
+    Returns images/s and CPU ms per image.
+    """
+    keras_model.predict(preprocess_file(files[0], cfg)[None], verbose=0)  # warm-up
+    cpu0, t0 = _cpu_s(), time.perf_counter()
+    for f in files:
+        keras_model.predict(preprocess_file(f, cfg)[None], verbose=0)
+    wall = time.perf_counter() - t0
+    return len(files) / wall, 1000 * (_cpu_s() - cpu0) / len(files)
+
+
+def _vm_hwm(pid: int) -> int:
+    """The process's own peak RSS (VmHWM, bytes) from /proc; 0 where unavailable."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def peak_rss_of_cli(model_path: Path, folder: Path, out: Path) -> tuple[float, float, int]:
+    """Run ``dermscreen analyze folder`` in a child; (peak RSS MB, wall s, exit code).
+
+    The peak is the child's VmHWM (Linux) or polled RSS, sampled every 50 ms.
+    ru_maxrss of RUSAGE_CHILDREN is not used: after fork/vfork it also counts
+    the parent's pages before exec, i.e. this benchmark's own memory.
+    """
+    cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--out", str(out),
+           "--model", str(model_path)]
+    peak = 0
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    ps = psutil.Process(child.pid)
+
+    def poll() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, ps.memory_info().rss, _vm_hwm(child.pid))
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    _, err = child.communicate()
+    wall = time.perf_counter() - t0
+    stop.set()
+    poller.join()
+    if child.returncode != 0:
+        print(err.decode(errors="replace")[-2000:], file=sys.stderr)
+    return peak / 2**20, wall, child.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=None,
+                        help="ONNX model (default: desktop_app.core.paths.default_model_path())")
+    parser.add_argument("--run", type=Path, default=REPO / "runs" / "reference",
+                        help="training run for the Keras baseline (default: runs/reference)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="ONNX Runtime threads for the engine (default: inference_threads())")
+    parser.add_argument("--fullres-count", type=int, default=200)
+    parser.add_argument("--big", type=int, default=10_000, help="files in the RSS run")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-rss", action="store_true")
+    args = parser.parse_args(argv)
+
+    model_path = args.model or default_model_path()
+    if not model_path.exists():
+        print(f"model not found: {model_path}; pass --model FILE", file=sys.stderr)
+        return 2
+    # The engine's model is loaded the way `dermscreen analyze` loads it; the
+    # forward-alone figure uses ONNX Runtime's default (all-core) thread pool,
+    # its fastest setting when nothing else runs.
+    threads = args.intra_op_threads or inference_threads()
+    model = load_model(model_path, intra_op_threads=threads)
+    forward_model = load_model(model_path)
+    cfg = model.metadata.preprocess
+    print(f"model: {model_path} ({model.display_name}, sha {model.short_sha}, "
+          f"{model.provider_label}); {N_CORES} cores; engine batch {args.batch_size}, "
+          f"{Engine(model).workers} preprocessing threads, {threads} ONNX Runtime thread(s)")
+
+    isic = sorted((DATA / "isic9" / "Test").glob("*/*.jpg"))
+    fullres_src = sorted((DATA / "uda1-fullres").glob("*.jpg"))
+    with tempfile.TemporaryDirectory(prefix="dermscreen-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        sets = {
+            "(a) isic9 Test": isic,
+            f"(b) uda1-fullres x{args.fullres_count}": link_files(
+                fullres_src, args.fullres_count, tmp / "fullres"),
+        }
+        if not args.skip_rss:
+            # First, while this process is small (no TensorFlow yet).
+            pool = sorted((DATA / "isic9").glob("*/*/*.jpg"))
+            big = tmp / "big folder"
+            link_files(pool, args.big, big)
+            peak, wall, code = peak_rss_of_cli(model_path, big, tmp / "big-out")
+            print(f"dermscreen analyze on {args.big} files (child process): exit {code}, "
+                  f"{wall:.0f} s ({args.big / wall:.1f} img/s), peak RSS {peak:.0f} MB", flush=True)
+
+        keras_model = None
+        if not args.skip_baseline:
+            keras_model, which = keras_baseline_model(args.run)
+            print(f"baseline: {which}, predict() per image after preprocess_file()", flush=True)
+
+        # Engine, forward pass and baseline back to back per set, so a shared
+        # machine's changing load affects the three alike.
+        for name, files in sets.items():
+            rate, util, cpu_ms, errors = bench_engine(model, files, args.batch_size)
+            tensors = np.stack([preprocess_file(f, cfg) for f in files])
+            fwd, fwd_ms = bench_forward(forward_model, tensors, args.batch_size)
+            del tensors
+            print(f"{name}: {len(files)} files ({errors} errors)\n"
+                  f"  engine        {rate:7.1f} img/s  {cpu_ms:6.1f} CPU ms/img  "
+                  f"CPU utilisation {100 * util:5.1f}% of {N_CORES} cores\n"
+                  f"  forward alone {fwd:7.1f} img/s  {fwd_ms:6.1f} CPU ms/img  "
+                  f"engine/forward {rate / fwd:5.2f}", flush=True)
+            if keras_model is not None:
+                base, base_ms = bench_baseline(keras_model, files, cfg)
+                print(f"  baseline      {base:7.1f} img/s  {base_ms:6.1f} CPU ms/img  "
+                      f"engine/baseline {rate / base:5.1f}x", flush=True)
+        print(f"machine load average {os.getloadavg()[0]:.1f} on {N_CORES} cores "
+              "(figures on a shared machine are noisy; CPU ms/img is less load-sensitive)")
+
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

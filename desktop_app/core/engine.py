@@ -1,0 +1,321 @@
+"""Streaming batch analysis: worker pool -> batched ONNX Runtime -> results.
+
+Files are decoded and preprocessed on a thread pool (OpenCV, Pillow and hashlib
+release the GIL, so threads keep every core busy without pickling tensors to
+processes), gathered into batches for ONNX Runtime, and each result is yielded
+as soon as its batch is scored. Memory stays bounded whatever the folder size:
+at most ``window`` files are in flight (being decoded or queued) and at most
+``window + batch_size`` model-sized tensors wait for the model; no decoded
+original is kept, and heatmaps are computed only on demand (:meth:`Engine.explain`).
+
+Qt-free: the GUI runs :meth:`Engine.analyze` on a worker thread, the CLI in the
+main thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from desktop_app.core.errors import ImageError
+from desktop_app.core.imageio import file_sha256, list_images, read_image
+from desktop_app.core.model_metadata import OUTPUT_ERROR_MAP, OUTPUT_RECONSTRUCTION, OUTPUT_SCORE
+from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.results import AnalysisResult, error_result, ok_result
+from desktop_app.core.score_stats import BenignStats
+
+if TYPE_CHECKING:
+    from desktop_app.core.model_file import LoadedModel
+
+DISPLAY_MAX_SIDE = 1024
+# How long the pipeline waits for a worker before re-checking cancellation.
+_POLL_S = 0.05
+
+
+@dataclass
+class Progress:
+    """Where a running analysis stands."""
+
+    done: int
+    total: int
+    errors: int
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclass
+class CaseImages:
+    """Images for one case, computed on demand (never kept for a whole batch)."""
+
+    original: np.ndarray  # RGB uint8 for display, longest side <= 1024
+    model_input: np.ndarray  # float32 [size, size, 3]: exactly what the model saw
+    reconstruction: np.ndarray  # float32 [size, size, 3]
+    error_map: np.ndarray  # float32 [size, size]
+    score: float
+
+
+@dataclass
+class _Prepared:
+    """A file after the worker stage: a tensor, or the reason it has none."""
+
+    index: int
+    path: Path
+    tensor: np.ndarray | None
+    sha256: str
+    error: str
+    error_code: str
+    seconds: float
+
+
+def _safe_sha256(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except (OSError, ValueError):
+        return ""
+
+
+def prepare_file(index: int, path: Path, cfg: PreprocessConfig) -> _Prepared:
+    """Worker stage: preprocess and hash one file; never raises."""
+    start = time.perf_counter()
+    try:
+        tensor = preprocess_file(path, cfg)
+    except ImageError as exc:
+        return _Prepared(index, path, None, _safe_sha256(path), exc.reason, exc.reason_code,
+                         time.perf_counter() - start)
+    except MemoryError:
+        return _Prepared(index, path, None, _safe_sha256(path), "not enough memory to process",
+                         "too_large", time.perf_counter() - start)
+    except Exception as exc:  # cv2.error, ValueError...: one bad file must not stop a batch
+        return _Prepared(index, path, None, _safe_sha256(path),
+                         f"preprocessing failed ({type(exc).__name__}: {exc})",
+                         "preprocess_failed", time.perf_counter() - start)
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        # Decoded, then gone or unreadable before hashing (vanished mid-batch).
+        reason = "file not found" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+        return _Prepared(index, path, None, "", f"cannot read file ({reason})", "unreadable",
+                         time.perf_counter() - start)
+    return _Prepared(index, path, tensor, sha, "", "", time.perf_counter() - start)
+
+
+def expand_inputs(
+    inputs: Sequence[str | Path], recursive: bool = False
+) -> list[tuple[Path, str]]:
+    """Files to analyse as (path, listing error); a folder that cannot be listed gets a row."""
+    entries: list[tuple[Path, str]] = []
+    for raw in inputs:
+        try:
+            entries.extend((p, "") for p in list_images([raw], recursive=recursive))
+        except OSError as exc:
+            entries.append((Path(raw), f"cannot list folder ({exc.strerror or exc})"))
+    return entries
+
+
+def inference_threads(cpu_count: int | None = None) -> int:
+    """ONNX Runtime intra-op threads to load a model with when the engine runs it.
+
+    The engine's preprocessing workers already use every core; ONNX Runtime's
+    own pool would compete with them and spin-wait between batches. Measured on
+    2 cores (isic9 Test): the default pool cost 26-33 CPU ms per image end to
+    end, one thread 22 ms. Half the cores keeps larger machines' forward pass
+    parallel.
+    """
+    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return max(1, cores // 2)
+
+
+class Engine:
+    """Batch analysis with one loaded model."""
+
+    def __init__(self, model: LoadedModel, *, workers: int | None = None, batch_size: int = 16) -> None:
+        if batch_size < 1:
+            msg = f"batch_size must be at least 1, got {batch_size}"
+            raise ValueError(msg)
+        self.model = model
+        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self.batch_size = batch_size
+        # Files in flight at once: enough to keep every worker busy while a
+        # batch is being scored, small enough that memory never grows with
+        # the folder.
+        self.window = max(2 * self.workers, self.batch_size + self.workers)
+
+    @property
+    def stats(self) -> BenignStats:
+        return self.model.metadata.benign_stats
+
+    @property
+    def default_threshold(self) -> float:
+        return float(self.model.metadata.threshold)
+
+    def model_info(self) -> dict[str, str]:
+        meta = self.model.metadata
+        return {
+            "model_name": meta.model_name,
+            "model_version": meta.model_version,
+            "model_sha256": self.model.sha256,
+            "provider": self.model.provider_label,
+        }
+
+    def analyze(
+        self,
+        inputs: Sequence[str | Path],
+        *,
+        recursive: bool = False,
+        threshold: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[AnalysisResult]:
+        """Yield one result per file as soon as it is ready (``.index`` gives its position).
+
+        On ``cancel`` the generator stops promptly and returns; results already
+        yielded are the partial outcome. Bad files become error results.
+        """
+        start = time.perf_counter()
+        entries = expand_inputs(inputs, recursive)
+        total = len(entries)
+        thr = self.default_threshold if threshold is None else float(threshold)
+        cfg = self.model.metadata.preprocess
+        info = self.model_info()
+        stats = self.stats
+        counts = {"done": 0, "errors": 0}
+
+        def report() -> None:
+            if progress is None:
+                return
+            elapsed = time.perf_counter() - start
+            done = counts["done"]
+            eta = elapsed / done * (total - done) if done else None
+            progress(Progress(done, total, counts["errors"], elapsed, eta))
+
+        def cancelled() -> bool:
+            return cancel is not None and cancel.is_set()
+
+        def count(result: AnalysisResult) -> AnalysisResult:
+            # Called as each result is handed out, so progress matches what was yielded.
+            counts["done"] += 1
+            if not result.ok:
+                counts["errors"] += 1
+            report()
+            return result
+
+        def failed(item: _Prepared) -> AnalysisResult:
+            return error_result(
+                index=item.index, path=item.path, error=item.error, error_code=item.error_code,
+                image_sha256=item.sha256, model_info=info, seconds=item.seconds,
+            )
+
+        def score_batch(batch: list[_Prepared]) -> list[AnalysisResult]:
+            t0 = time.perf_counter()
+            try:
+                tensors = np.stack([b.tensor for b in batch])
+                scores = np.asarray(self.model.run(tensors, outputs=(OUTPUT_SCORE,))[OUTPUT_SCORE])
+                scores = scores.reshape(-1)
+                if scores.shape[0] != len(batch):
+                    msg = f"model returned {scores.shape[0]} scores for {len(batch)} images"
+                    raise ValueError(msg)
+            except Exception as exc:  # an inference failure becomes error rows, not a crash
+                for b in batch:
+                    b.error, b.error_code = f"inference failed ({exc})", "inference_failed"
+                return [failed(b) for b in batch]
+            share = (time.perf_counter() - t0) / len(batch)
+            out = []
+            for b, s in zip(batch, scores, strict=True):
+                if not np.isfinite(s):
+                    b.error, b.error_code = "model produced a non-finite score", "inference_failed"
+                    out.append(failed(b))
+                    continue
+                out.append(ok_result(
+                    index=b.index, path=b.path, score=float(s), threshold=thr, stats=stats,
+                    image_sha256=b.sha256, model_info=info, seconds=b.seconds + share,
+                ))
+            return out
+
+        report()
+        todo = iter(enumerate(entries))
+        inflight: set[Future[_Prepared]] = set()
+        submitted: dict[Future[_Prepared], tuple[int, Path]] = {}
+        pending: list[_Prepared] = []
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dermscreen-prep")
+        try:
+            exhausted = False
+            while not cancelled():
+                ready: list[AnalysisResult] = []
+                while not exhausted and len(inflight) < self.window:
+                    try:
+                        index, (path, listing_error) = next(todo)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    if listing_error:
+                        item = _Prepared(index, path, None, "", listing_error, "unreadable", 0.0)
+                        ready.append(failed(item))
+                    else:
+                        fut = pool.submit(prepare_file, index, path, cfg)
+                        inflight.add(fut)
+                        submitted[fut] = (index, path)
+                if inflight:
+                    finished, inflight = wait(inflight, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        index, path = submitted.pop(fut)
+                        try:
+                            item = fut.result()
+                        except Exception as exc:  # a worker bug must not end the batch
+                            item = _Prepared(index, path, None, "", f"internal error ({exc!r})",
+                                             "preprocess_failed", 0.0)
+                        if item.tensor is None:
+                            ready.append(failed(item))
+                        else:
+                            pending.append(item)
+                if pending and (len(pending) >= self.batch_size or (not inflight and exhausted)):
+                    batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+                    ready.extend(score_batch(batch))
+                for result in ready:
+                    yield count(result)
+                    if cancelled():
+                        return
+                if exhausted and not inflight and not pending:
+                    return
+        finally:
+            # Queued work is dropped; running workers finish their one file each.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def analyze_all(self, inputs: Sequence[str | Path], **kwargs: Any) -> list[AnalysisResult]:
+        """:meth:`analyze` collected and sorted by input position."""
+        return sorted(self.analyze(inputs, **kwargs), key=lambda r: r.index)
+
+    def explain(self, path: str | Path) -> CaseImages:
+        """Reconstruction and error map for one file (raises ImageError on a bad file)."""
+        path = Path(path)
+        cfg = self.model.metadata.preprocess
+        model_input = preprocess_file(path, cfg)
+        outputs = self.model.run(
+            model_input[None], outputs=(OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE)
+        )
+        return CaseImages(
+            original=display_image(path, cfg.max_pixels),
+            model_input=model_input,
+            reconstruction=np.asarray(outputs[OUTPUT_RECONSTRUCTION][0], dtype=np.float32),
+            error_map=np.asarray(outputs[OUTPUT_ERROR_MAP][0], dtype=np.float32),
+            score=float(np.asarray(outputs[OUTPUT_SCORE]).reshape(-1)[0]),
+        )
+
+
+def display_image(path: str | Path, max_pixels: int, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """The file as RGB uint8 for display, longest side at most ``max_side``."""
+    rgb = read_image(path, max_pixels=max_pixels, min_size=(max_side, max_side))
+    height, width = rgb.shape[:2]
+    if max(height, width) > max_side:
+        scale = max_side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb)

@@ -1,0 +1,84 @@
+"""Heatmap colouring on a fixed scale, shared by the GUI and the PDF reports.
+
+The error map is divided by the model's ``heatmap_vmax`` (a high quantile of
+benign validation error maps) and clipped to [0, 1], never normalised per
+image: a calm benign case then looks calm, and two cases are comparable.
+Colours come from a built-in "inferno" table (perceptually uniform, readable
+in greyscale print), so the app needs no matplotlib.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# matplotlib's "inferno" sampled at 33 evenly spaced points (0-255 RGB);
+# linear interpolation between them stays within 5/255 of the full table.
+_INFERNO_KNOTS = np.array(
+    [
+        (0, 0, 4), (4, 3, 18), (11, 7, 36), (21, 11, 55),
+        (33, 12, 74), (47, 10, 91), (61, 9, 101), (74, 12, 107),
+        (87, 16, 110), (100, 21, 110), (113, 25, 110), (125, 30, 109),
+        (138, 34, 106), (151, 39, 102), (163, 44, 97), (176, 49, 91),
+        (188, 55, 84), (199, 62, 76), (210, 70, 68), (219, 80, 59),
+        (228, 90, 49), (235, 102, 40), (241, 115, 29), (246, 128, 19),
+        (249, 142, 9), (251, 157, 7), (252, 172, 17), (251, 188, 33),
+        (249, 203, 53), (245, 219, 76), (242, 234, 105), (243, 246, 138),
+        (252, 255, 164),
+    ],
+    dtype=np.float64,
+)
+
+
+def _build_lut(knots: np.ndarray) -> np.ndarray:
+    xs = np.linspace(0.0, 1.0, len(knots))
+    grid = np.linspace(0.0, 1.0, 256)
+    lut = np.stack([np.interp(grid, xs, knots[:, c]) for c in range(3)], axis=1)
+    return np.clip(np.rint(lut), 0, 255).astype(np.uint8)
+
+
+INFERNO_LUT: np.ndarray = _build_lut(_INFERNO_KNOTS)  # (256, 3) uint8
+
+
+def normalize(error_map: np.ndarray, vmax: float) -> np.ndarray:
+    """error_map / vmax clipped to [0, 1] (float32); NaN counts as 0."""
+    if not np.isfinite(vmax) or vmax <= 0:
+        msg = f"heatmap vmax must be a positive number, got {vmax!r}"
+        raise ValueError(msg)
+    arr = np.nan_to_num(np.asarray(error_map, dtype=np.float32), nan=0.0, posinf=vmax, neginf=0.0)
+    return np.clip(arr / np.float32(vmax), 0.0, 1.0)
+
+
+def colorize(error_map: np.ndarray, vmax: float) -> np.ndarray:
+    """(H, W) error map -> (H, W, 3) RGB uint8 through the inferno table, fixed scale."""
+    arr = np.asarray(error_map)
+    if arr.ndim != 2:
+        msg = f"expected a 2-D error map, got shape {arr.shape}"
+        raise ValueError(msg)
+    idx = np.rint(normalize(arr, vmax) * 255.0).astype(np.uint8)
+    return INFERNO_LUT[idx]
+
+
+def overlay(
+    original_rgb: np.ndarray, error_map: np.ndarray, vmax: float, opacity: float = 0.5
+) -> np.ndarray:
+    """Blend the coloured heatmap over ``original_rgb`` (resized to its size). RGB uint8 out."""
+    rgb = np.asarray(original_rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        msg = f"expected an (H, W, 3) uint8 RGB image, got {rgb.dtype} {rgb.shape}"
+        raise ValueError(msg)
+    opacity = float(np.clip(opacity, 0.0, 1.0))
+    height, width = rgb.shape[:2]
+    emap = np.asarray(error_map, dtype=np.float32)
+    if emap.shape != (height, width):
+        emap = cv2.resize(emap, (width, height), interpolation=cv2.INTER_LINEAR)
+    colours = colorize(emap, vmax).astype(np.float32)
+    blended = rgb.astype(np.float32) * (1.0 - opacity) + colours * opacity
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def colorbar(height: int = 256, width: int = 16) -> np.ndarray:
+    """A vertical colour bar (top = vmax) as RGB uint8, for legends."""
+    ramp = np.linspace(1.0, 0.0, max(2, height))
+    idx = np.rint(ramp * 255.0).astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(INFERNO_LUT[idx][:, None, :], max(1, width), axis=1))

@@ -1,0 +1,220 @@
+"""One analysis result per input file, and re-deciding it from the stored score.
+
+A result keeps the score, so changing alpha or the threshold re-decides every
+row without running the model again (:func:`redecide`). The decision rule,
+z-score and benign percentile come from :class:`BenignStats` and
+:func:`desktop_app.core.score_stats.decide`; nothing here re-implements them.
+
+The CSV columns (:data:`CSV_COLUMNS`, fixed order) are documented in
+:mod:`desktop_app.reports.csv_report` and in ``dermscreen analyze --help``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.score_stats import BenignStats, decide
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+DECISION_ANOMALOUS = "anomalous"
+DECISION_NORMAL = "normal"
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "index",
+    "path",
+    "file_name",
+    "status",
+    "error_code",
+    "error",
+    "score",
+    "threshold",
+    "decision",
+    "z",
+    "percentile",
+    "image_sha256",
+    "model_name",
+    "model_version",
+    "model_sha256",
+    "provider",
+    "seconds",
+    "analysed_at",
+)
+
+
+def utc_now_iso() -> str:
+    """Current UTC time, ISO-8601 to the second with a ``+00:00`` offset."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything DermScreen says about one input file."""
+
+    index: int
+    path: Path
+    status: str
+    error: str
+    error_code: str
+    score: float | None
+    threshold: float | None
+    decision: str
+    z: float | None
+    percentile: float | None
+    image_sha256: str
+    model_name: str
+    model_version: str
+    model_sha256: str
+    provider: str
+    seconds: float
+    analysed_at: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    @property
+    def is_anomalous(self) -> bool:
+        return self.decision == DECISION_ANOMALOUS
+
+    def to_row(self) -> dict[str, str]:
+        """The result as CSV cells (strings), keyed by :data:`CSV_COLUMNS`."""
+
+        def num(value: float | None, digits: int = 6) -> str:
+            if value is None or not math.isfinite(value):
+                return ""
+            return f"{value:.{digits}g}"
+
+        return {
+            "index": str(self.index),
+            "path": str(self.path),
+            "file_name": self.path.name,
+            "status": self.status,
+            "error_code": self.error_code,
+            "error": self.error,
+            "score": num(self.score, 8),
+            "threshold": num(self.threshold, 8),
+            "decision": self.decision,
+            "z": num(self.z, 4),
+            "percentile": "" if self.percentile is None else f"{self.percentile:.1f}",
+            "image_sha256": self.image_sha256,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "model_sha256": self.model_sha256,
+            "provider": self.provider,
+            "seconds": f"{self.seconds:.4f}",
+            "analysed_at": self.analysed_at,
+        }
+
+
+def ok_result(
+    *,
+    index: int,
+    path: Path,
+    score: float,
+    threshold: float,
+    stats: BenignStats,
+    image_sha256: str,
+    model_info: dict[str, str],
+    seconds: float,
+) -> AnalysisResult:
+    """A successful result: decision, z and percentile derived from ``stats``."""
+    score = float(score)
+    return AnalysisResult(
+        index=index,
+        path=path,
+        status=STATUS_OK,
+        error="",
+        error_code="",
+        score=score,
+        threshold=float(threshold),
+        decision=decide(score, threshold),
+        z=float(stats.z(score)),
+        percentile=float(stats.percentile(score)),
+        image_sha256=image_sha256,
+        seconds=float(seconds),
+        analysed_at=utc_now_iso(),
+        **model_info,
+    )
+
+
+def error_result(
+    *,
+    index: int,
+    path: Path,
+    error: str,
+    error_code: str,
+    image_sha256: str,
+    model_info: dict[str, str],
+    seconds: float,
+) -> AnalysisResult:
+    """A failed result: no score, no decision, the reason kept."""
+    return AnalysisResult(
+        index=index,
+        path=path,
+        status=STATUS_ERROR,
+        error=error,
+        error_code=error_code,
+        score=None,
+        threshold=None,
+        decision="",
+        z=None,
+        percentile=None,
+        image_sha256=image_sha256,
+        seconds=float(seconds),
+        analysed_at=utc_now_iso(),
+        **model_info,
+    )
+
+
+def redecide(result: AnalysisResult, stats: BenignStats, threshold: float) -> AnalysisResult:
+    """The same result decided at ``threshold``; no re-inference. Error rows are unchanged."""
+    if result.status != STATUS_OK or result.score is None:
+        return result
+    # z and percentile depend only on the score and stats; recomputed so a
+    # result produced under other stats is made consistent too.
+    return replace(
+        result,
+        threshold=float(threshold),
+        decision=decide(result.score, threshold),
+        z=float(stats.z(result.score)),
+        percentile=float(stats.percentile(result.score)),
+    )
+
+
+def redecide_all(
+    results: list[AnalysisResult], stats: BenignStats, threshold: float
+) -> list[AnalysisResult]:
+    """:func:`redecide` over a list."""
+    return [redecide(r, stats, threshold) for r in results]
+
+
+def threshold_for(
+    stats: BenignStats, *, alpha: float | None = None, threshold: float | None = None,
+    default: float | None = None,
+) -> float:
+    """The threshold chosen by an explicit value, else by alpha, else ``default`` (model's)."""
+    if threshold is not None and alpha is not None:
+        msg = "give either a threshold or an alpha, not both"
+        raise ValueError(msg)
+    if threshold is not None:
+        return float(threshold)
+    if alpha is not None:
+        return float(stats.threshold(alpha))
+    return float(default) if default is not None else float(stats.threshold())
+
+
+def summarize(results: list[AnalysisResult]) -> dict[str, Any]:
+    """Counts for a summary: total, ok, errors, anomalous, normal."""
+    ok = [r for r in results if r.ok]
+    return {
+        "total": len(results),
+        "ok": len(ok),
+        "errors": len(results) - len(ok),
+        "anomalous": sum(1 for r in ok if r.is_anomalous),
+        "normal": sum(1 for r in ok if not r.is_anomalous),
+    }

@@ -1,0 +1,262 @@
+"""PDF reports: a summary of a batch and one case report per anomalous image.
+
+Drawn by Qt (QPdfWriter + QTextDocument, QtGui only), written atomically. The
+heatmap uses the model's fixed scale (:mod:`desktop_app.core.heatmap`), the
+distribution plot is painted with QPainter (:mod:`desktop_app.reports.render`).
+Every report says plainly that DermScreen is a triage aid, not a diagnosis.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtCore import QMarginsF, QSizeF, QUrl
+from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+
+from desktop_app.core.engine import CaseImages
+from desktop_app.core.heatmap import colorbar, overlay
+from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.results import AnalysisResult, summarize
+from desktop_app.reports.atomic import ReportWriteError, atomic_path
+from desktop_app.reports.render import (
+    distribution_plot,
+    ensure_gui_app,
+    float_to_rgb8,
+    qimage_from_rgb,
+)
+
+SUMMARY_FILE_NAME = "summary.pdf"
+DISCLAIMER = (
+    "DermScreen is a triage aid, not a diagnosis. It flags images that look unlike the benign "
+    "lesions it was trained on; a normal result does not rule out malignancy and an anomalous "
+    "result is not a finding of cancer. Every decision about a patient rests with a clinician."
+)
+# Rows listed in the summary PDF per table; the CSV always holds every row.
+SUMMARY_MAX_ROWS = 300
+HEATMAP_OPACITY = 0.5
+_CONTENT_WIDTH = 680  # document pixels; the page is laid out at this width
+
+
+def case_pdf_name(result: AnalysisResult) -> str:
+    """``case-00012-ISIC_0000045.pdf``: index first (unique), file stem for people."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", result.path.stem)[:60].strip("._") or "image"
+    return f"case-{result.index:05d}-{stem}.pdf"
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _num(value: float | None, fmt: str = ".4g") -> str:
+    return "&ndash;" if value is None else format(value, fmt)
+
+
+def _report_time() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str) -> list[tuple[str, str]]:
+    return [
+        ("Model", f"{_esc(meta.model_name)} {_esc(meta.model_version)}"),
+        ("Model SHA-256", f"<span style='font-family:monospace'>{_esc(model_sha256)}</span>"),
+        ("Execution provider", _esc(provider)),
+    ]
+
+
+def _table(rows: Sequence[tuple[str, str]]) -> str:
+    body = "".join(
+        f"<tr><td style='padding:2px 8px 2px 0'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
+    )
+    return f"<table cellspacing='0' cellpadding='2'>{body}</table>"
+
+
+def _disclaimer_html() -> str:
+    return (
+        "<table width='100%' cellpadding='6' style='background-color:#fff4d6'><tr><td>"
+        f"<b>Triage aid, not a diagnosis.</b> {_esc(DISCLAIMER)}</td></tr></table>"
+    )
+
+
+def _decision_html(result: AnalysisResult) -> str:
+    if not result.ok:
+        return "<span style='color:#666'>error</span>"
+    color = "#c81e1e" if result.is_anomalous else "#1e783c"
+    return f"<b style='color:{color}'>{_esc(result.decision.upper())}</b>"
+
+
+def _write_document(target: Path, title: str, body: str, images: dict[str, QImage]) -> Path:
+    """Lay out ``body`` (HTML) with ``images`` (name -> QImage) on A4 pages into ``target``."""
+    ensure_gui_app()
+    with atomic_path(target) as tmp:
+        writer = QPdfWriter(str(tmp))
+        writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+        writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
+        writer.setResolution(150)
+        writer.setTitle(title)
+        writer.setCreator("DermScreen")
+        doc = QTextDocument()
+        font = QFont()
+        font.setPointSizeF(9.5)
+        doc.setDefaultFont(font)
+        doc.setHtml(body)
+        for name, image in images.items():
+            doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+        # Lay out at a fixed width with the page's aspect ratio, so the layout
+        # does not depend on the printer resolution.
+        rect = writer.pageLayout().paintRectPixels(writer.resolution())
+        doc.setPageSize(QSizeF(_CONTENT_WIDTH, _CONTENT_WIDTH * rect.height() / rect.width()))
+        doc.print_(writer)
+        del writer  # flushes and closes the file
+        with open(tmp, "rb") as fh:
+            head = fh.read(5)
+        if head != b"%PDF-":
+            raise ReportWriteError(target.parent, f"{target.name}: Qt could not write the PDF")
+    return target
+
+
+def write_case_pdf(
+    target: str | Path,
+    result: AnalysisResult,
+    case: CaseImages,
+    metadata: ModelMetadata,
+    *,
+    opacity: float = HEATMAP_OPACITY,
+) -> Path:
+    """One case: original, heatmap overlay, reconstruction, score on the benign distribution."""
+    target = Path(target)
+    stats = metadata.benign_stats
+    threshold = result.threshold if result.threshold is not None else metadata.threshold
+    vmax = metadata.heatmap_vmax
+    images: dict[str, QImage] = {
+        "img:original": qimage_from_rgb(case.original),
+        "img:reconstruction": qimage_from_rgb(float_to_rgb8(case.reconstruction)),
+        "img:plot": distribution_plot(stats, threshold, score=result.score),
+    }
+    oh, ow = case.original.shape[:2]
+    # Original and overlay share a 200-pixel box, aspect ratio kept.
+    w, h = (200, round(200 * oh / ow)) if ow >= oh else (round(200 * ow / oh), 200)
+    if vmax > 0:
+        images["img:overlay"] = qimage_from_rgb(overlay(case.original, case.error_map, vmax, opacity))
+        images["img:colorbar"] = qimage_from_rgb(colorbar(128, 12))
+        heat_cell = (
+            f"<img src='img:overlay' width='{w}' height='{h}'>"
+            f"<img src='img:colorbar' width='10' height='{h}'>"
+        )
+        heat_caption = f"Heatmap, fixed scale: brightest = error &ge; {vmax:.3g}"
+    else:
+        heat_cell = "<i>the model carries no heatmap scale</i>"
+        heat_caption = "Heatmap unavailable"
+    alpha = stats.alpha_for(threshold)
+    rows = [
+        ("File", _esc(result.path)),
+        ("Image SHA-256", f"<span style='font-family:monospace'>{_esc(result.image_sha256)}</span>"),
+        ("Decision", _decision_html(result)),
+        ("Anomaly score", f"{_num(result.score, '.5g')} (threshold {threshold:.5g}, "
+                          f"alpha {alpha:.2f})"),
+        ("z (benign validation)", _num(result.z, '+.2f')),
+        ("Benign percentile", f"{_num(result.percentile, '.1f')} % of benign validation scores "
+                              "are at or below this score"),
+        *_model_rows(metadata, result.model_sha256, result.provider),
+        ("Analysed", _esc(result.analysed_at)),
+        ("Report written", _report_time()),
+    ]
+    body = f"""
+    <h2>DermScreen case report</h2>
+    {_disclaimer_html()}
+    <p></p>
+    {_table(rows)}
+    <p></p>
+    <table cellspacing='4'><tr>
+      <td align='center'><img src='img:original' width='{w}' height='{h}'></td>
+      <td align='center'>{heat_cell}</td>
+      <td align='center'><img src='img:reconstruction' width='200' height='200'></td>
+    </tr><tr>
+      <td align='center'>Original</td>
+      <td align='center'>{heat_caption}</td>
+      <td align='center'>Reconstruction (what the model expects)</td>
+    </tr></table>
+    <p><b>Score against the benign validation distribution</b></p>
+    <img src='img:plot' width='{_CONTENT_WIDTH - 20}' height='{(_CONTENT_WIDTH - 20) * 2 // 5}'>
+    <p style='color:#555'>Bars: anomaly scores of {stats.n} benign validation images
+    (mean {stats.mean:.4g}, sd {stats.sd:.4g}). Dashed line: the threshold; solid line: this image.
+    The heatmap shows where the reconstruction differs most from the image the model saw.</p>
+    <p style='color:#555'><i>{_esc(DISCLAIMER)}</i></p>
+    """
+    return _write_document(target, f"DermScreen case {result.path.name}", body, images)
+
+
+def write_summary_pdf(
+    target: str | Path,
+    results: Sequence[AnalysisResult],
+    metadata: ModelMetadata,
+    threshold: float,
+    *,
+    model_sha256: str,
+    provider: str,
+    inputs: Sequence[str | Path] = (),
+    case_files: dict[int, str] | None = None,
+) -> Path:
+    """Batch summary: counts, the scores on the benign distribution, anomalous and error lists."""
+    target = Path(target)
+    stats = metadata.benign_stats
+    ordered = sorted(results, key=lambda r: r.index)
+    counts = summarize(ordered)
+    case_files = case_files or {}
+    scores = [r.score for r in ordered if r.ok and r.score is not None]
+    images = {"img:plot": distribution_plot(stats, threshold, marks=scores)}
+
+    anomalous = sorted((r for r in ordered if r.ok and r.is_anomalous),
+                       key=lambda r: r.score or 0.0, reverse=True)
+    errors = [r for r in ordered if not r.ok]
+
+    def rows_html(items: list[AnalysisResult], kind: str) -> str:
+        shown = items[:SUMMARY_MAX_ROWS]
+        if kind == "anomalous":
+            head = "<tr><th align='left'>#</th><th align='left'>File</th><th>Score</th>" \
+                   "<th>z</th><th>Percentile</th><th align='left'>Case report</th></tr>"
+            body = "".join(
+                f"<tr><td>{r.index}</td><td>{_esc(r.path.name)}</td>"
+                f"<td align='right'>{_num(r.score, '.4g')}</td><td align='right'>{_num(r.z, '+.2f')}</td>"
+                f"<td align='right'>{_num(r.percentile, '.1f')}</td>"
+                f"<td>{_esc(case_files.get(r.index, ''))}</td></tr>"
+                for r in shown
+            )
+        else:
+            head = "<tr><th align='left'>#</th><th align='left'>File</th><th align='left'>Reason</th></tr>"
+            body = "".join(
+                f"<tr><td>{r.index}</td><td>{_esc(r.path.name)}</td><td>{_esc(r.error)}</td></tr>"
+                for r in shown
+            )
+        more = (f"<p>&hellip; and {len(items) - len(shown)} more: see results.csv.</p>"
+                if len(items) > len(shown) else "")
+        return f"<table cellspacing='0' cellpadding='3' border='1'>{head}{body}</table>{more}"
+
+    inputs_text = ", ".join(_esc(p) for p in inputs[:10]) + (" &hellip;" if len(inputs) > 10 else "")
+    rows = [
+        ("Inputs", inputs_text or "&ndash;"),
+        ("Images", f"{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors"),
+        ("Anomalous", f"<b style='color:#c81e1e'>{counts['anomalous']}</b>"),
+        ("Normal", f"{counts['normal']}"),
+        ("Threshold", f"{threshold:.5g} (alpha {stats.alpha_for(threshold):.2f}; "
+                      f"benign validation specificity {100 * stats.specificity_at(threshold):.1f} %)"),
+        *_model_rows(metadata, model_sha256, provider),
+        ("Report written", _report_time()),
+    ]
+    body = f"""
+    <h2>DermScreen batch summary</h2>
+    {_disclaimer_html()}
+    <p></p>
+    {_table(rows)}
+    <p><b>Scores of this batch (ticks) on the benign validation distribution (bars)</b></p>
+    <img src='img:plot' width='{_CONTENT_WIDTH - 20}' height='{(_CONTENT_WIDTH - 20) * 2 // 5}'>
+    <h3>Anomalous images ({len(anomalous)}), highest score first</h3>
+    {rows_html(anomalous, "anomalous") if anomalous else "<p>None.</p>"}
+    <h3>Files that could not be analysed ({len(errors)})</h3>
+    {rows_html(errors, "errors") if errors else "<p>None.</p>"}
+    <p style='color:#555'><i>{_esc(DISCLAIMER)}</i></p>
+    """
+    return _write_document(target, "DermScreen batch summary", body, images)
