@@ -310,35 +310,13 @@ def evaluation_figures(
     Point estimates with stratified percentile-bootstrap 95% CIs at ``threshold``,
     the confusion counts, per-class detection rates and the operating points.
     """
-    from collections import defaultdict
-
     import numpy as np
 
     from desktop_app.core import metrics
 
     y = np.asarray(labels, dtype=bool)
     s = np.asarray(scores, dtype=np.float64)
-    at_t = {
-        "sensitivity": lambda t, v: metrics.sensitivity(t, metrics.predict(v, threshold)),
-        "specificity": lambda t, v: metrics.specificity(t, metrics.predict(v, threshold)),
-        "balanced_accuracy": lambda t, v: metrics.balanced_accuracy(t, metrics.predict(v, threshold)),
-        "auroc": metrics.roc_auc,
-        "average_precision": metrics.average_precision,
-    }
-    out: dict[str, Any] = {"n": int(y.size), "n_malignant": int(y.sum()), "n_benign": int((~y).sum())}
-    for i, (name, fn) in enumerate(at_t.items()):
-        lo, hi = metrics.bootstrap_ci(y, s, fn, n_resamples=n_resamples, seed=seed + i)
-        out[name] = {"value": float(fn(y, s)), "ci95": [lo, hi]}
-    out["confusion"] = metrics.summarize_at(y, s, threshold)["confusion"]
-    flagged = metrics.predict(s, threshold)
-    per_class: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "flagged": 0})
-    for cls, f, is_mal in zip(classes, flagged, y, strict=True):
-        per_class[cls]["n"] += 1
-        per_class[cls]["flagged"] += int(f)
-        per_class[cls]["label"] = "malignant" if is_mal else "benign"
-    for entry in per_class.values():
-        entry["detection_rate"] = entry["flagged"] / entry["n"]
-    out["per_class"] = dict(sorted(per_class.items()))
+    out = metrics.figures_with_ci(y, s, threshold, classes, n_resamples=n_resamples, seed=seed)
     out["operating_points"] = metrics.operating_points(stats, y, s)
     out["ci_method"] = "stratified percentile bootstrap (malignant and benign resampled separately)"
     out["bootstrap_resamples"] = n_resamples

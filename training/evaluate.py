@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,8 @@ import numpy as np
 from desktop_app.core.metrics import (
     DEFAULT_ALPHAS,
     DEFAULT_SENSITIVITY_TARGETS,
-    average_precision,
-    balanced_accuracy,
-    bootstrap_ci,
+    figures_with_ci,
     operating_points,
-    predict,
-    roc_auc,
-    sensitivity,
-    specificity,
     summarize_at,
     threshold_for_sensitivity,
 )
@@ -43,41 +36,6 @@ REPORT_FIGURES = {
     "sensitivity_counts": "42/64",
     "specificity_counts": "31/54",
 }
-
-
-def figures_with_ci(
-    y_true: np.ndarray,
-    scores: np.ndarray,
-    threshold: float,
-    classes: Sequence[str],
-    n_resamples: int = 2000,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Point estimates and 95% CIs at ``threshold``, confusion and per-class detection rates."""
-    y = np.asarray(y_true, dtype=bool)
-    s = np.asarray(scores, dtype=np.float64)
-    at_t = {
-        "sensitivity": lambda t, v: sensitivity(t, predict(v, threshold)),
-        "specificity": lambda t, v: specificity(t, predict(v, threshold)),
-        "balanced_accuracy": lambda t, v: balanced_accuracy(t, predict(v, threshold)),
-        "auroc": roc_auc,
-        "average_precision": average_precision,
-    }
-    out: dict[str, Any] = {"n": int(y.size), "n_malignant": int(y.sum()), "n_benign": int((~y).sum())}
-    for i, (name, fn) in enumerate(at_t.items()):
-        lo, hi = bootstrap_ci(y, s, fn, n_resamples=n_resamples, seed=seed + i)
-        out[name] = {"value": fn(y, s), "ci95": [lo, hi]}
-    out["confusion"] = summarize_at(y, s, threshold)["confusion"]
-    flagged = predict(s, threshold)
-    per_class: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "flagged": 0})
-    for cls, f, is_mal in zip(classes, flagged, y, strict=True):
-        per_class[cls]["n"] += 1
-        per_class[cls]["flagged"] += int(f)
-        per_class[cls]["label"] = "malignant" if is_mal else "benign"
-    for entry in per_class.values():
-        entry["detection_rate"] = entry["flagged"] / entry["n"]
-    out["per_class"] = dict(sorted(per_class.items()))
-    return out
 
 
 def distribution(scores: Sequence[float], threshold: float) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from typing import Any
 
 def load_model_and_engine(path: str | Path) -> tuple[Any, Any]:
     """(LoadedModel, Engine) for ``path``; raises the ModelError subclasses of load_model."""
-    from desktop_app.core.engine import Engine
+    from desktop_app.core.engine import Engine, inference_threads
     from desktop_app.core.model_file import load_model
 
-    model = load_model(path)
+    model = load_model(path, intra_op_threads=inference_threads())
     return model, Engine(model)
 
 
