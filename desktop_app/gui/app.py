@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import weakref
@@ -81,8 +82,26 @@ def install_quit_signals(app: QApplication) -> QTimer:
     return wake
 
 
+def display_problem() -> str:
+    """Why no window can be shown here, or "" when a display (or a chosen Qt platform) exists."""
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return ""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return (
+        "dermscreen: no display found (DISPLAY and WAYLAND_DISPLAY are unset).\n"
+        "Start it from a desktop session, or analyse without a window:\n"
+        "  dermscreen analyze FOLDER --out RESULTS [--pdf]"
+    )
+
+
 def run_gui(open_paths: list[str], model_path: str | None) -> int:
     """Open the window (``open_paths`` analysed at start) and run until it closes."""
+    problem = display_problem()
+    if problem:
+        # Qt would abort the process with a platform-plugin error instead.
+        print(problem, file=sys.stderr)
+        return 1
     log_path = setup_logging()
     path = Path(model_path) if model_path else initial_model_path()
     # ONNX Runtime opens the model while Qt, pyqtgraph and the window are set up.

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 
 DRIVER = r"""
@@ -78,3 +80,17 @@ def test_run_gui_opens_path_at_start_and_exits_cleanly(small_model_path, isic9_t
     assert "model loaded" in log
     assert "RuntimeError: driver boom in a slot" in log
     assert "driver boom in a slot" in seen["message"]
+
+
+def test_no_display_gives_a_message_not_a_qt_abort(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from desktop_app.gui.app import display_problem, run_gui
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert "dermscreen analyze" in display_problem()
+    assert run_gui([], None) == 1
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert display_problem() == ""
