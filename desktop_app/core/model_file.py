@@ -7,6 +7,7 @@ naming the file and the reason.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Sequence
@@ -175,37 +176,19 @@ def _read_varint(fh: BinaryIO) -> int | None:
 def _parse_entry(data: bytes) -> tuple[str, str]:
     """StringStringEntryProto: key = field 1, value = field 2."""
     out = {1: "", 2: ""}
-    pos = 0
-    while pos < len(data):
-        tag = 0
-        for shift in range(0, 70, 7):
-            if pos >= len(data):
-                msg = "truncated metadata entry"
-                raise ValueError(msg)
-            b = data[pos]
-            pos += 1
-            tag |= (b & 0x7F) << shift
-            if not b & 0x80:
-                break
-        if tag & 7 != 2:
+    fh = io.BytesIO(data)
+    while fh.tell() < len(data):
+        tag = _read_varint(fh)
+        if tag is not None and tag & 7 != 2:
             msg = "unexpected field type in metadata entry"
             raise ValueError(msg)
-        length = 0
-        for shift in range(0, 70, 7):
-            if pos >= len(data):
-                msg = "truncated metadata entry"
-                raise ValueError(msg)
-            b = data[pos]
-            pos += 1
-            length |= (b & 0x7F) << shift
-            if not b & 0x80:
-                break
-        if pos + length > len(data):
+        length = _read_varint(fh) if tag is not None else None
+        value = fh.read(length) if length is not None else b""
+        if length is None or len(value) != length:
             msg = "truncated metadata entry"
             raise ValueError(msg)
         if tag >> 3 in out:
-            out[tag >> 3] = data[pos : pos + length].decode("utf-8")
-        pos += length
+            out[tag >> 3] = value.decode("utf-8")
     return out[1], out[2]
 
 
