@@ -35,6 +35,7 @@ _EVALUATION_KEYS = (
     "test_excluding_ambiguous",
     "at_alphas",
     "at_sensitivity_targets",
+    "validation_chosen",
     "seen_vs_new",
     "report_comparison",
     "test_data_hash",

@@ -249,10 +249,31 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
     if md.operating_points:
         out += ["## Operating points", ""]
         out.append(
-            "What moving the threshold means. Rows labelled by a sensitivity were chosen on "
-            "the Test split itself, so their Test figures are optimistic."
+            "What moving the threshold means. Rows labelled \"validation sensitivity\" were "
+            "chosen on validation data only (benign validation images plus the Train malignant "
+            "images, which the autoencoder never trains on); rows labelled \"(test)\" were "
+            "chosen on the Test split itself, so their Test figures are optimistic."
         )
         out += ["", *_operating_points(md), ""]
+    chosen = ev.get("validation_chosen") or []
+    if chosen:
+        out += [
+            "### Operating points chosen on validation, with Test figures",
+            "",
+            "| Validation sensitivity target | Threshold | Validation sensitivity / specificity "
+            "| Test sensitivity (95% CI) | Test specificity (95% CI) |",
+            "|---|---|---|---|---|",
+        ]
+        for c in chosen:
+            test = c.get("test", {})
+            sens, spec = test.get("sensitivity", {}), test.get("specificity", {})
+            out.append(
+                f"| {pct(c.get('target_val_sensitivity'))} | {num(c.get('threshold'), 5)} | "
+                f"{pct(c.get('val_sensitivity'))} / {pct(c.get('val_specificity'))} | "
+                f"{pct(sens.get('value'))} ({_ci(sens, pct)}) | "
+                f"{pct(spec.get('value'))} ({_ci(spec, pct)}) |"
+            )
+        out.append("")
 
     parity = md.extra.get("parity")
     if isinstance(parity, dict):

@@ -15,6 +15,7 @@ from desktop_app.core.metrics import (
     operating_points,
     summarize_at,
     threshold_for_sensitivity,
+    validation_thresholds,
 )
 from desktop_app.core.score_stats import BenignStats
 from training.run import (
@@ -98,6 +99,16 @@ def evaluate(
     y = np.array([s.is_malignant for s in test])
     classes = [s.cls for s in test]
     stats = info.stats
+    # Validation malignant: Train malignant images, never trained on (the CAE sees
+    # benign images only); with the benign validation scores they choose thresholds.
+    val_malignant = audit.malignant_train()
+    progress(f"scoring {len(val_malignant)} Train malignant images (validation only)")
+    x_mal = load_tensors([s.path for s in val_malignant], pre, audit.sha, progress)
+    mal_scores = score_images(model, x_mal, weights["mse"], weights["ssim"])
+    write_scores_csv(
+        run_dir / "scores_val_malignant.csv",
+        [(s.path, s.cls, s.label, v) for s, v in zip(val_malignant, mal_scores, strict=True)],
+    )
     threshold = stats.threshold()
     write_scores_csv(
         run_dir / "scores_test.csv",
@@ -126,6 +137,18 @@ def evaluate(
         entry["val_specificity"] = stats.specificity_at(thr)
         entry["note"] = "threshold chosen on the Test split itself: optimistic"
         at_sens.append(entry)
+
+    validation_chosen = []
+    if mal_scores.size:
+        for target, thr in validation_thresholds(stats, mal_scores):
+            validation_chosen.append({
+                "target_val_sensitivity": target,
+                "threshold": thr,
+                "alpha_equivalent": stats.alpha_for(thr),
+                "val_sensitivity": float(np.mean(mal_scores > thr)),
+                "val_specificity": stats.specificity_at(thr),
+                "test": figures_with_ci(y, scores, thr, classes, n_resamples, seed),
+            })
 
     train_path, val_path = run_dir / "scores_train.csv", run_dir / "scores_val.csv"
     train_scores = np.array([r["score"] for r in read_scores_csv(train_path)]) if train_path.exists() else np.empty(0)
@@ -157,7 +180,8 @@ def evaluate(
         "at_alphas": at_alphas,
         "at_sensitivity_targets": at_sens,
         "seen_vs_new": seen_vs_new,
-        "operating_points": operating_points(stats, y, scores),
+        "validation_chosen": validation_chosen,
+        "operating_points": operating_points(stats, y, scores, val_malignant_scores=mal_scores),
         "report_comparison": REPORT_FIGURES,
         "data_dir": str(data_dir),
         "test_data_hash": audit.data_hash(test),

@@ -18,6 +18,8 @@ from desktop_app.core.score_stats import BenignStats
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 DEFAULT_ALPHAS: tuple[float, ...] = (0.5, 1.0, 1.3, 1.5, 2.0)
 DEFAULT_SENSITIVITY_TARGETS: tuple[float, ...] = (0.90, 0.95)
+# Chosen on validation (benign validation + never-trained-on malignant images), not on Test.
+VALIDATION_SENSITIVITY_TARGETS: tuple[float, ...] = (0.80, 0.85, 0.90)
 
 
 def _as_bool(y: np.ndarray | Sequence) -> np.ndarray:
@@ -200,18 +202,40 @@ def summarize_at(
     }
 
 
+def validation_thresholds(
+    stats: BenignStats,
+    val_malignant_scores: np.ndarray | Sequence[float],
+    targets: Sequence[float] = VALIDATION_SENSITIVITY_TARGETS,
+) -> list[tuple[float, float]]:
+    """(target, threshold) pairs chosen on validation data only.
+
+    Validation = the benign validation scores in ``stats`` plus malignant
+    images the model never trained on; each threshold is the highest one
+    flagging at least ``target`` of those malignant images.
+    """
+    benign = _as_float(stats.scores)
+    malignant = _as_float(val_malignant_scores)
+    y = np.concatenate([np.zeros(benign.size, bool), np.ones(malignant.size, bool)])
+    s = np.concatenate([benign, malignant])
+    return [(float(t), threshold_for_sensitivity(y, s, t)) for t in targets]
+
+
 def operating_points(
     stats: BenignStats,
     y_true: np.ndarray | Sequence | None = None,
     scores: np.ndarray | Sequence[float] | None = None,
     alphas: Sequence[float] = DEFAULT_ALPHAS,
     sensitivity_targets: Sequence[float] = DEFAULT_SENSITIVITY_TARGETS,
+    val_malignant_scores: np.ndarray | Sequence[float] | None = None,
+    validation_targets: Sequence[float] = VALIDATION_SENSITIVITY_TARGETS,
 ) -> list[dict[str, Any]]:
     """Operating points in the ARCHITECTURE.md format.
 
-    One per alpha (T = mean + alpha * sd of benign validation scores) and, when
-    test labels and scores are given, one per target sensitivity (threshold
-    chosen ON THE TEST SET, so its test figures are optimistic by construction).
+    One per alpha (T = mean + alpha * sd of benign validation scores); when
+    ``val_malignant_scores`` are given (malignant images the model never trained
+    on, e.g. the Train malignant ones), one per validation sensitivity target,
+    chosen on validation only; and, when test labels and scores are given, one
+    per target sensitivity chosen ON THE TEST SET (optimistic by construction).
     """
     have_test = y_true is not None and scores is not None
     points: list[dict[str, Any]] = []
@@ -233,6 +257,11 @@ def operating_points(
 
     for a in alphas:
         points.append(point(f"alpha {a:g}", float(a), stats.threshold(a)))
+    if val_malignant_scores is not None and len(val_malignant_scores) and stats.scores:
+        for target, thr in validation_thresholds(stats, val_malignant_scores, validation_targets):
+            entry = point(f"validation sensitivity {round(target * 100)}%", None, thr)
+            entry["val_sensitivity"] = float(np.mean(_as_float(val_malignant_scores) > thr))
+            points.append(entry)
     if have_test and _as_bool(y_true).any():
         for target in sensitivity_targets:
             thr = threshold_for_sensitivity(y_true, scores, target)

@@ -83,3 +83,24 @@ def test_plots_are_real_pngs(small_run_dir: Path) -> None:
         data = (small_run_dir / "plots" / name).read_bytes()
         assert data.startswith(PNG_MAGIC), name
         assert len(data) > 5000, name
+
+
+def test_validation_chosen_thresholds_come_from_train_malignant_and_val_benign(
+    small_run_dir: Path, metrics: dict
+) -> None:
+    from desktop_app.core.metrics import validation_thresholds
+
+    mal_rows = read_scores_csv(small_run_dir / "scores_val_malignant.csv")
+    assert mal_rows and all(r["label"] == "malignant" for r in mal_rows)
+    assert all("/Train/" in r["path"] for r in mal_rows)
+    mal = np.array([r["score"] for r in mal_rows])
+    expected = validation_thresholds(load_run(small_run_dir).stats, mal)
+    chosen = metrics["validation_chosen"]
+    assert [(c["target_val_sensitivity"], c["threshold"]) for c in chosen] == expected
+    for c in chosen:
+        assert c["val_sensitivity"] >= c["target_val_sensitivity"]
+        assert 0.0 <= c["test"]["sensitivity"]["value"] <= 1.0
+        lo, hi = c["test"]["sensitivity"]["ci95"]
+        assert lo <= c["test"]["sensitivity"]["value"] <= hi
+    labels = {p["label"] for p in metrics["operating_points"]}
+    assert "validation sensitivity 80%" in labels

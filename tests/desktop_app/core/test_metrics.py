@@ -176,3 +176,21 @@ def test_operating_points_format_and_values() -> None:
     bare = operating_points(stats, alphas=(1.0,))
     assert bare[0]["test_sensitivity"] is None
     assert len(bare) == 1
+
+
+def test_validation_chosen_operating_points_use_validation_only() -> None:
+    from desktop_app.core.metrics import operating_points, validation_thresholds
+    from desktop_app.core.score_stats import BenignStats
+
+    stats = BenignStats.from_scores([0.1, 0.2, 0.3, 0.4], alpha=1.0)
+    malignant = [0.15, 0.25, 0.35, 0.45, 0.55]
+    pairs = validation_thresholds(stats, malignant, targets=(0.8, 1.0))
+    # 80% of 5 malignant = 4 flagged: highest threshold below 0.25 is 0.2.
+    assert pairs == [(0.8, 0.2), (1.0, 0.1)]
+    points = operating_points(stats, val_malignant_scores=malignant, validation_targets=(0.8,))
+    chosen = [p for p in points if p["label"] == "validation sensitivity 80%"]
+    assert len(chosen) == 1
+    assert chosen[0]["threshold"] == 0.2
+    assert chosen[0]["val_sensitivity"] == 0.8
+    assert chosen[0]["val_specificity"] == 0.5
+    assert chosen[0]["test_sensitivity"] is None  # no test data was given
