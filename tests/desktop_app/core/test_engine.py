@@ -122,7 +122,7 @@ def test_file_vanishing_mid_batch(model: LoadedModel, isic9_test_files: list[Pat
 
     def on_progress(p: Progress) -> None:
         if p.done == 1:
-            victim.unlink()  # listed, not yet read: the window is 3 files wide
+            victim.unlink()  # listed, not yet read: the window is 2 files wide
 
     results = Engine(model, workers=1, batch_size=1).analyze_all([folder], progress=on_progress)
     assert len(results) == 6
