@@ -10,8 +10,6 @@ model (with its metadata) and its ``.sha256`` sidecar, atomically.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from desktop_app.core.model_metadata import (
     OUTPUT_SCORE,
     ModelMetadata,
 )
+from desktop_app.reports.atomic import write_bytes_atomic
 from export.parity import MAP_TOL, RECON_TOL, SCORE_TOL, ParityReport, check_parity
 from training import losses
 
@@ -162,34 +161,12 @@ def with_metadata(model_bytes: bytes, metadata: ModelMetadata) -> bytes:
     return proto.SerializeToString()
 
 
-def _public_mode() -> int:
-    """0o666 less the umask: mkstemp's 0o600 would hide a shipped model from other users."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        if hasattr(os, "fchmod"):  # POSIX; Windows files inherit the folder ACL
-            os.fchmod(fd, _public_mode())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_model_files(model_bytes: bytes, out_path: Path) -> str:
     """Write ``MODEL.onnx`` and ``MODEL.onnx.sha256`` (sha256sum format), each atomically."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(model_bytes).hexdigest()
-    _atomic_write_bytes(out_path, model_bytes)
-    _atomic_write_bytes(sidecar_path(out_path), f"{digest}  {out_path.name}\n".encode())
+    write_bytes_atomic(out_path, model_bytes)
+    write_bytes_atomic(sidecar_path(out_path), f"{digest}  {out_path.name}\n".encode())
     return digest
 
 

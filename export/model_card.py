@@ -8,20 +8,11 @@ tests reuse to compare recomputed figures with the printed ones.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core.model_metadata import ModelMetadata
-
-
-def _public_mode() -> int:
-    """0o666 less the umask (mkstemp alone gives 0o600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
+from desktop_app.reports.atomic import write_text_atomic
 
 # The project's written report, on the same Test split (malignant positive).
 REPORT_SENSITIVITY = (42, 64)
@@ -310,16 +301,7 @@ def write_model_card(
     path = Path(path)
     text = render_model_card(metadata, file_name=file_name, sha256=sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        if hasattr(os, "fchmod"):  # POSIX; Windows files inherit the folder ACL
-            os.fchmod(fd, _public_mode())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
     return path
 
 

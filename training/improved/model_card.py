@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.reports.atomic import write_text_atomic
 from export.model_card import INTENDED_USE, LICENCE, figures_table, num, pct
 
 TARGET_AUROC = 0.80
@@ -119,9 +118,5 @@ def write_improved_card(
     """Write the card atomically."""
     path = Path(path)
     text = render_improved_card(md, result, file_name, sha256, parity)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; the card is read by everyone
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
     return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from desktop_app.core import metrics
 from desktop_app.core.score_stats import BenignStats
+from desktop_app.reports.atomic import write_text_atomic
 from training.improved import evaluation as ev
 from training.improved.datasets import ImageSets, load_image_sets
 from training.improved.fit_improved import (
@@ -56,10 +56,7 @@ class ImprovedConfig:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def _save_terms(path: Path, table: TermTable) -> None:
