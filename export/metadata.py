@@ -7,12 +7,12 @@ figures training produced.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core.metrics import operating_points
 from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.results import utc_now_iso
 from training.run import RunInfo, preprocess_config
 
 DEFAULT_NAME = "DermScreen CAE"
@@ -40,11 +40,6 @@ _EVALUATION_KEYS = (
     "report_comparison",
     "test_data_hash",
 )
-
-
-def utc_now() -> str:
-    """Creation time, UTC ISO 8601 to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _relative(path: str, root: str) -> str:
@@ -108,7 +103,7 @@ def build_metadata(
     return ModelMetadata(
         model_name=name,
         model_version=version,
-        created=created or utc_now(),
+        created=created or utc_now_iso(),
         threshold=info.stats.threshold(),
         benign_stats=info.stats,
         loss_weights=info.loss_weights,

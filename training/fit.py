@@ -6,13 +6,13 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from desktop_app.core.preprocess import PreprocessConfig
+from desktop_app.core.results import utc_now_iso
 from desktop_app.core.score_stats import DEFAULT_ALPHA
 from training.cache import cache_root, load_tensors
 from training.data import Audit, Sample, audit_dataset, split_benign
@@ -268,7 +268,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     options = asdict(cfg)
     options["data_dir"], options["out_dir"] = str(cfg.data_dir), str(cfg.out_dir)
     config = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": utc_now_iso(),
         "preprocess": pre.to_dict(),
         "loss_weights": {"mse": cfg.w_mse, "ssim": cfg.w_ssim},
         "seed": cfg.seed,

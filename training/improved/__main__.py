@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for block in (headline(result), ablation_table(result), operating_points_table(result)):
                 _say(block + "\n")
         else:
-            from export.metadata import utc_now
+            from desktop_app.core.results import utc_now_iso
             from training.improved.export_improved import export_improved
             from training.improved.pipeline import SUBTYPE_FILE, TABLE_FILE
 
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise FileNotFoundError(msg)
             result = json.loads(table.read_text(encoding="utf-8"))
             export_improved(result, args.reference, args.run / SUBTYPE_FILE, args.data,
-                            args.out, utc_now(), _say)
+                            args.out, utc_now_iso(), _say)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
