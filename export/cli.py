@@ -56,12 +56,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="a remark on this export, stored in the metadata and printed in the model card",
     )
     p.add_argument(
+        "--ablation",
+        type=Path,
+        default=None,
+        help="`dermscreen-train compare --out` JSON: the ablation that chose this recipe, "
+        "stored in the metadata and printed in the model card",
+    )
+    p.add_argument(
         "--check-image",
         default=None,
         help="image (relative to --data) whose score is stored for a load-time check "
         "(default: the first Test melanoma image)",
     )
     return p
+
+
+def _ablation_entry(path: Path) -> dict[str, Any]:
+    """A compare table without machine-specific paths (the metadata travels)."""
+    import json
+
+    try:
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+        rows = [{k: v for k, v in r.items() if k != "run_dir"} for r in table["rows"]]
+        return {**{k: v for k, v in table.items() if k != "rows"}, "rows": rows}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        msg = f"{path}: not a `dermscreen-train compare` JSON table ({exc})"
+        raise ValueError(msg) from None
 
 
 def _default_check_image(data_dir: Path) -> Path | None:
@@ -126,6 +146,8 @@ def run_export(args: argparse.Namespace, say: Any = print) -> Path:
     if args.parity_count < 1:
         msg = f"--parity-count must be at least 1, got {args.parity_count}"
         raise ValueError(msg)
+    # Read before the slow conversion, so a bad file fails fast.
+    ablation = _ablation_entry(args.ablation) if args.ablation is not None else None
     info = load_run(args.run_dir)
     if info.metrics is None:
         say(f"warning: {args.run_dir} has no metrics.json; the model carries no Test figures")
@@ -136,7 +158,9 @@ def run_export(args: argparse.Namespace, say: Any = print) -> Path:
     cfg = preprocess_config(info)
     weights = info.loss_weights
     say(f"loading {args.run_dir}")
-    wrapper = wrap_cae(load_keras_model(args.run_dir), weights["mse"], weights["ssim"])
+    wrapper = wrap_cae(
+        load_keras_model(args.run_dir), weights["mse"], weights["ssim"], info.ssim_window
+    )
 
     check = Path(args.check_image) if args.check_image else _default_check_image(data_dir)
     if check is not None and not check.is_absolute():
@@ -165,6 +189,8 @@ def run_export(args: argparse.Namespace, say: Any = print) -> Path:
     extra: dict[str, Any] = {"parity": report.to_dict()}
     if args.note:
         extra["export_note"] = args.note
+    if ablation is not None:
+        extra["ablation"] = ablation
     if check is not None:
         extra |= _check_entry(wrapper, model_bytes, data_dir, check, cfg)
     metadata = replace(metadata, extra={**metadata.extra, **extra})

@@ -24,7 +24,9 @@ from desktop_app.core.model_metadata import (
     OUTPUT_NAMES,
     OUTPUT_RECONSTRUCTION,
     OUTPUT_SCORE,
+    REFERENCE_WINDOW,
     ModelMetadata,
+    SsimWindow,
 )
 from desktop_app.reports.atomic import write_bytes_atomic
 from export.parity import MAP_TOL, RECON_TOL, SCORE_TOL, ParityReport, check_parity
@@ -40,19 +42,28 @@ BATCH_DIM = "N"
 class HybridHead(keras.layers.Layer):
     """(image, reconstruction) -> the hybrid ``score`` [N] or ``error_map`` [N, H, W]."""
 
-    def __init__(self, w_mse: float, w_ssim: float, kind: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        w_mse: float,
+        w_ssim: float,
+        kind: str,
+        ssim_window: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if kind not in (OUTPUT_SCORE, OUTPUT_ERROR_MAP):
             msg = f"kind must be {OUTPUT_SCORE!r} or {OUTPUT_ERROR_MAP!r}, got {kind!r}"
             raise ValueError(msg)
         self.w_mse = float(w_mse)
         self.w_ssim = float(w_ssim)
+        # Kept as a plain dict: Keras layer configs must be JSON.
+        self.window = SsimWindow.from_dict(ssim_window)
         self.kind = kind
 
     def call(self, image: tf.Tensor, reconstruction: tf.Tensor) -> tf.Tensor:
         if self.kind == OUTPUT_SCORE:
-            return losses.hybrid_score(image, reconstruction, self.w_mse, self.w_ssim)
-        return losses.error_map(image, reconstruction, self.w_mse, self.w_ssim)
+            return losses.hybrid_score(image, reconstruction, self.w_mse, self.w_ssim, self.window)
+        return losses.error_map(image, reconstruction, self.w_mse, self.w_ssim, self.window)
 
     def compute_output_shape(self, image_shape: tuple, reconstruction_shape: tuple) -> tuple:
         return image_shape[:1] if self.kind == OUTPUT_SCORE else tuple(image_shape[:3])
@@ -62,6 +73,7 @@ class HybridHead(keras.layers.Layer):
             **super().get_config(),
             "w_mse": self.w_mse,
             "w_ssim": self.w_ssim,
+            "ssim_window": self.window.to_dict(),
             "kind": self.kind,
         }
 
@@ -81,7 +93,9 @@ def clear_activity_regularizers(model: keras.Model) -> int:
     return cleared
 
 
-def wrap_cae(model: keras.Model, w_mse: float, w_ssim: float) -> keras.Model:
+def wrap_cae(
+    model: keras.Model, w_mse: float, w_ssim: float, window: SsimWindow = REFERENCE_WINDOW
+) -> keras.Model:
     """image -> {reconstruction, error_map, score} around a trained CAE.
 
     The CAE's activity regularizer is cleared in place (inference is unchanged).
@@ -95,10 +109,12 @@ def wrap_cae(model: keras.Model, w_mse: float, w_ssim: float) -> keras.Model:
     recon = model(image)
     outputs = {
         OUTPUT_RECONSTRUCTION: keras.layers.Identity(name=OUTPUT_RECONSTRUCTION)(recon),
-        OUTPUT_ERROR_MAP: HybridHead(w_mse, w_ssim, OUTPUT_ERROR_MAP, name=OUTPUT_ERROR_MAP)(
-            image, recon
-        ),
-        OUTPUT_SCORE: HybridHead(w_mse, w_ssim, OUTPUT_SCORE, name=OUTPUT_SCORE)(image, recon),
+        OUTPUT_ERROR_MAP: HybridHead(
+            w_mse, w_ssim, OUTPUT_ERROR_MAP, window.to_dict(), name=OUTPUT_ERROR_MAP
+        )(image, recon),
+        OUTPUT_SCORE: HybridHead(
+            w_mse, w_ssim, OUTPUT_SCORE, window.to_dict(), name=OUTPUT_SCORE
+        )(image, recon),
     }
     return keras.Model(image, outputs, name="dermscreen_scorer")
 

@@ -79,12 +79,17 @@ def data_summary(config: dict[str, Any]) -> dict[str, Any]:
 def training_summary(info: RunInfo) -> dict[str, Any]:
     """How the model was trained (from run.json)."""
     config = info.config
-    keys = ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "val_fraction", "limit")
+    keys = (
+        "seed", "epochs", "batch_size", "optimizer", "learning_rate", "val_fraction", "limit",
+        "augment",
+    )
     out: dict[str, Any] = {k: config[k] for k in keys if k in config}
     timing = config.get("timing", {})
     if "epochs_done" in timing:
         out["epochs_done"] = timing["epochs_done"]
     out["trained"] = config.get("created", "")
+    if info.loss_ssim_window != info.ssim_window:
+        out["loss_ssim_window"] = info.loss_ssim_window.describe()
     return out
 
 
@@ -104,9 +109,11 @@ def build_metadata(
         model_name=name,
         model_version=version,
         created=created or utc_now_iso(),
-        threshold=info.stats.threshold(),
+        threshold=info.threshold,
+        threshold_rule=info.threshold_rule,
         benign_stats=info.stats,
         loss_weights=info.loss_weights,
+        ssim_window=info.ssim_window,
         preprocess=preprocess_config(info),
         heatmap_vmax=float(info.heatmap_vmax),
         data=data_summary(info.config),

@@ -148,9 +148,9 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         f"transposed-convolution decoder; {arch.get('parameters', '?')} parameters) learns to "
         "reconstruct **benign** lesions only. The anomaly score of an image "
         f"is {w.get('mse', 0):g} x MSE + {w.get('ssim', 0):g} x (1 - SSIM) between the image "
-        "and its reconstruction (SSIM with an 11x11 Gaussian window, sigma 1.5); the heatmap "
-        "is the same quantity per pixel. The score, the heatmap and the reconstruction are "
-        "computed inside the ONNX graph, exactly as in training."
+        f"and its reconstruction (SSIM with a {md.ssim_window.describe()}); the heatmap is the "
+        "same quantity per pixel. The score, the heatmap and the reconstruction are computed "
+        "inside the ONNX graph, exactly as in training."
     )
     out.append("")
     out.append(
@@ -165,6 +165,11 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         f"Decision: **anomalous** when score > T = mean + alpha x sd of the scores of "
         f"{stats.n} held-out benign validation images: mean {stats.mean:.5f}, sd "
         f"{stats.sd:.5f}, alpha {stats.alpha:g}, **T = {md.threshold:.5f}**."
+        if abs(md.threshold - stats.threshold()) <= 1e-12 * max(1.0, abs(md.threshold))
+        else f"Decision: **anomalous** when score > **T = {md.threshold:.5f}**, chosen by "
+        f"{md.threshold_rule}. On the {stats.n} held-out benign validation images (mean "
+        f"{stats.mean:.5f}, sd {stats.sd:.5f}) this T is mean + {stats.alpha_for(md.threshold):.2f}"
+        f" x sd and passes {100 * stats.specificity_at(md.threshold):.1f}% of them as normal."
     )
     if training:
         # A fixed order: the metadata's JSON comes back with sorted keys.
@@ -177,6 +182,8 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
             "seed",
             "val_fraction",
             "limit",
+            "augment",
+            "loss_ssim_window",
         )
         parts = [f"{k} {training[k]}" for k in order if training.get(k) is not None]
         out += ["", "Training: " + ", ".join(parts) + "."]
@@ -281,6 +288,18 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         if md.extra.get("export_note"):
             out += ["", str(md.extra["export_note"])]
         out.append("")
+
+    ablation = md.extra.get("ablation")
+    if isinstance(ablation, dict) and ablation.get("rows"):
+        from training.compare import to_markdown
+
+        out += ["## How this recipe was chosen (ablation)", ""]
+        out.append(
+            "Each row is a full training run (or a re-scoring of one), evaluated by "
+            "`dermscreen-train compare`. The recipe was chosen on the validation columns; "
+            "the Test columns are reported, not used to choose."
+        )
+        out += ["", to_markdown(ablation).rstrip(), ""]
 
     out += ["## Limits", ""]
     n_test = test.get("n", "?") if isinstance(test, dict) else "?"

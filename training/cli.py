@@ -1,4 +1,4 @@
-"""`dermscreen-train`: audit, fit, evaluate, rescore, sweep."""
+"""`dermscreen-train`: audit, fit, evaluate, rescore, compare, sweep."""
 
 from __future__ import annotations
 
@@ -8,7 +8,26 @@ import sys
 from pathlib import Path
 
 from desktop_app.core.errors import DermScreenError
+from desktop_app.core.model_metadata import SSIM_BORDERS, SsimWindow
 from desktop_app.core.score_stats import DEFAULT_ALPHA
+
+
+def _add_window_options(
+    p: argparse.ArgumentParser, default_sigma: float | None, default_border: str | None
+) -> None:
+    p.add_argument(
+        "--ssim-sigma",
+        type=float,
+        default=default_sigma,
+        help="Gaussian sigma of the SSIM window in loss and score (1.5 = the reference's 11x11)",
+    )
+    p.add_argument(
+        "--ssim-border",
+        choices=SSIM_BORDERS,
+        default=default_border,
+        help="valid: SSIM where the window fits (the reference); reflect: mirror the image "
+        "edges so the whole image is compared",
+    )
 
 
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
@@ -22,6 +41,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--limit", type=int, default=None, help="use at most N benign images")
     p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="train on randomly flipped, 90-degree-rotated, mildly colour-jittered copies",
+    )
+    _add_window_options(p, default_sigma=1.5, default_border="valid")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,11 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("run_dir", type=Path)
     p_eval.add_argument("--data", required=True, type=Path)
     p_eval.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    p_eval.add_argument(
+        "--threshold-at-validation-sensitivity",
+        type=float,
+        default=None,
+        metavar="TARGET",
+        help="make the run's threshold the highest one flagging TARGET (e.g. 0.8) of the Train "
+        "malignant images (validation) instead of mean + alpha * sd",
+    )
 
     p_rescore = sub.add_parser(
         "rescore", help="recompute a run's scores and threshold from its saved model (no training)"
     )
     p_rescore.add_argument("run_dir", type=Path)
+    _add_window_options(p_rescore, default_sigma=None, default_border=None)
+
+    p_cmp = sub.add_parser(
+        "compare", help="evaluated runs side by side: validation (chooses) and Test (reports) AUROC"
+    )
+    p_cmp.add_argument("run_dirs", nargs="+", type=Path, help="the first is the baseline")
+    p_cmp.add_argument("--names", nargs="+", default=None, help="row names (default: folder names)")
+    p_cmp.add_argument("--out", type=Path, default=None, help="also write OUT.json and OUT.md")
 
     p_sweep = sub.add_parser("sweep", help="loss-weight grid x hair removal on/off")
     p_sweep.add_argument("--data", required=True, type=Path)
@@ -91,17 +132,42 @@ def main(argv: list[str] | None = None) -> int:
                     seed=args.seed,
                     limit=args.limit,
                     val_fraction=args.val_fraction,
+                    augment=args.augment,
+                    ssim_sigma=args.ssim_sigma,
+                    ssim_border=args.ssim_border,
                 ),
                 progress=_say,
             )
         elif args.command == "evaluate":
             from training.evaluate import evaluate
 
-            evaluate(args.run_dir, args.data, n_resamples=args.resamples, progress=_say)
+            evaluate(
+                args.run_dir,
+                args.data,
+                n_resamples=args.resamples,
+                progress=_say,
+                threshold_at_validation_sensitivity=args.threshold_at_validation_sensitivity,
+            )
+        elif args.command == "compare":
+            from training.compare import compare_runs, to_markdown, write_comparison
+
+            table = compare_runs(args.run_dirs, args.names)
+            _say(to_markdown(table))
+            if args.out is not None:
+                for path in write_comparison(table, args.out):
+                    _say(f"wrote {path}")
         elif args.command == "rescore":
             from training.fit import rescore
+            from training.run import load_run
 
-            rescore(args.run_dir, progress=_say)
+            window = None
+            if args.ssim_sigma is not None or args.ssim_border is not None:
+                old = load_run(args.run_dir).ssim_window
+                window = SsimWindow(
+                    sigma=old.sigma if args.ssim_sigma is None else args.ssim_sigma,
+                    border=old.border if args.ssim_border is None else args.ssim_border,
+                )
+            rescore(args.run_dir, progress=_say, window=window)
         elif args.command == "sweep":
             from training.sweep import sweep
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,14 @@ from desktop_app.core.metrics import (
 )
 from desktop_app.core.score_stats import BenignStats
 from training.run import (
+    ALPHA_RULE,
     METRICS_FILE,
     PLOTS_DIR,
+    THRESHOLD_FILE,
     load_run,
     preprocess_config,
     read_scores_csv,
+    validation_sensitivity_rule,
     write_json,
     write_scores_csv,
 )
@@ -75,14 +79,25 @@ def evaluate(
     n_resamples: int = 2000,
     seed: int = 0,
     progress: Progress = print,
+    threshold_at_validation_sensitivity: float | None = None,
 ) -> dict[str, Any]:
-    """Score the Test split with the run's model and write metrics.json, scores_test.csv, plots."""
+    """Score the Test split with the run's model and write metrics.json, scores_test.csv, plots.
+
+    ``threshold_at_validation_sensitivity`` (e.g. 0.8) makes the run's threshold the
+    highest one flagging that share of the Train malignant images (validation data,
+    never trained on) instead of mean + alpha * sd; threshold.json records it and
+    every Test figure is computed at it.
+    """
     from training.cache import load_tensors
     from training.data import audit_dataset
     from training.plots import plot_roc, plot_score_histograms, plot_training_curves
     from training.run import load_keras_model
     from training.threshold import score_images
 
+    val_target = threshold_at_validation_sensitivity
+    if val_target is not None and not 0.0 < val_target < 1.0:
+        msg = f"the validation sensitivity target must lie in (0, 1), got {val_target}"
+        raise ValueError(msg)
     run_dir = Path(run_dir)
     info = load_run(run_dir)
     pre = preprocess_config(info)
@@ -95,7 +110,7 @@ def evaluate(
         raise ValueError(msg)
     progress(f"scoring {len(test)} Test images")
     x = load_tensors([s.path for s in test], pre, audit.sha, progress)
-    scores = score_images(model, x, weights["mse"], weights["ssim"])
+    scores = score_images(model, x, weights["mse"], weights["ssim"], window=info.ssim_window)
     y = np.array([s.is_malignant for s in test])
     classes = [s.cls for s in test]
     stats = info.stats
@@ -104,12 +119,34 @@ def evaluate(
     val_malignant = audit.malignant_train()
     progress(f"scoring {len(val_malignant)} Train malignant images (validation only)")
     x_mal = load_tensors([s.path for s in val_malignant], pre, audit.sha, progress)
-    mal_scores = score_images(model, x_mal, weights["mse"], weights["ssim"])
+    mal_scores = score_images(
+        model, x_mal, weights["mse"], weights["ssim"], window=info.ssim_window
+    )
     write_scores_csv(
         run_dir / "scores_val_malignant.csv",
         [(s.path, s.cls, s.label, v) for s, v in zip(val_malignant, mal_scores, strict=True)],
     )
     threshold = stats.threshold()
+    rule = ALPHA_RULE
+    if val_target is not None:
+        if not mal_scores.size:
+            msg = "a validation-chosen threshold needs malignant Train images; none were found"
+            raise ValueError(msg)
+        [(_, threshold)] = validation_thresholds(stats, mal_scores, (val_target,))
+        rule = validation_sensitivity_rule(val_target, int(mal_scores.size))
+        thr_file = run_dir / THRESHOLD_FILE
+        record = json.loads(thr_file.read_text(encoding="utf-8"))
+        record.update(threshold=threshold, rule=rule, validation_sensitivity_target=val_target)
+        write_json(thr_file, record)
+        progress(f"threshold T = {threshold:.5f} ({rule})")
+    elif info.chosen_threshold is not None:
+        # Evaluated again without the option: back to the alpha rule, recorded as such.
+        thr_file = run_dir / THRESHOLD_FILE
+        record = json.loads(thr_file.read_text(encoding="utf-8"))
+        for key in ("rule", "validation_sensitivity_target"):
+            record.pop(key, None)
+        record["threshold"] = threshold
+        write_json(thr_file, record)
     write_scores_csv(
         run_dir / "scores_test.csv",
         [(s.path, s.cls, s.label, v) for s, v in zip(test, scores, strict=True)],
@@ -168,8 +205,8 @@ def evaluate(
 
     metrics: dict[str, Any] = {
         "threshold": threshold,
-        "alpha": stats.alpha,
-        "threshold_rule": "mean + alpha * sd of benign validation scores",
+        "alpha": stats.alpha if val_target is None else stats.alpha_for(threshold),
+        "threshold_rule": rule,
         "loss_weights": weights,
         "decision": "malignant positive; flagged when score > threshold",
         "ci_method": CI_METHOD,

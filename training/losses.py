@@ -6,6 +6,13 @@ following ``tf.image.ssim`` (Wang et al. 2004: 11x11 window, sigma 1.5,
 K1 0.01, K2 0.03) so both agree. All ops are fp32. The same
 :func:`hybrid_score` is the training loss, the threshold's score, the
 evaluation's score and the exported ``score`` output.
+
+A :class:`SsimWindow` widens the Gaussian window (size ``2 * ceil(3 * sigma) + 1``,
+11 for the reference's 1.5; a wider window compares lesion structure at a
+coarser scale) and says whether the images are mirrored at their borders
+first (``reflect``: a full-size SSIM map). The window is applied as two 1-D
+passes (a Gaussian window is separable), so 49x49 costs 98 multiplies per
+pixel, not 2401.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow, ssim_window_size
+
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
 K1 = 0.01
@@ -22,26 +31,39 @@ K2 = 0.03
 MAX_VAL = 1.0
 DEFAULT_W_MSE = 0.4
 DEFAULT_W_SSIM = 0.6
-PAD = WINDOW_SIZE // 2
 
 
-def gaussian_window(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA) -> np.ndarray:
-    """Normalised 2-D Gaussian window (size, size), float32, built as tf.image.ssim builds it."""
+def window_size(sigma: float = WINDOW_SIGMA) -> int:
+    """Odd window size covering +-3 sigma: 11 for sigma 1.5 (tf.image.ssim's window)."""
+    return ssim_window_size(sigma)
+
+
+def gaussian_window_1d(sigma: float = WINDOW_SIGMA) -> np.ndarray:
+    """Normalised 1-D Gaussian (size,), float64; its outer product is tf.image.ssim's window."""
+    size = window_size(sigma)
     coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     g = np.exp(-(coords**2) / (2.0 * sigma**2))
-    window = np.outer(g, g)
-    return (window / window.sum()).astype(np.float32)
+    return g / g.sum()
 
 
-def _depthwise_kernel(channels: int) -> tf.Tensor:
-    # A numpy constant, so the exported graph holds a fixed [11, 11, C, 1] filter.
-    window = gaussian_window()
-    kernel = np.tile(window[:, :, None, None], (1, 1, channels, 1)).astype(np.float32)
-    return tf.constant(kernel)
+def gaussian_window(sigma: float = WINDOW_SIGMA) -> np.ndarray:
+    """Normalised 2-D Gaussian window (size, size), float32, built as tf.image.ssim builds it."""
+    g = gaussian_window_1d(sigma)
+    return np.outer(g, g).astype(np.float32)
 
 
-def _blur(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-    return tf.nn.depthwise_conv2d(x, kernel, strides=[1, 1, 1, 1], padding="VALID")
+def _depthwise_kernels(channels: int, sigma: float) -> tuple[tf.Tensor, tf.Tensor]:
+    # numpy constants, so the exported graph holds fixed [k, 1, C, 1] and [1, k, C, 1] filters.
+    g = gaussian_window_1d(sigma).astype(np.float32)
+    column = np.tile(g[:, None, None, None], (1, 1, channels, 1))
+    row = np.tile(g[None, :, None, None], (1, 1, channels, 1))
+    return tf.constant(column), tf.constant(row)
+
+
+def _blur(x: tf.Tensor, kernels: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+    column, row = kernels
+    x = tf.nn.depthwise_conv2d(x, column, strides=[1, 1, 1, 1], padding="VALID")
+    return tf.nn.depthwise_conv2d(x, row, strides=[1, 1, 1, 1], padding="VALID")
 
 
 def _channels(x: tf.Tensor) -> int:
@@ -49,8 +71,8 @@ def _channels(x: tf.Tensor) -> int:
     return 3 if c is None else int(c)
 
 
-def ssim_map(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-    """Local SSIM, VALID window, averaged over channels: [N, H, W, C] -> [N, H-10, W-10].
+def ssim_map(x: tf.Tensor, y: tf.Tensor, window: SsimWindow = REFERENCE_WINDOW) -> tf.Tensor:
+    """Local SSIM averaged over channels: [N, H, W, C] -> [N, H-k+1, W-k+1] (valid) or [N, H, W].
 
     The second moments are taken about each image's per-channel mean: the same
     SSIM mathematically, but var = E[x^2] - mu^2 then subtracts two numbers of
@@ -59,7 +81,11 @@ def ssim_map(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """
     x = tf.cast(x, tf.float32)
     y = tf.cast(y, tf.float32)
-    kernel = _depthwise_kernel(_channels(x))
+    if window.border == "reflect":
+        p = window.size // 2
+        x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+        y = tf.pad(y, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+    kernel = _depthwise_kernels(_channels(x), window.sigma)
     c1 = (K1 * MAX_VAL) ** 2
     c2 = (K2 * MAX_VAL) ** 2
     m = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
@@ -76,9 +102,9 @@ def ssim_map(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(luminance * contrast_structure, axis=-1)
 
 
-def ssim(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-    """Mean SSIM per image [N] (equals tf.image.ssim with max_val 1.0)."""
-    return tf.reduce_mean(ssim_map(x, y), axis=[1, 2])
+def ssim(x: tf.Tensor, y: tf.Tensor, window: SsimWindow = REFERENCE_WINDOW) -> tf.Tensor:
+    """Mean SSIM per image [N] (the reference window: equals tf.image.ssim, max_val 1.0)."""
+    return tf.reduce_mean(ssim_map(x, y, window), axis=[1, 2])
 
 
 def mse(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -88,33 +114,46 @@ def mse(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
 
 
 def hybrid_score(
-    x: tf.Tensor, y: tf.Tensor, w_mse: float = DEFAULT_W_MSE, w_ssim: float = DEFAULT_W_SSIM
+    x: tf.Tensor,
+    y: tf.Tensor,
+    w_mse: float = DEFAULT_W_MSE,
+    w_ssim: float = DEFAULT_W_SSIM,
+    window: SsimWindow = REFERENCE_WINDOW,
 ) -> tf.Tensor:
     """THE anomaly score [N]: w_mse * MSE + w_ssim * (1 - SSIM)."""
-    return w_mse * mse(x, y) + w_ssim * (1.0 - ssim(x, y))
+    return w_mse * mse(x, y) + w_ssim * (1.0 - ssim(x, y, window))
 
 
 def error_map(
-    x: tf.Tensor, y: tf.Tensor, w_mse: float = DEFAULT_W_MSE, w_ssim: float = DEFAULT_W_SSIM
+    x: tf.Tensor,
+    y: tf.Tensor,
+    w_mse: float = DEFAULT_W_MSE,
+    w_ssim: float = DEFAULT_W_SSIM,
+    window: SsimWindow = REFERENCE_WINDOW,
 ) -> tf.Tensor:
     """Per-pixel error [N, H, W]: w_mse * mean_c (x-y)^2 + w_ssim * (1 - SSIM map).
 
-    The VALID SSIM map is 10 px smaller; it is REFLECT-padded 5 px per side back
-    to H x W (MirrorPad REFLECT converts to ONNX Pad mode "reflect").
+    A valid SSIM map is k-1 px smaller; it is REFLECT-padded (k-1)/2 px per side
+    back to H x W (MirrorPad REFLECT converts to ONNX Pad mode "reflect").
     """
     diff = tf.cast(x, tf.float32) - tf.cast(y, tf.float32)
     sq = tf.reduce_mean(tf.square(diff), axis=-1)
-    local = tf.pad(ssim_map(x, y), [[0, 0], [PAD, PAD], [PAD, PAD]], mode="REFLECT")
+    local = ssim_map(x, y, window)
+    if window.border == "valid":
+        p = window.size // 2
+        local = tf.pad(local, [[0, 0], [p, p], [p, p]], mode="REFLECT")
     return w_mse * sq + w_ssim * (1.0 - local)
 
 
 def hybrid_loss(
-    w_mse: float = DEFAULT_W_MSE, w_ssim: float = DEFAULT_W_SSIM
+    w_mse: float = DEFAULT_W_MSE,
+    w_ssim: float = DEFAULT_W_SSIM,
+    window: SsimWindow = REFERENCE_WINDOW,
 ) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     """Keras loss: the batch mean of :func:`hybrid_score` (target first, reconstruction second)."""
 
     def loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-        return tf.reduce_mean(hybrid_score(y_true, y_pred, w_mse, w_ssim))
+        return tf.reduce_mean(hybrid_score(y_true, y_pred, w_mse, w_ssim, window))
 
     loss.__name__ = "hybrid_loss"
     return loss

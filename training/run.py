@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.model_metadata import SsimWindow
 from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import BenignStats
 from desktop_app.reports.atomic import write_text_atomic
@@ -26,6 +27,15 @@ HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 PLOTS_DIR = "plots"
 SCORE_COLUMNS = ("path", "class", "label", "score")
+ALPHA_RULE = "mean + alpha * sd of benign validation scores"
+
+
+def validation_sensitivity_rule(target: float, n_malignant: int) -> str:
+    """How a validation-chosen threshold was chosen, in words (model metadata and card)."""
+    return (
+        f"validation sensitivity {round(100 * target)}%: the highest threshold flagging at least "
+        f"{100 * target:g}% of {n_malignant} Train malignant images (never trained on)"
+    )
 
 
 @dataclass
@@ -38,14 +48,32 @@ class RunInfo:
     heatmap_vmax: float
     metrics: dict[str, Any] | None = None
     history: dict[str, Any] = field(default_factory=dict)
+    # Set by `evaluate --threshold-at-validation-sensitivity`; None: T = mean + alpha * sd.
+    chosen_threshold: float | None = None
+    threshold_rule: str = ALPHA_RULE
 
     @property
     def loss_weights(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.config["loss_weights"].items()}
 
     @property
+    def ssim_window(self) -> SsimWindow:
+        """The score's SSIM window (runs older than the option: the reference's)."""
+        if "ssim_window" in self.config:
+            return SsimWindow.from_dict(self.config["ssim_window"])
+        return SsimWindow(sigma=float(self.config.get("ssim_sigma", 1.5)))
+
+    @property
+    def loss_ssim_window(self) -> SsimWindow:
+        """The window the CAE trained with (differs after `rescore` with another window)."""
+        if "loss_ssim_window" in self.config:
+            return SsimWindow.from_dict(self.config["loss_ssim_window"])
+        return self.ssim_window
+
+    @property
     def threshold(self) -> float:
-        return self.stats.threshold()
+        """The run's decision threshold: chosen on validation when set, else mean + alpha * sd."""
+        return self.stats.threshold() if self.chosen_threshold is None else self.chosen_threshold
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -106,6 +134,8 @@ def load_run(run_dir: str | Path) -> RunInfo:
         heatmap_vmax=float(thr["heatmap_vmax"]),
         metrics=read_json(metrics_path) if metrics_path.exists() else None,
         history=read_json(history_path) if history_path.exists() else {},
+        chosen_threshold=float(thr["threshold"]) if "validation_sensitivity_target" in thr else None,
+        threshold_rule=str(thr.get("rule", ALPHA_RULE)),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow
 from desktop_app.core.score_stats import DEFAULT_ALPHA, BenignStats
 from training.losses import error_map, hybrid_score
 
@@ -12,26 +13,36 @@ HEATMAP_PERCENTILE = 99.0
 
 
 def score_images(
-    model, x: np.ndarray, w_mse: float, w_ssim: float, batch_size: int = 32
+    model,
+    x: np.ndarray,
+    w_mse: float,
+    w_ssim: float,
+    batch_size: int = 32,
+    window: SsimWindow = REFERENCE_WINDOW,
 ) -> np.ndarray:
     """Hybrid score [N] of each image against its reconstruction (float64 for statistics)."""
     scores = []
     for start in range(0, len(x), batch_size):
         batch = tf.constant(x[start : start + batch_size])
         recon = model(batch, training=False)
-        scores.append(hybrid_score(batch, recon, w_mse, w_ssim).numpy())
+        scores.append(hybrid_score(batch, recon, w_mse, w_ssim, window).numpy())
     return np.concatenate(scores).astype(np.float64) if scores else np.empty(0)
 
 
 def heatmap_vmax(
-    model, x: np.ndarray, w_mse: float, w_ssim: float, batch_size: int = 32
+    model,
+    x: np.ndarray,
+    w_mse: float,
+    w_ssim: float,
+    batch_size: int = 32,
+    window: SsimWindow = REFERENCE_WINDOW,
 ) -> float:
     """99th percentile of the error-map pixels of ``x`` (the benign validation images)."""
     maps = []
     for start in range(0, len(x), batch_size):
         batch = tf.constant(x[start : start + batch_size])
         recon = model(batch, training=False)
-        maps.append(error_map(batch, recon, w_mse, w_ssim).numpy().ravel())
+        maps.append(error_map(batch, recon, w_mse, w_ssim, window).numpy().ravel())
     return float(np.percentile(np.concatenate(maps), HEATMAP_PERCENTILE))
 
 

@@ -9,6 +9,7 @@ values are JSON.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,56 @@ REQUIRED_KEYS = (
 )
 
 
+def ssim_window_size(sigma: float) -> int:
+    """Odd SSIM window covering +-3 sigma: 11 for sigma 1.5 (tf.image.ssim's window)."""
+    if not sigma > 0:
+        msg = f"SSIM window sigma must be positive, got {sigma}"
+        raise ValueError(msg)
+    return 2 * math.ceil(3.0 * sigma) + 1
+
+
+SSIM_BORDERS = ("valid", "reflect")
+
+
+@dataclass(frozen=True)
+class SsimWindow:
+    """The SSIM window of the score: Gaussian ``sigma`` and what happens at the image border.
+
+    ``valid``: SSIM only where the whole window fits (tf.image.ssim; the reference).
+    ``reflect``: the images are mirrored at their edges first, so the SSIM map
+    covers the whole image; with a wide window ``valid`` would ignore a broad
+    frame of the picture.
+    """
+
+    sigma: float = 1.5
+    border: str = "valid"
+
+    def __post_init__(self) -> None:
+        ssim_window_size(self.sigma)  # validates sigma
+        if self.border not in SSIM_BORDERS:
+            msg = f"SSIM border must be one of {SSIM_BORDERS}, got {self.border!r}"
+            raise ValueError(msg)
+
+    @property
+    def size(self) -> int:
+        return ssim_window_size(self.sigma)
+
+    def describe(self) -> str:
+        edge = "reflected image borders" if self.border == "reflect" else "no padding (valid)"
+        return f"{self.size}x{self.size} Gaussian window, sigma {self.sigma:g}, {edge}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sigma": float(self.sigma), "border": self.border}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SsimWindow:
+        data = data or {}
+        return cls(sigma=float(data.get("sigma", 1.5)), border=str(data.get("border", "valid")))
+
+
+REFERENCE_WINDOW = SsimWindow()
+
+
 class MetadataError(ValueError):
     """Metadata is missing a key or holds a value that does not parse."""
 
@@ -52,6 +103,8 @@ class ModelMetadata:
     loss_weights: dict[str, float]
     preprocess: PreprocessConfig
     threshold_rule: str = "mean + alpha * sd of benign validation scores"
+    # The score's SSIM window (the reference's: 11x11, sigma 1.5, valid).
+    ssim_window: SsimWindow = REFERENCE_WINDOW
     # Error-map value drawn at full colour: a high quantile of benign
     # validation error maps, so a normal case looks calm.
     heatmap_vmax: float = 0.0
@@ -73,6 +126,7 @@ class ModelMetadata:
             "heatmap_vmax": repr(float(self.heatmap_vmax)),
             "benign_stats": self.benign_stats.to_dict(),
             "loss_weights": self.loss_weights,
+            "ssim_window": self.ssim_window.to_dict(),
             "preprocess": self.preprocess.to_dict(),
             "data": self.data,
             "evaluation": self.evaluation,
@@ -120,6 +174,7 @@ class ModelMetadata:
                 heatmap_vmax=float(props.get(PREFIX + "heatmap_vmax", "0")),
                 benign_stats=BenignStats.from_dict(get_json("benign_stats", {})),
                 loss_weights={k: float(v) for k, v in get_json("loss_weights", {}).items()},
+                ssim_window=SsimWindow.from_dict(get_json("ssim_window", {})),
                 preprocess=PreprocessConfig.from_dict(get_json("preprocess", {})),
                 data=get_json("data", {}),
                 evaluation=get_json("evaluation", {}),

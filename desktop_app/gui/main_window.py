@@ -495,7 +495,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{APP_TITLE} — {meta.model_name} {meta.model_version}")
         stats = meta.benign_stats
         self.operating_point.set_model(stats, meta.operating_points, meta.threshold,
-                                       app_settings.saved_alpha())
+                                       app_settings.saved_alpha(self.model.sha256))
         self.threshold = self.operating_point.threshold
         self.score_panel.set_stats(stats)
         self.score_panel.set_threshold(self.threshold)
@@ -814,7 +814,7 @@ class MainWindow(QMainWindow):
             self._shown_case = (redecide(self._shown_case[0], stats, threshold),
                                 self._shown_case[1])
         self._update_summary()
-        app_settings.save_alpha(alpha)
+        app_settings.save_alpha(alpha, self.model.sha256)
 
     # ------------------------------------------------------------------ exports
     def _suggest(self, name: str) -> str:

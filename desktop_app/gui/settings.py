@@ -77,14 +77,20 @@ def _float_or_none(value: object) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def saved_alpha() -> float | None:
-    """The alpha the user chose last, or None when never chosen (use the model's own)."""
-    return _float_or_none(settings().value(KEY_ALPHA))
+def _alpha_key(model_sha256: str) -> str:
+    # Per model: an alpha means a different threshold (and trade-off) for each model,
+    # so switching models must start from that model's own choice, not the last one's.
+    return f"{KEY_ALPHA}/{model_sha256[:16]}" if model_sha256 else KEY_ALPHA
 
 
-def save_alpha(alpha: float) -> None:
+def saved_alpha(model_sha256: str = "") -> float | None:
+    """The alpha the user chose last for this model, or None (use the model's own threshold)."""
+    return _float_or_none(settings().value(_alpha_key(model_sha256)))
+
+
+def save_alpha(alpha: float, model_sha256: str = "") -> None:
     store = settings()
-    store.setValue(KEY_ALPHA, float(alpha))
+    store.setValue(_alpha_key(model_sha256), float(alpha))
     store.sync()
 
 

@@ -78,7 +78,9 @@ def test_onnx_scores_equal_the_training_run_scores(small_model_path: Path, small
 def test_parity_with_keras_on_real_images(small_model_path: Path, small_run_dir: Path, isic9_dir):
     info = load_run(small_run_dir)
     weights = info.loss_weights
-    wrapper = wrap_cae(load_keras_model(small_run_dir), weights["mse"], weights["ssim"])
+    wrapper = wrap_cae(
+        load_keras_model(small_run_dir), weights["mse"], weights["ssim"], info.ssim_window
+    )
     images = load_parity_images(select_parity_files(isic9_dir, 8), preprocess_config(info))
     ref = keras_outputs(wrapper, images)
     got = load_model(small_model_path, prefer_gpu=False).run(images, OUTPUT_NAMES)

@@ -14,7 +14,12 @@ SMALL_SCORE_TOL = 1e-5
 
 
 def export_small_model(
-    run_dir: Path, out_path: Path, *, score_tol: float = SMALL_SCORE_TOL, card: bool = True
+    run_dir: Path,
+    out_path: Path,
+    *,
+    score_tol: float = SMALL_SCORE_TOL,
+    card: bool = True,
+    extra_args: tuple[str, ...] = (),
 ) -> Path:
     """Export ``run_dir`` with the real `dermscreen-export` code path; returns the model path."""
     from export.cli import build_parser, run_export
@@ -32,6 +37,7 @@ def export_small_model(
     ]
     if card:
         argv.append("--card")
+    argv += extra_args
     return run_export(build_parser().parse_args(argv), say=lambda _msg: None)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from desktop_app.core.model_metadata import SsimWindow
 from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
 from training.losses import (
     error_map,
@@ -17,6 +18,7 @@ from training.losses import (
     mse,
     ssim,
     ssim_map,
+    window_size,
 )
 
 
@@ -89,3 +91,63 @@ def test_hybrid_loss_is_batch_mean_of_score(image_pairs: tuple[np.ndarray, np.nd
     loss = hybrid_loss(0.4, 0.6)
     assert float(loss(x, y)) == pytest.approx(float(hybrid_score(x, y).numpy().mean()), rel=1e-5)
     assert loss.__name__ == "hybrid_loss"
+
+
+@pytest.mark.parametrize(("sigma", "size"), [(1.5, 11), (3.0, 19), (8.0, 49)])
+def test_wider_ssim_window_matches_tf_image_ssim(
+    image_pairs: tuple[np.ndarray, np.ndarray], sigma: float, size: int
+) -> None:
+    x, y = image_pairs
+    assert window_size(sigma) == size
+    w = SsimWindow(sigma)
+    ours = ssim(x, y, w).numpy()
+    ref = tf.image.ssim(x, y, max_val=1.0, filter_size=size, filter_sigma=sigma).numpy()
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+    assert ssim_map(x, y, w).shape == (len(x), 129 - size, 129 - size)
+    em = error_map(x, y, 0.4, 0.6, w).numpy()
+    assert em.shape == (len(x), 128, 128)
+    assert np.all(np.isfinite(em))
+    score = hybrid_score(x, y, 0.4, 0.6, w).numpy()
+    np.testing.assert_allclose(score, 0.4 * mse(x, y).numpy() + 0.6 * (1 - ref), atol=1e-4)
+
+
+def test_the_window_scale_changes_the_score(image_pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = image_pairs
+    wide = SsimWindow(8.0)
+    fine, coarse = hybrid_score(x, y).numpy(), hybrid_score(x, y, window=wide).numpy()
+    assert not np.allclose(fine, coarse, atol=1e-3)
+    assert float(hybrid_loss(0.4, 0.6, wide)(x, y)) == pytest.approx(float(coarse.mean()), rel=1e-5)
+
+
+def test_reflected_border_compares_the_whole_image(image_pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = image_pairs
+    w = SsimWindow(8.0, "reflect")
+    p = w.size // 2
+    m = ssim_map(x, y, w).numpy()
+    assert m.shape == (len(x), 128, 128)
+    # SSIM of the mirrored images: tf.image.ssim on explicitly padded copies agrees.
+    pad = [(0, 0), (p, p), (p, p), (0, 0)]
+    xp, yp = np.pad(x, pad, mode="reflect"), np.pad(y, pad, mode="reflect")
+    ref = tf.image.ssim(xp, yp, max_val=1.0, filter_size=w.size, filter_sigma=8.0).numpy()
+    np.testing.assert_allclose(ssim(x, y, w).numpy(), ref, atol=1e-4)
+    em = error_map(x, y, 0.4, 0.6, w).numpy()
+    np.testing.assert_allclose(em, 0.4 * ((x - y) ** 2).mean(-1) + 0.6 * (1 - m), atol=1e-5)
+    # Damage confined to the image frame lowers the reflected SSIM.
+    y_edge = y.copy()
+    y_edge[:, :4] = 1.0 - y_edge[:, :4]
+    assert np.all(ssim(x, y_edge, w).numpy() < ssim(x, y, w).numpy())
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan")])
+def test_bad_sigma_is_refused(sigma: float) -> None:
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        window_size(sigma)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        SsimWindow(sigma)
+
+
+def test_bad_border_is_refused() -> None:
+    with pytest.raises(ValueError, match="border"):
+        SsimWindow(1.5, "same")
+    assert SsimWindow.from_dict(SsimWindow(3.0, "reflect").to_dict()) == SsimWindow(3.0, "reflect")
+    assert SsimWindow.from_dict({}) == SsimWindow()  # models exported before the option

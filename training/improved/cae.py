@@ -1,9 +1,10 @@
 """A CAE of the reference architecture trained with dermoscopy-respecting augmentation.
 
 Same :func:`training.model.build_cae` and :func:`training.losses.hybrid_loss` as the
-reference; the only change is the training data: every batch is randomly flipped and
-rotated by multiples of 90 degrees (a lesion has no canonical orientation) and given a
-mild brightness/saturation jitter (illumination differs between dermatoscopes).
+reference; the only change is the training data, augmented by
+:func:`training.augment.augment_batch` (the one augmentation, also behind
+``dermscreen-train fit --augment``). Kept for the experiments of
+``training.improved``; the shipped improved model is trained by ``fit``.
 """
 
 from __future__ import annotations
@@ -15,26 +16,6 @@ from pathlib import Path
 import numpy as np
 
 Progress = Callable[[str], None]
-
-
-def augment_batch(x, seed: int):  # tf.Tensor -> tf.Tensor
-    """Random flips, 90-degree rotations and mild colour jitter of a [N, H, W, 3] batch."""
-    import tensorflow as tf
-
-    rng = tf.random.Generator.from_seed(seed)
-
-    def one(img):
-        k = rng.uniform([], 0, 4, dtype=tf.int32)
-        img = tf.image.rot90(img, k)
-        flip = rng.uniform([]) < 0.5
-        img = tf.cond(flip, lambda: tf.image.flip_left_right(img), lambda: img)
-        gain = rng.uniform([], 0.92, 1.08)
-        grey = tf.reduce_mean(img, axis=-1, keepdims=True)
-        sat = rng.uniform([], 0.9, 1.1)
-        img = grey + (img - grey) * sat
-        return tf.clip_by_value(img * gain, 0.0, 1.0)
-
-    return tf.map_fn(one, x)
 
 
 def train_cae(
@@ -54,6 +35,7 @@ def train_cae(
     import keras
     import tensorflow as tf
 
+    from training.augment import augment_batch
     from training.losses import hybrid_loss
     from training.model import build_cae
 

@@ -13,35 +13,18 @@ import numpy as np
 from desktop_app.core import metrics
 from desktop_app.core.score_stats import BenignStats
 
-N_RESAMPLES = 2000
-BOOT_SEED = 0
+# One implementation of each figure, shared with `dermscreen-train compare`.
+from training.compare import (  # noqa: F401  (re-exported for the pipeline)
+    BOOT_SEED,
+    N_RESAMPLES,
+    auroc_with_ci,
+    paired_auroc_difference,
+    rate_with_ci,
+)
+
 # Validation targets that define operating points (threshold chosen on validation).
 VAL_SENSITIVITY_TARGETS: tuple[float, ...] = (0.80, 0.85, 0.90)
 VAL_SPECIFICITY_TARGETS: tuple[float, ...] = (0.80, 0.90, 0.95)
-
-
-def auroc_with_ci(y: np.ndarray, s: np.ndarray) -> dict[str, Any]:
-    lo, hi = metrics.bootstrap_ci(y, s, metrics.roc_auc, n_resamples=N_RESAMPLES, seed=BOOT_SEED)
-    return {"value": metrics.roc_auc(y, s), "ci95": [lo, hi]}
-
-
-def paired_auroc_difference(
-    y: np.ndarray, s_new: np.ndarray, s_ref: np.ndarray, n_resamples: int = N_RESAMPLES
-) -> dict[str, Any]:
-    """AUROC(new) - AUROC(ref) on the same images, with a stratified paired bootstrap CI."""
-    y = np.asarray(y).astype(bool)
-    rng = np.random.default_rng(BOOT_SEED)
-    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
-    diffs = np.empty(n_resamples)
-    for i in range(n_resamples):
-        idx = np.r_[rng.choice(pos, pos.size), rng.choice(neg, neg.size)]
-        diffs[i] = metrics.roc_auc(y[idx], s_new[idx]) - metrics.roc_auc(y[idx], s_ref[idx])
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return {
-        "value": metrics.roc_auc(y, s_new) - metrics.roc_auc(y, s_ref),
-        "ci95": [float(lo), float(hi)],
-        "p_not_better": float(np.mean(diffs <= 0.0)),
-    }
 
 
 def threshold_for_specificity(benign_scores: np.ndarray, target: float) -> float:
@@ -49,16 +32,6 @@ def threshold_for_specificity(benign_scores: np.ndarray, target: float) -> float
     s = np.sort(np.asarray(benign_scores, dtype=np.float64))
     k = int(np.ceil(target * s.size - 1e-9))
     return float(s[max(k, 1) - 1])
-
-
-def rate_with_ci(y: np.ndarray, s: np.ndarray, threshold: float, which: str) -> dict[str, Any]:
-    fn = metrics.sensitivity if which == "sensitivity" else metrics.specificity
-
-    def stat(t: np.ndarray, v: np.ndarray) -> float:
-        return fn(t, metrics.predict(v, threshold))
-
-    lo, hi = metrics.bootstrap_ci(y, s, stat, n_resamples=N_RESAMPLES, seed=BOOT_SEED)
-    return {"value": stat(np.asarray(y), np.asarray(s)), "ci95": [lo, hi]}
 
 
 def validation_operating_points(

@@ -69,7 +69,7 @@ def train_subtype_net(
     import keras
     import tensorflow as tf
 
-    from training.improved.cae import augment_batch
+    from training.augment import augment_batch
 
     keras.utils.set_random_seed(seed)
     y = subtype_index(classes_fit)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -232,7 +233,7 @@ def test_alpha_control_redecides_every_row_without_inference(make_window, image_
     low = window.results_model.results()
     assert sum(r.decision == "anomalous" for r in low) >= sum(
         r.decision == "anomalous" for r in after)
-    assert app_settings.saved_alpha() == control.alpha
+    assert app_settings.saved_alpha(window.model.sha256) == control.alpha
     # The anomalous-only filter follows the new decisions.
     window.set_filter_mode(FILTER_ANOMALOUS)
     assert window.proxy.rowCount() == sum(r.decision == "anomalous" for r in low)
@@ -409,6 +410,43 @@ def test_model_menu_lists_user_models_and_switches(make_window, small_model_path
     qtbot.waitUntil(lambda: window.results_model.rowCount() == 12 and not window.busy,
                     timeout=BATCH_TIMEOUT_MS)
     assert app_settings.saved_model_path() == str(other)
+
+
+def _variant_model(src: Path, dst: Path, threshold: float) -> Path:
+    """A copy of ``src`` with another default threshold (so another file and SHA-256)."""
+    import onnx
+
+    from export.convert import write_model_files
+
+    proto = onnx.load(str(src))
+    for prop in proto.metadata_props:
+        if prop.key == "dermscreen.threshold":
+            prop.value = repr(threshold)
+        if prop.key == "dermscreen.model_version":
+            prop.value = "9.9.9"
+    write_model_files(proto.SerializeToString(), dst)
+    return dst
+
+
+def test_each_model_keeps_its_own_operating_point(make_window, small_model_path,
+                                                  isolated_user_home, qtbot):
+    user_models = isolated_user_home / "models"
+    user_models.mkdir()
+    window = make_window()
+    first = window.model
+    stats_threshold = first.metadata.benign_stats.threshold(0.2)
+    other = _variant_model(small_model_path, user_models / "variant.onnx", stats_threshold)
+    window.operating_point.set_alpha(2.5, emit=True)
+    assert app_settings.saved_alpha(first.sha256) == 2.5
+    with qtbot.waitSignal(window.model_ready, timeout=120_000):
+        window.load_model(other, remember=True)
+    # The new model starts at ITS default threshold, not at the alpha chosen for the other one.
+    assert window.model.sha256 != first.sha256
+    assert window.threshold == pytest.approx(stats_threshold)
+    assert window.operating_point.alpha == pytest.approx(0.2, abs=0.01)
+    with qtbot.waitSignal(window.model_ready, timeout=120_000):
+        window.load_model(small_model_path, remember=True)
+    assert window.operating_point.alpha == 2.5
 
 
 def test_window_geometry_persists(make_window):

@@ -43,6 +43,12 @@ def test_alpha_and_opacity_round_trip_and_garbage_is_ignored():
     store.setValue(app_settings.KEY_ALPHA, "not a number")
     store.sync()
     assert app_settings.saved_alpha() is None
+    # Each model keeps its own operating point.
+    app_settings.save_alpha(0.5, "a" * 64)
+    app_settings.save_alpha(2.0, "b" * 64)
+    assert app_settings.saved_alpha("a" * 64) == 0.5
+    assert app_settings.saved_alpha("b" * 64) == 2.0
+    assert app_settings.saved_alpha("c" * 64) is None
     app_settings.save_opacity(0.3)
     assert app_settings.saved_opacity() == 0.3
     app_settings.save_opacity(7.0)
