@@ -42,8 +42,8 @@ LIMITS = (
     "Inputs are resized to 128x128 after digital hair removal: fine structure is lost, and "
     "images unlike dermoscopy (clinical photographs, other devices, other skin types than in "
     "ISIC) are outside what it was tested on.",
-    "The threshold is mean + alpha x sd of benign validation scores; moving it trades "
-    "sensitivity for specificity (see the operating points).",
+    "The threshold is {threshold_rule}; moving it trades sensitivity for specificity "
+    "(see the operating points).",
 )
 
 
@@ -168,8 +168,10 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         if abs(md.threshold - stats.threshold()) <= 1e-12 * max(1.0, abs(md.threshold))
         else f"Decision: **anomalous** when score > **T = {md.threshold:.5f}**, chosen by "
         f"{md.threshold_rule}. On the {stats.n} held-out benign validation images (mean "
-        f"{stats.mean:.5f}, sd {stats.sd:.5f}) this T is mean + {stats.alpha_for(md.threshold):.2f}"
-        f" x sd and passes {100 * stats.specificity_at(md.threshold):.1f}% of them as normal."
+        f"{stats.mean:.5f}, sd {stats.sd:.5f}) this T is mean "
+        f"{'+' if stats.alpha_for(md.threshold) >= 0 else '-'} "
+        f"{abs(stats.alpha_for(md.threshold)):.2f} x sd and passes "
+        f"{100 * stats.specificity_at(md.threshold):.1f}% of them as normal."
     )
     if training:
         # A fixed order: the metadata's JSON comes back with sorted keys.
@@ -303,7 +305,11 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
 
     out += ["## Limits", ""]
     n_test = test.get("n", "?") if isinstance(test, dict) else "?"
-    out += [f"- {item}".format(n_train=data.get("n_train", "?"), n_test=n_test) for item in LIMITS]
+    rule = md.threshold_rule or "mean + alpha x sd of benign validation scores"
+    out += [
+        f"- {item}".format(n_train=data.get("n_train", "?"), n_test=n_test, threshold_rule=rule)
+        for item in LIMITS
+    ]
     out += ["", "## Licence of the training images", "", LICENCE, ""]
     return "\n".join(out)
 

@@ -86,6 +86,14 @@ if [ -f "$MODEL" ]; then
 else
   echo "warning: $MODEL missing: the wheelhouse carries no default model (set WHEELHOUSE_MODEL)" >&2
 fi
+# The other bundled models (e.g. the improved detector) travel too, each with its hash and card.
+for onnx in resources/models/*.onnx; do
+  name=$(basename "$onnx")
+  [ "$name" = dermscreen-reference.onnx ] && continue
+  [ -f "$onnx.sha256" ] || { echo "warning: $onnx has no .sha256: not shipped" >&2; continue; }
+  cp "$onnx" "$onnx.sha256" "$WH/resources/models/"
+  [ -f "${onnx%.onnx}.md" ] && cp "${onnx%.onnx}.md" "$WH/resources/models/"
+done
 cp installers/check_gpu.py "$WH/tools/check_gpu.py"
 cp docs/INSTALL.md "$WH/INSTALL.md"
 

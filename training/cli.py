@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("run_dirs", nargs="+", type=Path, help="the first is the baseline")
     p_cmp.add_argument("--names", nargs="+", default=None, help="row names (default: folder names)")
     p_cmp.add_argument("--out", type=Path, default=None, help="also write OUT.json and OUT.md")
+    p_cmp.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (as evaluate)")
 
     p_sweep = sub.add_parser("sweep", help="loss-weight grid x hair removal on/off")
     p_sweep.add_argument("--data", required=True, type=Path)
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "compare":
             from training.compare import compare_runs, to_markdown, write_comparison
 
-            table = compare_runs(args.run_dirs, args.names)
+            table = compare_runs(args.run_dirs, args.names, n_resamples=args.resamples)
             _say(to_markdown(table))
             if args.out is not None:
                 for path in write_comparison(table, args.out):

@@ -76,20 +76,22 @@ def paired_auroc_difference(
     }
 
 
-def auroc_with_ci(y: np.ndarray, s: np.ndarray) -> dict[str, Any]:
+def auroc_with_ci(y: np.ndarray, s: np.ndarray, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
     """AUROC with its stratified bootstrap 95% CI."""
-    lo, hi = metrics.bootstrap_ci(y, s, metrics.roc_auc, n_resamples=N_RESAMPLES, seed=BOOT_SEED)
+    lo, hi = metrics.bootstrap_ci(y, s, metrics.roc_auc, n_resamples=n_resamples, seed=BOOT_SEED)
     return {"value": metrics.roc_auc(y, s), "ci95": [lo, hi]}
 
 
-def rate_with_ci(y: np.ndarray, s: np.ndarray, threshold: float, which: str) -> dict[str, Any]:
+def rate_with_ci(
+    y: np.ndarray, s: np.ndarray, threshold: float, which: str, n_resamples: int = N_RESAMPLES
+) -> dict[str, Any]:
     """Sensitivity or specificity (``which``) at ``threshold`` with its bootstrap 95% CI."""
     fn = metrics.sensitivity if which == "sensitivity" else metrics.specificity
 
     def stat(t: np.ndarray, v: np.ndarray) -> float:
         return fn(t, metrics.predict(v, threshold))
 
-    lo, hi = metrics.bootstrap_ci(y, s, stat, n_resamples=N_RESAMPLES, seed=BOOT_SEED)
+    lo, hi = metrics.bootstrap_ci(y, s, stat, n_resamples=n_resamples, seed=BOOT_SEED)
     return {"value": stat(np.asarray(y), np.asarray(s)), "ci95": [lo, hi]}
 
 
@@ -103,7 +105,8 @@ def run_scores(run_dir: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(msg)
     val_b = read_scores_csv(run_dir / "scores_val.csv")
     val_m = read_scores_csv(run_dir / "scores_val_malignant.csv")
-    test = sorted(read_scores_csv(run_dir / "scores_test.csv"), key=lambda r: r["path"])
+    # File order as `evaluate` wrote it, so the bootstrap draws (and CIs) equal its own.
+    test = read_scores_csv(run_dir / "scores_test.csv")
     info = load_run(run_dir)
     excluded = set((info.metrics or {}).get("test_excluding_ambiguous", {}).get("excluded", []))
     return {
@@ -115,6 +118,7 @@ def run_scores(run_dir: str | Path) -> dict[str, Any]:
         "test_paths": [r["path"] for r in test],
         "test": np.array([r["score"] for r in test]),
         "test_y": np.array([r["label"] == "malignant" for r in test]),
+        "test_classes": [r["class"] for r in test],
         "test_ambiguous": np.array([r["path"] in excluded for r in test]),
     }
 
@@ -131,8 +135,15 @@ def recipe(info: Any) -> dict[str, Any]:
     }
 
 
-def compare_runs(run_dirs: Sequence[str | Path], names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Figures of every run; the first run is the baseline of the paired Test difference."""
+def compare_runs(
+    run_dirs: Sequence[str | Path],
+    names: Sequence[str] | None = None,
+    n_resamples: int = N_RESAMPLES,
+) -> dict[str, Any]:
+    """Figures of every run; the first run is the baseline of the paired Test difference.
+
+    Use the ``n_resamples`` the runs were evaluated with, and the Test figures equal theirs.
+    """
     if not run_dirs:
         msg = "name at least one run folder"
         raise ValueError(msg)
@@ -157,39 +168,48 @@ def compare_runs(run_dirs: Sequence[str | Path], names: Sequence[str] | None = N
         vy = np.r_[np.zeros(vb.size, bool), np.ones(vm.size, bool)]
         vs = np.r_[vb, vm]
         y, s, clean = r["test_y"], r["test"], ~r["test_ambiguous"]
+        classes = r["test_classes"]
         # The same rule as `evaluate`'s validation-chosen points and the app's operating points.
         t_alpha = r["info"].stats.threshold()  # whatever threshold the run now uses
         [(_, t80)] = metrics.validation_thresholds(r["info"].stats, vm, (VAL_SENSITIVITY_TARGET,))
+        # `evaluate`'s own figures function: the same numbers as metrics.json and the card.
+        at_t80 = metrics.figures_with_ci(y, s, t80, classes, n_resamples, BOOT_SEED)
+        clean_t80 = metrics.figures_with_ci(
+            y[clean], s[clean], t80, [c for c, k in zip(classes, clean, strict=True) if k],
+            n_resamples, BOOT_SEED,
+        )
         rows.append(
             {
                 "name": name,
                 "run_dir": str(r["info"].run_dir),
                 **recipe(r["info"]),
-                "validation_auroc": auroc_with_ci(vy, vs),
+                "validation_auroc": auroc_with_ci(vy, vs, n_resamples),
                 "validation_auroc_class_balanced": {
                     "value": class_balanced_auroc(vb, vm, vc),
-                    "ci95": list(class_balanced_auroc_ci(vb, vm, vc)),
+                    "ci95": list(class_balanced_auroc_ci(vb, vm, vc, n_resamples)),
                 },
                 "validation_auroc_by_class": auroc_by_class(vb, vm, vc),
-                "test_auroc": auroc_with_ci(y, s),
-                "test_auroc_without_ambiguous": auroc_with_ci(y[clean], s[clean]),
-                "test_auroc_gain_vs_baseline": paired_auroc_difference(y, s, base["test"]),
+                "test_auroc": at_t80["auroc"],
+                "test_auroc_without_ambiguous": clean_t80["auroc"],
+                "test_auroc_gain_vs_baseline": paired_auroc_difference(
+                    y, s, base["test"], n_resamples
+                ),
                 "validation_sensitivity_80": {
                     "threshold": t80,
                     "validation_specificity": float(np.mean(vb <= t80)),
-                    "test_sensitivity": rate_with_ci(y, s, t80, "sensitivity"),
-                    "test_specificity": rate_with_ci(y, s, t80, "specificity"),
+                    "test_sensitivity": at_t80["sensitivity"],
+                    "test_specificity": at_t80["specificity"],
                 },
                 "mean_plus_alpha_sd": {
                     "threshold": t_alpha,
-                    "test_sensitivity": rate_with_ci(y, s, t_alpha, "sensitivity"),
-                    "test_specificity": rate_with_ci(y, s, t_alpha, "specificity"),
+                    "test_sensitivity": rate_with_ci(y, s, t_alpha, "sensitivity", n_resamples),
+                    "test_specificity": rate_with_ci(y, s, t_alpha, "specificity", n_resamples),
                 },
             }
         )
     return {
         "baseline": names[0],
-        "ci_method": f"stratified percentile bootstrap, {N_RESAMPLES} resamples, seed {BOOT_SEED}",
+        "ci_method": f"stratified percentile bootstrap, {n_resamples} resamples",
         "validation": "benign validation images vs Train malignant images (never trained on)",
         "rows": rows,
     }

@@ -1,4 +1,7 @@
-"""The committed default model: loads, scores the Test split, matches its card."""
+"""The committed models: load, score the Test split, match their cards.
+
+The reference (default) and, when committed, the improved detector of issue 8.
+"""
 
 from __future__ import annotations
 
@@ -18,25 +21,44 @@ from desktop_app.core.metrics import (
     specificity,
 )
 from desktop_app.core.model_file import load_model, sidecar_path
+from desktop_app.core.model_metadata import SsimWindow
 from desktop_app.core.paths import DEFAULT_MODEL_NAME
 from desktop_app.core.preprocess import preprocess_file
 from export.model_card import card_path, num, pct
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "resources" / "models" / DEFAULT_MODEL_NAME
+MODELS_DIR = REPO / "resources" / "models"
+IMPROVED_MODEL_NAME = "dermscreen-improved.onnx"
+# File -> the name and version the app shows.
+COMMITTED = {
+    DEFAULT_MODEL_NAME: "DermScreen reference CAE 1.0.0",
+    IMPROVED_MODEL_NAME: "DermScreen improved CAE 2.0.0",
+}
 # check_score is ONNX Runtime's own score of this file at export time.
 CHECK_TOL = 1e-6
 
-pytestmark = pytest.mark.skipif(
-    not MODEL.exists(),
-    reason=f"default model not exported yet: {MODEL.relative_to(REPO)} is missing "
-    "(dermscreen-export runs/reference --out resources/models/dermscreen-reference.onnx --card)",
-)
+
+def test_the_default_model_is_committed() -> None:
+    assert (MODELS_DIR / DEFAULT_MODEL_NAME).is_file(), (
+        "dermscreen-export runs/reference --out resources/models/dermscreen-reference.onnx --card"
+    )
+
+
+def test_every_bundled_model_is_known_here() -> None:
+    assert {p.name for p in MODELS_DIR.glob("*.onnx")} <= set(COMMITTED)
+
+
+@pytest.fixture(scope="module", params=sorted(COMMITTED))
+def model_path(request) -> Path:
+    path = MODELS_DIR / request.param
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(REPO)} is not committed")
+    return path
 
 
 @pytest.fixture(scope="module")
-def model():
-    return load_model(MODEL, prefer_gpu=False)
+def model(model_path: Path):
+    return load_model(model_path, prefer_gpu=False)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +73,10 @@ def test_scores(model, isic9_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([s.is_malignant for s in samples]), np.concatenate(scores)
 
 
-def test_files_and_identity(model) -> None:
-    assert sidecar_path(MODEL).is_file()  # load_model checked the hash against it
-    assert card_path(MODEL).is_file()
-    assert model.display_name == "DermScreen reference CAE 1.0.0"
+def test_files_and_identity(model, model_path: Path) -> None:
+    assert sidecar_path(model_path).is_file()  # load_model checked the hash against it
+    assert card_path(model_path).is_file()
+    assert model.display_name == COMMITTED[model_path.name]
     assert model.input_size == 128
     assert model.metadata.evaluation.get("test"), "the default model must carry Test figures"
 
@@ -78,10 +100,10 @@ def test_scores_all_test_images(test_scores) -> None:
 
 
 @pytest.mark.slow
-def test_recomputed_figures_equal_the_card(model, test_scores) -> None:
+def test_recomputed_figures_equal_the_card(model, model_path: Path, test_scores) -> None:
     y, scores = test_scores
     md = model.metadata
-    card = card_path(MODEL).read_text(encoding="utf-8")
+    card = card_path(model_path).read_text(encoding="utf-8")
     stored = md.evaluation["test"]
     pred = predict(scores, md.threshold)
     c = confusion(y, pred)
@@ -95,3 +117,26 @@ def test_recomputed_figures_equal_the_card(model, test_scores) -> None:
     assert f"| Average precision | {num(average_precision(y, scores))} |" in card
     # and the card holds the report's figures beside them
     assert "65.6% (42/64)" in card and "57.4% (31/54)" in card
+
+
+def test_improved_model_carries_its_recipe_and_ablation() -> None:
+    path = MODELS_DIR / IMPROVED_MODEL_NAME
+    if not path.exists():
+        pytest.skip("the improved model is not committed")
+    md = load_model(path, prefer_gpu=False).metadata
+    assert md.ssim_window == SsimWindow(8.0, "reflect")
+    assert md.extra["training"]["augment"] is True
+    assert md.threshold_rule.startswith("validation sensitivity 80%")
+    rows = md.extra["ablation"]["rows"]
+    chosen = [r for r in rows if r["name"].startswith("CHOSEN")]
+    assert len(chosen) == 1
+    # Chosen on validation: the highest class-balanced validation AUROC of the ablation.
+    best = max(rows, key=lambda r: r["validation_auroc_class_balanced"]["value"])
+    assert best is chosen[0]
+    # Its Test AUROC in the ablation is the one the model itself carries.
+    assert chosen[0]["test_auroc"] == md.evaluation["test"]["auroc"]
+    # The reference stays the default: the improved model's Test AUROC CI overlaps it.
+    reference = load_model(MODELS_DIR / DEFAULT_MODEL_NAME, prefer_gpu=False).metadata
+    lo, _ = md.evaluation["test"]["auroc"]["ci95"]
+    _, ref_hi = reference.evaluation["test"]["auroc"]["ci95"]
+    assert lo < ref_hi

@@ -34,6 +34,7 @@ def test_paired_difference_is_zero_against_itself_and_signed() -> None:
     same = paired_auroc_difference(y, s, s, n_resamples=200)
     assert same["value"] == 0.0 and same["ci95"] == [0.0, 0.0]
     better = paired_auroc_difference(y, s + 3 * y, s, n_resamples=200)
+    assert better["p_not_better"] == 0.0
     assert better["value"] > 0 and better["ci95"][0] > 0
 
 
@@ -51,7 +52,8 @@ def test_compare_two_evaluated_runs(small_run_dir: Path, tmp_path: Path, capsys)
     other = tmp_path / "scrambled"
     shutil.copytree(small_run_dir, other)
     _scramble_test_scores(other)
-    table = compare_runs([small_run_dir, other], ["base", "scrambled"])
+    # The small run was evaluated with 300 resamples (tests/support/training_fixtures.py).
+    table = compare_runs([small_run_dir, other], ["base", "scrambled"], n_resamples=300)
     base, scr = table["rows"]
     assert base["test_auroc_gain_vs_baseline"]["value"] == 0.0
     want = metrics.roc_auc(
@@ -63,15 +65,20 @@ def test_compare_two_evaluated_runs(small_run_dir: Path, tmp_path: Path, capsys)
     assert scr["test_auroc_gain_vs_baseline"]["value"] == pytest.approx(gain)
     # Validation figures do not depend on Test scores.
     assert scr["validation_auroc"] == base["validation_auroc"]
-    stored = json.loads((small_run_dir / "metrics.json").read_text())["validation_chosen"][0]
+    evaluated = json.loads((small_run_dir / "metrics.json").read_text())
+    # The same figures (values AND bootstrap CIs) as `evaluate` wrote.
+    assert base["test_auroc"] == evaluated["test"]["auroc"]
+    assert base["test_auroc_without_ambiguous"] == evaluated["test_excluding_ambiguous"]["auroc"]
+    stored = evaluated["validation_chosen"][0]
     assert base["validation_sensitivity_80"]["threshold"] == pytest.approx(stored["threshold"])
-    assert base["validation_sensitivity_80"]["test_sensitivity"]["value"] == pytest.approx(
-        stored["test"]["sensitivity"]["value"]
-    )
+    assert base["validation_sensitivity_80"]["test_sensitivity"] == stored["test"]["sensitivity"]
+    assert base["validation_sensitivity_80"]["test_specificity"] == stored["test"]["specificity"]
     lo, hi = base["validation_auroc_class_balanced"]["ci95"]
     assert lo <= base["validation_auroc_class_balanced"]["value"] <= hi
 
-    assert main(["compare", str(small_run_dir), str(other), "--out", str(tmp_path / "ablation")]) == 0
+    argv = ["compare", str(small_run_dir), str(other), "--out", str(tmp_path / "ablation"),
+            "--resamples", "100"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| small" not in out  # folder names are used when no names are given
     assert "| run |" in out and "| scrambled |" in out

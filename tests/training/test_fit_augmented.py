@@ -81,7 +81,7 @@ def test_threshold_uses_the_wide_window_score(augmented_run: Path, tmp_path: Pat
 def test_export_carries_sigma_and_the_app_scores_as_training(
     augmented_run: Path, small_run_dir: Path, isic9_dir: Path, tmp_path: Path
 ) -> None:
-    ablation = compare_runs([small_run_dir], ["tiny baseline"])
+    ablation = compare_runs([small_run_dir], ["tiny baseline"], n_resamples=100)
     write_comparison(ablation, tmp_path / "ablation")
     path = export_small_model(
         augmented_run,

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", type=Path, required=True)
     e.add_argument("--reference", type=Path, default=Path("runs/reference"))
     e.add_argument("--run", type=Path, default=Path("runs/improved"))
-    e.add_argument("--out", type=Path, default=Path("runs/improved/export/dermscreen-improved.onnx"))
+    e.add_argument("--out", type=Path, default=Path("runs/improved/export/dermscreen-fused.onnx"))
     t = sub.add_parser("tables", help="print the ablation/operating-point tables as Markdown")
     t.add_argument("--run", type=Path, default=Path("runs/improved"))
     return p
