@@ -105,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
              and window.shown_case[0].path == visible[row].path, "the case images")
     window.case_viewer.set_opacity(0.45)
     window.table.setFocus()
-    # Thumbnails are decoded for the rows on screen (the top of the sorted table).
+    # Thumbnails are decoded for the rows on screen (selecting a case may have scrolled).
     settle(app, 0.2)
+    first = max(0, window.table.rowAt(0))
     last = window.table.rowAt(window.table.viewport().height() - 1)
     last = len(visible) - 1 if last < 0 else last
-    on_screen = [r for r in visible[: last + 1] if r.status == "ok"]
+    on_screen = [r for r in visible[first : last + 1] if r.status == "ok"]
     wait_for(app, lambda: all(window.results_model.has_thumbnail(r.index) for r in on_screen),
              "thumbnails")
     settle(app)

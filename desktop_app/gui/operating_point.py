@@ -99,6 +99,11 @@ class OperatingPointControl(QGroupBox):
         self._stats: BenignStats | None = None
         self._points: list[dict[str, Any]] = []
         self._default_alpha = 0.0
+        self._default_threshold: float | None = None
+        # The exact alpha: the spin box shows it to 2 decimals, but a model's own
+        # threshold (e.g. one chosen on validation) is rarely a round alpha, and
+        # rounding it would silently move the decision.
+        self._alpha = 0.0
         self._updating = False
 
         self.spin = QDoubleSpinBox()
@@ -144,11 +149,19 @@ class OperatingPointControl(QGroupBox):
     # -- state ----------------------------------------------------------------
     @property
     def alpha(self) -> float:
-        return float(self.spin.value())
+        return self._alpha
+
+    @property
+    def at_model_default(self) -> bool:
+        return self._alpha == self._default_alpha
 
     @property
     def threshold(self) -> float | None:
-        return None if self._stats is None else float(self._stats.threshold(self.alpha))
+        if self._stats is None:
+            return None
+        if self.at_model_default and self._default_threshold is not None:
+            return self._default_threshold  # exactly the model's, not re-derived from alpha
+        return float(self._stats.threshold(self._alpha))
 
     @property
     def default_alpha(self) -> float:
@@ -165,6 +178,7 @@ class OperatingPointControl(QGroupBox):
         self._stats = stats
         self._points = list(points)
         self._default_alpha = float(stats.alpha_for(default_threshold))
+        self._default_threshold = float(default_threshold)
         self.setEnabled(True)
         self.set_alpha(self._default_alpha if alpha is None else alpha, emit=False)
 
@@ -177,6 +191,7 @@ class OperatingPointControl(QGroupBox):
 
     def set_alpha(self, alpha: float, *, emit: bool = True) -> None:
         alpha = min(ALPHA_MAX, max(ALPHA_MIN, float(alpha)))
+        self._alpha = alpha
         self._updating = True
         try:
             self.spin.setValue(alpha)
@@ -185,7 +200,7 @@ class OperatingPointControl(QGroupBox):
             self._updating = False
         self._refresh()
         if emit and self._stats is not None:
-            self.alpha_changed.emit(self.alpha, float(self._stats.threshold(self.alpha)))
+            self.alpha_changed.emit(self.alpha, float(self.threshold))
 
     # -- slots ----------------------------------------------------------------
     def _on_spin(self, value: float) -> None:
@@ -199,8 +214,8 @@ class OperatingPointControl(QGroupBox):
     def _refresh(self) -> None:
         if self._stats is None:
             return
-        thr = float(self._stats.threshold(self.alpha))
-        marker = " (model default)" if math.isclose(self.alpha, self._default_alpha, abs_tol=1e-9) else ""
+        thr = float(self.threshold)
+        marker = " (model default)" if self.at_model_default else ""
         self.threshold_label.setText(f"{thr:.5g}{marker}")
         perf = expected_performance(self._points, thr)
         if perf.sensitivity is None and perf.specificity is None:

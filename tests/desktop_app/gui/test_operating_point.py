@@ -78,3 +78,22 @@ def test_control_starts_at_a_saved_alpha_without_emitting(qtbot, stats):
         control.set_model(stats, [], stats.threshold(), alpha=0.5)
     assert control.alpha == pytest.approx(0.5)
     assert control.expected_label.text() == "no operating points stored in the model"
+
+
+def test_a_model_threshold_that_is_no_round_alpha_is_kept_exactly(qtbot, stats):
+    # E.g. a threshold chosen on validation: alpha -0.2266..., shown as -0.23.
+    model_threshold = stats.mean - 0.22664 * stats.sd
+    control = OperatingPointControl()
+    qtbot.addWidget(control)
+    control.set_model(stats, POINTS, model_threshold, alpha=None)
+    assert control.spin.value() == pytest.approx(-0.23)
+    assert control.threshold == model_threshold  # not mean - 0.23 sd
+    assert "model default" in control.threshold_label.text()
+    with qtbot.waitSignal(control.alpha_changed) as sig:
+        control.spin.stepUp()
+    assert sig.args[1] == pytest.approx(stats.threshold(-0.18))
+    assert "model default" not in control.threshold_label.text()
+    with qtbot.waitSignal(control.alpha_changed) as sig:
+        control.reset_button.click()
+    assert sig.args[1] == model_threshold
+    assert control.threshold == model_threshold
