@@ -12,6 +12,15 @@ from training.losses import error_map, hybrid_score
 HEATMAP_PERCENTILE = 99.0
 
 
+def _per_batch(model, x: np.ndarray, batch_size: int, measure) -> list[np.ndarray]:
+    """``measure(batch, reconstruction)`` for each batch of ``x``, as numpy arrays."""
+    out = []
+    for start in range(0, len(x), batch_size):
+        batch = tf.constant(x[start : start + batch_size])
+        out.append(measure(batch, model(batch, training=False)).numpy())
+    return out
+
+
 def score_images(
     model,
     x: np.ndarray,
@@ -21,29 +30,22 @@ def score_images(
     window: SsimWindow = REFERENCE_WINDOW,
 ) -> np.ndarray:
     """Hybrid score [N] of each image against its reconstruction (float64 for statistics)."""
-    scores = []
-    for start in range(0, len(x), batch_size):
-        batch = tf.constant(x[start : start + batch_size])
-        recon = model(batch, training=False)
-        scores.append(hybrid_score(batch, recon, w_mse, w_ssim, window).numpy())
+    scores = _per_batch(
+        model, x, batch_size, lambda b, r: hybrid_score(b, r, w_mse, w_ssim, window)
+    )
     return np.concatenate(scores).astype(np.float64) if scores else np.empty(0)
 
 
-def heatmap_vmax(
-    model,
-    x: np.ndarray,
-    w_mse: float,
-    w_ssim: float,
-    batch_size: int = 32,
-    window: SsimWindow = REFERENCE_WINDOW,
-) -> float:
-    """99th percentile of the error-map pixels of ``x`` (the benign validation images)."""
-    maps = []
-    for start in range(0, len(x), batch_size):
-        batch = tf.constant(x[start : start + batch_size])
-        recon = model(batch, training=False)
-        maps.append(error_map(batch, recon, w_mse, w_ssim, window).numpy().ravel())
-    return float(np.percentile(np.concatenate(maps), HEATMAP_PERCENTILE))
+def heatmap_vmax(model, x: np.ndarray, w_mse: float, w_ssim: float, **kw) -> float:
+    """99th percentile of the error-map pixels of ``x`` (the benign validation images).
+
+    ``kw``: ``batch_size`` and ``window`` as for :func:`score_images`.
+    """
+    window = kw.get("window", REFERENCE_WINDOW)
+    maps = _per_batch(
+        model, x, kw.get("batch_size", 32), lambda b, r: error_map(b, r, w_mse, w_ssim, window)
+    )
+    return float(np.percentile(np.concatenate([m.ravel() for m in maps]), HEATMAP_PERCENTILE))
 
 
 def benign_threshold(val_scores: np.ndarray, alpha: float = DEFAULT_ALPHA) -> BenignStats:
