@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.model_metadata import ALPHA_RULE, ModelMetadata
 from desktop_app.reports.atomic import write_text_atomic
 
 # The project's written report, on the same Test split (malignant positive).
@@ -305,7 +305,7 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
 
     out += ["## Limits", ""]
     n_test = test.get("n", "?") if isinstance(test, dict) else "?"
-    rule = md.threshold_rule or "mean + alpha x sd of benign validation scores"
+    rule = md.threshold_rule or ALPHA_RULE
     out += [
         f"- {item}".format(n_train=data.get("n_train", "?"), n_test=n_test, threshold_rule=rule)
         for item in LIMITS

@@ -170,7 +170,8 @@ def compare_runs(
         y, s, clean = r["test_y"], r["test"], ~r["test_ambiguous"]
         classes = r["test_classes"]
         # The same rule as `evaluate`'s validation-chosen points and the app's operating points.
-        t_alpha = r["info"].stats.threshold()  # whatever threshold the run now uses
+        # mean + alpha * sd, also for a run whose threshold was chosen on validation.
+        t_alpha = r["info"].stats.threshold()
         [(_, t80)] = metrics.validation_thresholds(r["info"].stats, vm, (VAL_SENSITIVITY_TARGET,))
         # `evaluate`'s own figures function: the same numbers as metrics.json and the card.
         at_t80 = metrics.figures_with_ci(y, s, t80, classes, n_resamples, BOOT_SEED)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ from training.run import (
     ALPHA_RULE,
     METRICS_FILE,
     PLOTS_DIR,
-    THRESHOLD_FILE,
     load_run,
     preprocess_config,
     read_scores_csv,
+    record_threshold,
     validation_sensitivity_rule,
     write_json,
     write_scores_csv,
@@ -134,19 +133,10 @@ def evaluate(
             raise ValueError(msg)
         [(_, threshold)] = validation_thresholds(stats, mal_scores, (val_target,))
         rule = validation_sensitivity_rule(val_target, int(mal_scores.size))
-        thr_file = run_dir / THRESHOLD_FILE
-        record = json.loads(thr_file.read_text(encoding="utf-8"))
-        record.update(threshold=threshold, rule=rule, validation_sensitivity_target=val_target)
-        write_json(thr_file, record)
         progress(f"threshold T = {threshold:.5f} ({rule})")
-    elif info.chosen_threshold is not None:
+    if val_target is not None or info.chosen_threshold is not None:
         # Evaluated again without the option: back to the alpha rule, recorded as such.
-        thr_file = run_dir / THRESHOLD_FILE
-        record = json.loads(thr_file.read_text(encoding="utf-8"))
-        for key in ("rule", "validation_sensitivity_target"):
-            record.pop(key, None)
-        record["threshold"] = threshold
-        write_json(thr_file, record)
+        record_threshold(run_dir, threshold, val_target, rule)
     write_scores_csv(
         run_dir / "scores_test.csv",
         [(s.path, s.cls, s.label, v) for s, v in zip(test, scores, strict=True)],

@@ -224,7 +224,6 @@ def rescore(
     if window is not None and window != info.ssim_window:
         config = dict(info.config)
         config.setdefault("loss_ssim_window", info.loss_ssim_window.to_dict())
-        config.pop("ssim_sigma", None)
         config["ssim_window"] = window.to_dict()
         write_json(run_dir / RUN_FILE, config)
         # Figures of the old score would now be stale.

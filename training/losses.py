@@ -24,8 +24,7 @@ import tensorflow as tf
 
 from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow, ssim_window_size
 
-WINDOW_SIZE = 11
-WINDOW_SIGMA = 1.5
+WINDOW_SIGMA = REFERENCE_WINDOW.sigma
 K1 = 0.01
 K2 = 0.03
 MAX_VAL = 1.0
@@ -33,14 +32,9 @@ DEFAULT_W_MSE = 0.4
 DEFAULT_W_SSIM = 0.6
 
 
-def window_size(sigma: float = WINDOW_SIGMA) -> int:
-    """Odd window size covering +-3 sigma: 11 for sigma 1.5 (tf.image.ssim's window)."""
-    return ssim_window_size(sigma)
-
-
 def gaussian_window_1d(sigma: float = WINDOW_SIGMA) -> np.ndarray:
     """Normalised 1-D Gaussian (size,), float64; its outer product is tf.image.ssim's window."""
-    size = window_size(sigma)
+    size = ssim_window_size(sigma)
     coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     g = np.exp(-(coords**2) / (2.0 * sigma**2))
     return g / g.sum()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.model_metadata import SsimWindow
+from desktop_app.core.model_metadata import ALPHA_RULE, SsimWindow
 from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import BenignStats
 from desktop_app.reports.atomic import write_text_atomic
@@ -27,7 +27,6 @@ HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 PLOTS_DIR = "plots"
 SCORE_COLUMNS = ("path", "class", "label", "score")
-ALPHA_RULE = "mean + alpha * sd of benign validation scores"
 
 
 def validation_sensitivity_rule(target: float, n_malignant: int) -> str:
@@ -59,9 +58,7 @@ class RunInfo:
     @property
     def ssim_window(self) -> SsimWindow:
         """The score's SSIM window (runs older than the option: the reference's)."""
-        if "ssim_window" in self.config:
-            return SsimWindow.from_dict(self.config["ssim_window"])
-        return SsimWindow(sigma=float(self.config.get("ssim_sigma", 1.5)))
+        return SsimWindow.from_dict(self.config.get("ssim_window"))
 
     @property
     def loss_ssim_window(self) -> SsimWindow:
@@ -137,6 +134,26 @@ def load_run(run_dir: str | Path) -> RunInfo:
         chosen_threshold=float(thr["threshold"]) if "validation_sensitivity_target" in thr else None,
         threshold_rule=str(thr.get("rule", ALPHA_RULE)),
     )
+
+
+def record_threshold(
+    run_dir: Path, threshold: float, validation_sensitivity_target: float | None = None,
+    rule: str = ALPHA_RULE,
+) -> None:
+    """Set the run's decision threshold in threshold.json; the benign statistics stay.
+
+    With ``validation_sensitivity_target`` the threshold was chosen on validation
+    and ``rule`` says how (read back by :func:`load_run`); without, it is the
+    mean + alpha * sd rule again.
+    """
+    path = Path(run_dir) / THRESHOLD_FILE
+    record = read_json(path)
+    for key in ("rule", "validation_sensitivity_target"):
+        record.pop(key, None)
+    record["threshold"] = threshold
+    if validation_sensitivity_target is not None:
+        record.update(rule=rule, validation_sensitivity_target=validation_sensitivity_target)
+    write_json(path, record)
 
 
 def preprocess_config(info: RunInfo) -> PreprocessConfig:

@@ -36,14 +36,13 @@ def score_images(
     return np.concatenate(scores).astype(np.float64) if scores else np.empty(0)
 
 
-def heatmap_vmax(model, x: np.ndarray, w_mse: float, w_ssim: float, **kw) -> float:
-    """99th percentile of the error-map pixels of ``x`` (the benign validation images).
-
-    ``kw``: ``batch_size`` and ``window`` as for :func:`score_images`.
-    """
-    window = kw.get("window", REFERENCE_WINDOW)
+def heatmap_vmax(
+    model, x: np.ndarray, w_mse: float, w_ssim: float, *, batch_size: int = 32,
+    window: SsimWindow = REFERENCE_WINDOW,
+) -> float:
+    """99th percentile of the error-map pixels of ``x`` (the benign validation images)."""
     maps = _per_batch(
-        model, x, kw.get("batch_size", 32), lambda b, r: error_map(b, r, w_mse, w_ssim, window)
+        model, x, batch_size, lambda b, r: error_map(b, r, w_mse, w_ssim, window)
     )
     return float(np.percentile(np.concatenate([m.ravel() for m in maps]), HEATMAP_PERCENTILE))
 

@@ -25,6 +25,9 @@ OUTPUT_ERROR_MAP = "error_map"  # float32 [N, size, size]
 OUTPUT_SCORE = "score"  # float32 [N]
 OUTPUT_NAMES = (OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE)
 
+# How T is chosen unless a model says otherwise (its `threshold_rule`).
+ALPHA_RULE = "mean + alpha * sd of benign validation scores"
+
 REQUIRED_KEYS = (
     "format_version",
     "model_name",
@@ -102,7 +105,7 @@ class ModelMetadata:
     benign_stats: BenignStats
     loss_weights: dict[str, float]
     preprocess: PreprocessConfig
-    threshold_rule: str = "mean + alpha * sd of benign validation scores"
+    threshold_rule: str = ALPHA_RULE
     # The score's SSIM window (the reference's: 11x11, sigma 1.5, valid).
     ssim_window: SsimWindow = REFERENCE_WINDOW
     # Error-map value drawn at full colour: a high quantile of benign

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from desktop_app.core.model_metadata import SsimWindow
+from desktop_app.core.model_metadata import ssim_window_size as window_size
 from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
 from training.losses import (
     error_map,
@@ -18,7 +19,6 @@ from training.losses import (
     mse,
     ssim,
     ssim_map,
-    window_size,
 )
 
 
