@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop_app.core.errors import DermScreenError
+from desktop_app.core.files import ensure_output_dir
 from desktop_app.reports.names import (
     PARTIAL_RESULTS_FILE_NAME,
     RESULTS_FILE_NAME,
@@ -98,14 +99,15 @@ def write_batch_reports(
     ``results.csv`` is written, and with ``pdf`` one case PDF per flagged image
     (via ``explain``, see the module docstring) and ``summary.pdf``.
     ``cancel`` stops between case PDFs (no summary then; ``cancelled`` says so);
-    ``progress(done, total)`` follows the case PDFs. The caller holds the folder
+    ``progress(done, total)`` follows the case PDFs. The folder is created if
+    needed; the caller holds it
     (:class:`desktop_app.reports.output_folder.OutputFolderLock`). Raises
     :class:`desktop_app.core.files.FileWriteError` when a file cannot be written.
     """
     from desktop_app.reports.csv_report import write_results_csv
     from desktop_app.reports.output_folder import supersede_stale_reports
 
-    out = Path(out_dir)
+    out = ensure_output_dir(out_dir)
     ordered = sorted(results, key=lambda r: r.index)
     if partial:
         return BatchReports(write_results_csv(out / PARTIAL_RESULTS_FILE_NAME, ordered),
