@@ -85,4 +85,6 @@ def run_engine(
     finally:
         bar.close()
     results.sort(key=lambda r: r.index)
-    return EngineRun(engine, results, total[0], stop.stopped)
+    # A signal that came after the last file leaves a complete batch.
+    stopped = stop.stopped and len(results) < total[0]
+    return EngineRun(engine, results, total[0], stopped)
