@@ -126,9 +126,9 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
     except FileWriteError as exc:
         err(printable(exc))
         return EXIT_OUTPUT
-    except KeyboardInterrupt:  # a second signal while the PDFs were written
-        err(f"stopped by {stop.reason} while writing the PDF reports; "
-            f"{printable(out / RESULTS_FILE_NAME)} is complete")
+    except KeyboardInterrupt:  # a second signal while the reports were written
+        err(f"stopped by {stop.reason} while writing the reports in {printable(out)}: each file "
+            "there is whole (written to a temporary file, then renamed), some may be missing")
         return stop.exit_code
     for problem in reports.problems:
         warn(printable(problem))
