@@ -920,7 +920,8 @@ class MainWindow(QMainWindow):
 
     def export_case_pdf(self, path: str | Path | None = None) -> bool:
         """Save the selected case's PDF report (``path`` None asks the path provider)."""
-        from desktop_app.reports.pdf_report import case_pdf_name, write_case_pdf
+        from desktop_app.reports.names import case_pdf_name
+        from desktop_app.reports.pdf_report import write_case_pdf
 
         result = self._current_result()
         if result is None or result.status != "ok" or self.engine is None:
