@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QStackedWidget,
     QVBoxLayout,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.heatmap import INFERNO_LUT, colorize
+from desktop_app.gui.elided_label import ElidedLabel
 
 DEFAULT_OPACITY = 0.5
 
@@ -59,6 +61,9 @@ class _TitleItem(pg.LabelItem):
         if hint == Qt.SizeHint.MaximumSize:
             return QSizeF(-1, -1)
         return QSizeF(0, self.itemRect().height())
+
+
+ZOOM_STEP = 1.25  # one + or - key press
 
 
 class CaseViewer(QWidget):
@@ -110,6 +115,8 @@ class CaseViewer(QWidget):
         self.placeholder = QLabel("Select a case in the results table")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
+        # A long file name or error must not widen the window: wrap within the width given.
+        self.placeholder.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.placeholder.setStyleSheet(
             "background: #202124; color: #bdc1c6; font-size: 11pt; padding: 24px;"
         )
@@ -126,8 +133,7 @@ class CaseViewer(QWidget):
         self.one_button = QPushButton("1:1 (1)")
         self.fit_button.setToolTip("Show the whole image")
         self.one_button.setToolTip("One image pixel per screen pixel")
-        self.case_label = QLabel("No case selected")
-        self.case_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.case_label = ElidedLabel("No case selected")
 
         controls = QHBoxLayout()
         controls.setContentsMargins(6, 2, 2, 2)
@@ -237,6 +243,23 @@ class CaseViewer(QWidget):
         half_w, half_h = size.width() / 2, size.height() / 2
         view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
                       padding=0)
+
+    def zoom(self, factor: float) -> None:
+        """Zoom the linked views by ``factor`` (> 1 closer) about their centre."""
+        if self._images is None or not factor > 0:
+            return
+        view = self.views[0]
+        (x0, x1), (y0, y1) = view.viewRange()
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        half_w, half_h = (x1 - x0) / (2 * factor), (y1 - y0) / (2 * factor)
+        view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
+                      padding=0)
+
+    def zoom_in(self) -> None:
+        self.zoom(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom(1 / ZOOM_STEP)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_F:

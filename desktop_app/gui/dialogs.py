@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -83,6 +84,8 @@ class MessageBar(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Wraps within the window's width; a long path never widens the window.
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.action_button = QPushButton()
         self.action_button.hide()
         self.action_button.clicked.connect(self.action_clicked)
@@ -105,6 +108,7 @@ class MessageBar(QFrame):
             f"QFrame#{name} QLabel {{ color: {fg}; }}"
         )
         self.label.setText(text)
+        self.label.setToolTip(text)
         self.action_button.setVisible(bool(action))
         if action:
             self.action_button.setText(action)

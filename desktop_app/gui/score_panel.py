@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,8 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.results import AnalysisResult
 from desktop_app.core.score_stats import BenignStats
-from desktop_app.gui.results_model import DECISION_STYLE
+from desktop_app.gui.decisions import DECISION_STYLE, WORDS
+from desktop_app.gui.elided_label import ElidedLabel
 
 HIST_BINS = 30
 THRESHOLD_PEN = pg.mkPen("#c0392b", width=2, style=Qt.PenStyle.DashLine)
@@ -40,7 +41,7 @@ class ScorePanel(QGroupBox):
 
         self.score_label = QLabel("—")
         self.threshold_label = QLabel("—")
-        self.decision_label = QLabel("—")
+        self.decision_label = ElidedLabel("—")
         self.decision_label.setAutoFillBackground(True)
         self.decision_label.setContentsMargins(6, 1, 6, 1)
         self.z_label = QLabel("—")
@@ -113,7 +114,7 @@ class ScorePanel(QGroupBox):
         self._fit_range()
 
     # -- one case -----------------------------------------------------------------
-    def show_result(self, result: Any | None) -> None:
+    def show_result(self, result: AnalysisResult | None) -> None:
         """Fill the numbers from an AnalysisResult (None clears them)."""
         if result is None:
             self._case_score = None
@@ -139,7 +140,7 @@ class ScorePanel(QGroupBox):
             self.set_threshold(float(result.threshold))
         self.z_label.setText(_fmt(result.z, "+.2f"))
         self.percentile_label.setText(_fmt(result.percentile, ".1f"))
-        self._set_decision(DECISION_STYLE.get(result.decision, DECISION_STYLE[""])[0], result.decision)
+        self._set_decision(WORDS.style(result)[0], WORDS.of(result))
         self._fit_range()
 
     @property
@@ -148,12 +149,13 @@ class ScorePanel(QGroupBox):
 
     def _set_decision(self, text: str, decision: str | None) -> None:
         self.decision_label.setText(text)
+        self.decision_label.setToolTip(text)
         if decision is None:
             self.decision_label.setStyleSheet("")
             return
         _, bg, fg = DECISION_STYLE.get(decision, DECISION_STYLE[""])
         self.decision_label.setStyleSheet(
-            f"background: {bg.name()}; color: {fg.name()}; font-weight: bold; border-radius: 3px;"
+            f"background: {bg}; color: {fg}; font-weight: bold; border-radius: 3px;"
         )
 
     def _fit_range(self) -> None:

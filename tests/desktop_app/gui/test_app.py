@@ -92,5 +92,5 @@ def test_no_display_gives_a_message_not_a_qt_abort(monkeypatch: pytest.MonkeyPat
         monkeypatch.delenv(var, raising=False)
     assert "dermscreen analyze" in display_problem()
     assert run_gui([], None) == 1
-    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert display_problem() == ""
