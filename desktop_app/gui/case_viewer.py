@@ -9,7 +9,7 @@ Mouse: wheel zooms at the cursor, drag pans. Keys: F fits, 1 shows 1:1.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,6 +28,9 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.heatmap import INFERNO_LUT, colorize
 from desktop_app.gui.elided_label import ElidedLabel
+
+if TYPE_CHECKING:
+    from desktop_app.core.engine import CaseImages
 
 DEFAULT_OPACITY = 0.5
 
@@ -75,7 +78,7 @@ class CaseViewer(QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._vmax = 1.0
-        self._images: Any = None
+        self._images: CaseImages | None = None
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#202124")
@@ -197,7 +200,7 @@ class CaseViewer(QWidget):
         """Keep the current images while the next case is computed."""
         self.case_label.setText(f"{name} — computing reconstruction and heatmap…")
 
-    def show_case(self, images: Any, name: str) -> None:
+    def show_case(self, images: CaseImages, name: str) -> None:
         """Draw a CaseImages (original, reconstruction, error_map) for ``name``."""
         keep_view = self._images is not None and self._images.original.shape == images.original.shape
         self._images = images
