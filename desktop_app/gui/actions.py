@@ -97,7 +97,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_reset", "&Reset Zoom", "case_viewer.fit", "0", None,
                "Show the whole image again"),
     ActionSpec("show_all", "Show &All", "results_panel.set_filter_mode", "Ctrl+1", arg=FILTER_ALL),
-    ActionSpec("show_anomalous", "Show A&nomalous Only", "results_panel.set_filter_mode", "Ctrl+2",
+    ActionSpec("show_anomalous", "Show F&lagged Only", "results_panel.set_filter_mode", "Ctrl+2",
                arg=FILTER_ANOMALOUS),
     ActionSpec("show_errors", "Show &Errors Only", "results_panel.set_filter_mode", "Ctrl+3",
                arg=FILTER_ERRORS),

@@ -99,7 +99,7 @@ class BatchRunner(QObject):
     def _report(self, end: BatchEnd) -> None:
         counts, note = end.counts, " (cancelled)" if end.cancelled else ""
         self._status.say(f"Analysed {counts['total']} files{note}: {counts['anomalous']} "
-                         f"anomalous, {counts['errors']} errors")
+                         f"flagged, {counts['errors']} errors")
         log.info("batch %d finished%s: %s", end.batch_id, note, counts)
         inputs = self._session.last_inputs
         folders = [p for p in inputs if Path(p).is_dir()]

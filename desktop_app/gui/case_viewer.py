@@ -110,7 +110,7 @@ class CaseViewer(QWidget):
 
         self.colorbar = pg.ColorBarItem(
             values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=14,
-            label="error (fixed scale)", colorMapMenu=False,
+            label="reconstruction error (same scale for every case)", colorMapMenu=False,
         )
         self.graphics.addItem(self.colorbar, row=1, col=3)
 

@@ -19,18 +19,20 @@ BORDERLINE_RULE = (
     "95% of validation cancers."
 )
 
-# Decision colours carry text too ("ANOMALOUS", "borderline", "normal", "error"): never
-# colour alone. (label, background, foreground)
+# Decision colours carry text too ("FLAGGED", "borderline", "not flagged", "error"): never
+# colour alone. "not flagged", not "normal": a clinician reads "normal" as "benign", which
+# the model cannot say. (label, background, foreground)
 DECISION_STYLE: dict[str, tuple[str, str, str]] = {
-    DECISION_ANOMALOUS: ("ANOMALOUS", "#f6d3d3", "#8b0000"),
+    DECISION_ANOMALOUS: ("FLAGGED", "#f6d3d3", "#8b0000"),
     BORDERLINE: ("borderline", "#fbe7c6", "#7a4a00"),
-    DECISION_NORMAL: ("normal", "#d8eedb", "#1e5b2a"),
+    DECISION_NORMAL: ("not flagged", "#d8eedb", "#1e5b2a"),
     "": ("error", "#e6e6e6", "#444444"),
 }
 
 
 class DecisionWords:
-    """The decision the window shows for a result, given the band's lower edge."""
+    """The decision a window shows for a result, given the band's lower edge (one
+    instance per window, shared by its table and score panel)."""
 
     def __init__(self) -> None:
         self.band_low: float | None = None  # the 95%-validation-sensitivity threshold
@@ -46,10 +48,6 @@ class DecisionWords:
     def style(self, result: AnalysisResult) -> tuple[str, str, str]:
         return DECISION_STYLE.get(self.of(result), DECISION_STYLE[""])
 
-
-WORDS = DecisionWords()  # the window's one instance (set per model)
-
-
-def is_flagged(result: AnalysisResult) -> bool:
-    """Flagged or borderline: the cases "next flagged" walks through."""
-    return WORDS.of(result) in (DECISION_ANOMALOUS, BORDERLINE)
+    def is_flagged(self, result: AnalysisResult) -> bool:
+        """Flagged or borderline: the cases "next flagged" walks through."""
+        return self.of(result) in (DECISION_ANOMALOUS, BORDERLINE)

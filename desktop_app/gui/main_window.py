@@ -27,7 +27,6 @@ from desktop_app.gui.batch_runner import BatchRunner
 from desktop_app.gui.case_loader import CaseLoader
 from desktop_app.gui.case_panel import CasePanel
 from desktop_app.gui.components.session import BatchEnd, OpenPlan, Session, ShownCase
-from desktop_app.gui.decisions import WORDS, is_flagged
 from desktop_app.gui.dialogs import AboutDialog, DialogPathProvider, MessageBar, PathProvider
 from desktop_app.gui.exports import Exporter
 from desktop_app.gui.icons import load_icon
@@ -104,7 +103,8 @@ class MainWindow(QMainWindow):
         self.cases.shown.connect(self.case_shown)
         self.cases.failed.connect(lambda text: self.show_message(text, "error"))
         self.exporter = Exporter(self.session, self, self.path_provider, self.threads,
-                                 self.results_panel.current_result, self.case_viewer.opacity)
+                                 self.results_panel.current_result,
+                                 lambda: self.case_viewer.opacity)
         self.exporter.finished.connect(self.export_finished)
         self.exporter.failed.connect(self.export_failed)
         self.exporter.message.connect(self.show_message)
@@ -120,7 +120,6 @@ class MainWindow(QMainWindow):
         self.banner.action_clicked.connect(self.choose_model_file)
         self.message_bar = MessageBar()
         self.results_panel = panel = ResultsPanel(self.session.results)
-        panel.is_flagged = is_flagged
         panel.is_reviewed = lambda r: self.session.reviews.is_reviewed(r.image_sha256)
         self.table, self.proxy, self.results_model = panel.table, panel.proxy, panel.results_model
         self.results_model.review_text = self.session.review_text
@@ -134,6 +133,7 @@ class MainWindow(QMainWindow):
         self.case_viewer, self.score_panel = self.right_splitter.case_viewer, \
             self.right_splitter.score_panel
         self.review_panel = self.right_splitter.review_panel
+        self.score_panel.words = self.results_model.words
         self.case_viewer.opacity_changed.connect(app_settings.save_opacity)
         self.review_panel.problem.connect(lambda text: self.show_message(text, "warning"))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.model_status.show_model(model)
         self.setWindowTitle(f"{APP_TITLE} — {meta.model_name} {meta.model_version}")
-        WORDS.band_low = borderline_low(meta)
+        self.results_model.words.band_low = borderline_low(meta)
         self.operating_point.set_model(meta, app_settings.saved_alpha(model.sha256))
         threshold = self.operating_point.threshold
         self.score_panel.set_stats(meta.benign_stats)

@@ -184,8 +184,8 @@ def expected_words(meta: ModelMetadata, threshold: float) -> tuple[str, str, str
             test += " (Outside the stored points: nearest point's figures.)"
     stats = meta.benign_stats
     spec = stats.specificity_at(threshold)
-    validation = (f"Flags {_of_100(1 - spec, stats.n, 'benign images')} of the "
-                  f"{stats.n} in validation.")
+    validation = (f"Flags {_of_100(1 - spec, stats.n, 'benign validation images')}"
+                  f" ({stats.n} in all).")
     dataset = str(meta.data.get("dataset", "")) if isinstance(meta.data, dict) else ""
     source = f"the Test split of {dataset}" if dataset else "the model's test set"
     sizes = f": {n_pos} cancers, {n_neg} benign" if counts else ""
@@ -229,6 +229,9 @@ class OperatingPointControl(QGroupBox):
 
         self.point_combo = QComboBox()
         self.point_combo.setToolTip("Named operating points stored in the model")
+        self.point_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.point_combo.setMinimumContentsLength(18)
         self.alpha_edit = QLineEdit()
         self.alpha_edit.setAccessibleName("Alpha")
         self.alpha_edit.setMaximumWidth(80)
@@ -262,7 +265,9 @@ class OperatingPointControl(QGroupBox):
         row.addWidget(QLabel("α ="))
         row.addWidget(self.alpha_edit)
         row.addWidget(self.slider, 1)
-        row.addWidget(self.reset_button)
+        state = QHBoxLayout()
+        state.addWidget(self.state_label, 1)
+        state.addWidget(self.reset_button)
         form = QFormLayout()
         form.addRow("Threshold:", self.threshold_label)
         form.addRow("Expected:", self.expected_label)
@@ -270,7 +275,7 @@ class OperatingPointControl(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(self.entry_error)
-        layout.addWidget(self.state_label)
+        layout.addLayout(state)
         layout.addLayout(form)
         layout.addWidget(self.data_label)
 
@@ -306,7 +311,8 @@ class OperatingPointControl(QGroupBox):
         self._updating = True
         try:
             self.point_combo.clear()
-            self.point_combo.addItem(f"Default: {self._default_name}", self._default_threshold)
+            short = "Screening" if self._default_name == "screening point" else "Model threshold"
+            self.point_combo.addItem(f"{short} (default)", self._default_threshold)
             if self._default_threshold != meta.threshold:
                 self.point_combo.addItem("Model threshold", float(meta.threshold))
             seed = float(stats.threshold(stats.alpha))

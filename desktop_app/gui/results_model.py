@@ -21,7 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui.components.result_list import ResultList, RowSpan
-from desktop_app.gui.decisions import BORDERLINE, WORDS, is_flagged
+from desktop_app.gui.decisions import BORDERLINE, DecisionWords
 
 (COL_THUMB, COL_FILE, COL_SCORE, COL_DECISION, COL_PERCENTILE, COL_REVIEW, COL_FOLDER,
  COL_STATUS) = range(8)
@@ -96,6 +96,7 @@ class ResultsModel(QAbstractTableModel):
         # Set by the window: the review column's text and the folders paths are relative to.
         self.review_text: Callable[[AnalysisResult], str] = lambda _r: ""
         self.roots: list[Path] = []
+        self.words = DecisionWords()
         self._thumbs: dict[int, QPixmap] = {}
         self._requested: set[int] = set()  # asked for, no answer yet
         self._failures: dict[int, tuple[int, str, float]] = {}  # key -> (attempts, reason, retry at)
@@ -137,50 +138,47 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(res) + self._preview_note(res.index)
         if col == COL_DECISION and role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(QColor(WORDS.style(res)[1]))
+            return QBrush(QColor(self.words.style(res)[1]))
         if col == COL_DECISION and role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(QColor(WORDS.style(res)[2]))
+            return QBrush(QColor(self.words.style(res)[2]))
         if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole and res.status != "ok":
             return QBrush(QColor("#8b0000"))
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SCORE, COL_PERCENTILE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    @staticmethod
-    def _display(res: AnalysisResult, col: int) -> str | None:
+    def _display(self, res: AnalysisResult, col: int) -> str | None:
         if col == COL_FILE:
             return res.path.name
         if col == COL_SCORE:
             return _fmt(res.score, ".4f")
         if col == COL_DECISION:
-            return WORDS.style(res)[0]
+            return self.words.style(res)[0]
         if col == COL_PERCENTILE:
             return _fmt(res.percentile, ".1f")
         if col == COL_STATUS:
             return "ok" if res.status == "ok" else f"error: {res.error}"
         return None
 
-    @staticmethod
-    def _sort_key(res: AnalysisResult, col: int) -> str | float | int:
+    def _sort_key(self, res: AnalysisResult, col: int) -> str | float | int:
         if col == COL_FILE:
             return res.path.name.lower()
         if col == COL_SCORE:
             return -1.0 if res.score is None else float(res.score)
         if col == COL_DECISION:
-            return {"anomalous": 3, BORDERLINE: 2, "normal": 1}.get(WORDS.of(res), 0)
+            return {"anomalous": 3, BORDERLINE: 2, "normal": 1}.get(self.words.of(res), 0)
         if col == COL_PERCENTILE:
             return -1.0 if res.percentile is None else float(res.percentile)
         if col == COL_STATUS:
             return "" if res.status == "ok" else res.error
         return res.index
 
-    @staticmethod
-    def _tooltip(res: AnalysisResult) -> str:
+    def _tooltip(self, res: AnalysisResult) -> str:
         if res.status != "ok":
             return f"{res.path}\nCould not be analysed: {res.error}"
         return (
             f"{res.path}\nscore {_fmt(res.score, '.4f')} vs threshold "
-            f"{_fmt(res.threshold, '.4f')}: {WORDS.of(res)}\n"
+            f"{_fmt(res.threshold, '.4f')}: {self.words.of(res)}\n"
             f"z {_fmt(res.z, '+.2f')}, benign percentile {_fmt(res.percentile, '.1f')}"
         )
 
@@ -331,7 +329,7 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         res = model.data(model.index(source_row, 0, source_parent), RESULT_ROLE)
         if res is None:
             return False
-        if self._mode == FILTER_ANOMALOUS and not is_flagged(res):
+        if self._mode == FILTER_ANOMALOUS and not model.words.is_flagged(res):
             return False
         if self._mode == FILTER_ERRORS and res.status == "ok":
             return False

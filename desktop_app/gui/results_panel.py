@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui.components.result_list import ResultList
-from desktop_app.gui.decisions import BORDERLINE, WORDS
+from desktop_app.gui.decisions import BORDERLINE
 from desktop_app.gui.operating_point import OperatingPointControl
 from desktop_app.gui.results_model import (
     COL_DECISION,
     COL_FILE,
+    COL_FOLDER,
     COL_PERCENTILE,
     COL_REVIEW,
     COL_SCORE,
@@ -56,8 +57,8 @@ class ResultsPanel(QWidget):
         self.results_model = ResultsModel(results, self)
         self.proxy = ResultsFilterProxy(self)
         self.proxy.setSourceModel(self.results_model)
-        # Set by the window: which cases count as flagged, and which were reviewed.
-        self.is_flagged: Callable[[AnalysisResult], bool] = _never
+        self.is_flagged = self.results_model.words.is_flagged  # flagged or borderline
+        # Set by the window: which cases were reviewed.
         self.is_reviewed: Callable[[AnalysisResult], bool] = _never
 
         self.table = table = QTableView()
@@ -79,7 +80,8 @@ class ResultsPanel(QWidget):
         header.resizeSection(COL_THUMB, THUMB_SIZE + 10)
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(COL_FILE, 150)
-        for col, width in ((COL_SCORE, 70), (COL_DECISION, 95), (COL_PERCENTILE, 75)):
+        for col, width in ((COL_SCORE, 70), (COL_DECISION, 95), (COL_PERCENTILE, 75),
+                           (COL_REVIEW, 80), (COL_FOLDER, 90)):
             header.resizeSection(col, width)
         header.setStretchLastSection(True)
         table.setAccessibleName("Results")
@@ -118,11 +120,12 @@ class ResultsPanel(QWidget):
             self.filter_combo.setCurrentIndex(idx)
 
     def update_summary(self, counts: dict[str, int]) -> None:
-        borderline = sum(WORDS.of(r) == BORDERLINE for r in self.results_model.result_list)
-        near = f"{borderline} borderline · " if WORDS.band_low is not None else ""
+        words = self.results_model.words
+        borderline = sum(words.of(r) == BORDERLINE for r in self.results_model.result_list)
+        near = f"{borderline} borderline · " if words.band_low is not None else ""
         self.summary_label.setText(
-            f"{counts['total']} files · {counts['anomalous']} anomalous · {near}"
-            f"{counts['normal'] - borderline} normal · {counts['errors']} errors")
+            f"{counts['total']} files · {counts['anomalous']} flagged · {near}"
+            f"{counts['normal'] - borderline} not flagged · {counts['errors']} errors")
 
     def refresh_reviews(self) -> None:
         self.results_model.refresh_column(COL_REVIEW)

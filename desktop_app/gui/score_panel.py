@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.score_stats import BenignStats
-from desktop_app.gui.decisions import DECISION_STYLE, WORDS
+from desktop_app.gui.decisions import DECISION_STYLE, DecisionWords
 from desktop_app.gui.elided_label import ElidedLabel
 
 HIST_BINS = 30
@@ -35,6 +35,7 @@ class ScorePanel(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Score", parent)
+        self.words = DecisionWords()  # the window shares its table's
         self._stats: BenignStats | None = None
         self._threshold: float | None = None
         self._case_score: float | None = None
@@ -60,6 +61,7 @@ class ScorePanel(QGroupBox):
         self.plot.hideButtons()
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "score")
+        item.getAxis("bottom").enableAutoSIPrefix(False)  # the threshold's own units
         item.setLabel("left", "benign images")
         item.setTitle("Benign validation scores", size="9pt")
         self.hist_item = pg.PlotDataItem(
@@ -140,7 +142,7 @@ class ScorePanel(QGroupBox):
             self.set_threshold(float(result.threshold))
         self.z_label.setText(_fmt(result.z, "+.2f"))
         self.percentile_label.setText(_fmt(result.percentile, ".1f"))
-        self._set_decision(WORDS.style(result)[0], WORDS.of(result))
+        self._set_decision(self.words.style(result)[0], self.words.of(result))
         self._fit_range()
 
     @property

@@ -81,6 +81,10 @@ class TaskThread(QThread, Generic[T]):
             return
         self.succeeded.emit(value)
 
+    def detach(self) -> None:
+        """Forget the callbacks (their owner is gone); the outcome is then dropped."""
+        self._on_done = self._on_error = None
+
     @Slot(object)
     def _deliver_value(self, value: T) -> None:
         if self._on_done is not None:
@@ -278,6 +282,8 @@ class ThreadRegistry:
         for thread in stuck:
             log.warning("thread %s did not stop within %.1f s; left to end on its own",
                         thread.objectName(), timeout_s)
+            if isinstance(thread, TaskThread):
+                thread.detach()  # its window is closing: nothing may call back into it
             _ABANDONED.add(thread)
             self._threads.discard(thread)
             self._kept.discard(thread)

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication
 from desktop_app.core.results import redecide
 from desktop_app.gui import menus
 from desktop_app.gui import settings as app_settings
-from desktop_app.gui.decisions import is_flagged
 from desktop_app.gui.operating_point import opening_threshold
 from desktop_app.gui.results_model import COL_STATUS, FILTER_ANOMALOUS, FILTER_ERRORS
 from desktop_app.gui.workers import THUMB_SIZE
@@ -301,7 +300,7 @@ def test_alpha_control_redecides_every_row_without_inference(make_window, image_
     assert app_settings.saved_alpha(window.model.sha256) == control.alpha
     # The anomalous-only filter follows the new decisions.
     window.results_panel.set_filter_mode(FILTER_ANOMALOUS)
-    assert window.proxy.rowCount() == sum(is_flagged(r) for r in low)
+    assert window.proxy.rowCount() == sum(window.results_model.words.is_flagged(r) for r in low)
     assert window.score_panel.threshold_line.value() == control.threshold
     assert window.operating_point.expected_label.text() != "—"
 
@@ -521,7 +520,8 @@ def test_each_model_keeps_its_own_operating_point(make_window, small_model_path,
 def test_window_geometry_persists(make_window):
     window = make_window()
     # Within the offscreen screen (restoreGeometry clamps to it) and above the minimum size.
-    size = (max(761, window.minimumSizeHint().width() + 11), 703)
+    available = window.screen().availableGeometry()
+    size = ((window.minimumSizeHint().width() + available.width()) // 2, 703)
     window.resize(*size)
     window.close()
     again = make_window()

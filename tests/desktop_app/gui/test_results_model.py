@@ -54,7 +54,7 @@ def _model(qtbot, rows):
 def test_decision_has_text_and_colour(rows, qtbot):
     model, _ = _model(qtbot, rows)
     texts = [model.index(r, COL_DECISION).data() for r in range(model.rowCount())]
-    assert texts == ["normal", "ANOMALOUS", "normal", "ANOMALOUS", "error"]
+    assert texts == ["not flagged", "FLAGGED", "not flagged", "FLAGGED", "error"]
     anomalous_bg = model.index(1, COL_DECISION).data(Qt.ItemDataRole.BackgroundRole).color()
     normal_bg = model.index(0, COL_DECISION).data(Qt.ItemDataRole.BackgroundRole).color()
     assert anomalous_bg != normal_bg

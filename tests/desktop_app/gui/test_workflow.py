@@ -18,7 +18,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.gui import settings as app_settings
-from desktop_app.gui.decisions import BORDERLINE, WORDS, is_flagged
+from desktop_app.gui.decisions import BORDERLINE
 from desktop_app.gui.operating_point import opening_threshold
 from desktop_app.gui.results_model import COL_FOLDER, COL_REVIEW, COL_SCORE
 from desktop_app.gui.window_geometry import first_size
@@ -76,7 +76,8 @@ def test_window_opens_at_the_screening_point_and_shows_a_borderline_band(
     assert "benign" in control.validation_label.text()
     assert "Figures from" in control.data_label.text()  # names the data
     results = window.results_model.results()
-    decisions = [WORDS.of(r) for r in results]
+    words = window.results_model.words
+    decisions = [words.of(r) for r in results]
     assert decisions.count("anomalous") == 4
     assert decisions.count(BORDERLINE) == 4  # between the 95% and the 90% points
     shown = {window.proxy.index(row, 3).data() for row in range(window.proxy.rowCount())}
@@ -88,7 +89,7 @@ def test_window_opens_at_the_screening_point_and_shows_a_borderline_band(
     for _ in range(8):
         window.next_flagged_action.trigger()
         seen.add(window.results_panel.current_result().index)
-    assert len(seen) == 8 and all(is_flagged(r) for r in results if r.index in seen)
+    assert len(seen) == 8 and all(words.is_flagged(r) for r in results if r.index in seen)
 
 
 # ---------------------------------------------------------------- 14.2 folders
