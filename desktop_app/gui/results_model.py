@@ -52,15 +52,16 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def relative_folder(path: Path, roots: list[Path]) -> str:
-    """``path``'s folder relative to the first of ``roots`` holding it; the folder name
-    when none does (a file opened on its own)."""
+    """``path``'s folder relative to the first of ``roots`` (the opened folders) holding it;
+    "" when it is directly in one, or was opened on its own (its folder's name may carry a
+    patient's name or a diagnosis, so it is not shown unasked)."""
     for root in roots:
         try:
             rel = path.parent.relative_to(root)
         except ValueError:
             continue
         return "" if rel == Path() else rel.as_posix()
-    return path.parent.name
+    return ""
 
 
 def _fmt(value: float | None, spec: str) -> str:

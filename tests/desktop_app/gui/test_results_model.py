@@ -103,3 +103,13 @@ def test_same_index_replaces_its_row(rows, stats, qtbot):
     model.add_results([redecide(rows[0], stats, 0.0)])
     assert model.rowCount() == 5
     assert model.result_at(0).decision == "anomalous"
+
+
+def test_subfolder_is_relative_to_the_opened_folder_and_never_a_bare_folder_name():
+    from desktop_app.gui.results_model import relative_folder
+
+    root = Path("/clinic/batch")
+    assert relative_folder(root / "a.jpg", [root]) == ""
+    assert relative_folder(root / "left arm" / "2026" / "a.jpg", [root]) == "left arm/2026"
+    # A file opened on its own: its folder may be named after the patient or the diagnosis.
+    assert relative_folder(Path("/Patients/Smith John/melanoma/a.jpg"), [root]) == ""
