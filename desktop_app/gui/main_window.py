@@ -26,13 +26,13 @@ from desktop_app.gui.actions import ActionContext, build_actions, update_enabled
 from desktop_app.gui.batch_runner import BatchRunner
 from desktop_app.gui.case_loader import CaseLoader
 from desktop_app.gui.case_panel import CasePanel
+from desktop_app.gui.components.operating_point import borderline_low
 from desktop_app.gui.components.session import BatchEnd, OpenPlan, Session, ShownCase
 from desktop_app.gui.dialogs import AboutDialog, DialogPathProvider, MessageBar, PathProvider
 from desktop_app.gui.exports import Exporter
 from desktop_app.gui.icons import load_icon
 from desktop_app.gui.model_loader import ModelLoader
 from desktop_app.gui.model_loading import ModelPreload
-from desktop_app.gui.operating_point import borderline_low
 from desktop_app.gui.results_panel import ResultsPanel
 from desktop_app.gui.status import BatchStatus, ModelStatus
 from desktop_app.gui.thumbnails import ThumbnailLoader
@@ -119,7 +119,8 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("ModelBanner")
         self.banner.action_clicked.connect(self.choose_model_file)
         self.message_bar = MessageBar()
-        self.results_panel = panel = ResultsPanel(self.session.results)
+        self.results_panel = panel = ResultsPanel(self.session.results,
+                                                  self.session.operating_point)
         panel.is_reviewed = lambda r: self.session.reviews.is_reviewed(r.image_sha256)
         self.table, self.proxy, self.results_model = panel.table, panel.proxy, panel.results_model
         self.results_model.review_text = self.session.review_text

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.results import AnalysisResult
+from desktop_app.gui.components.operating_point import OperatingPoint
 from desktop_app.gui.components.result_list import ResultList
 from desktop_app.gui.decisions import BORDERLINE
 from desktop_app.gui.operating_point import OperatingPointControl
@@ -52,7 +53,8 @@ def _never(_result: AnalysisResult) -> bool:
 class ResultsPanel(QWidget):
     """Operating point, filter row, table and summary over one :class:`ResultList`."""
 
-    def __init__(self, results: ResultList, parent: QWidget | None = None) -> None:
+    def __init__(self, results: ResultList, point: OperatingPoint | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results_model = ResultsModel(results, self)
         self.proxy = ResultsFilterProxy(self)
@@ -101,7 +103,7 @@ class ResultsPanel(QWidget):
         self.name_filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.summary_label = QLabel(EMPTY_SUMMARY)
         self.summary_label.setWordWrap(True)
-        self.operating_point = OperatingPointControl()
+        self.operating_point = OperatingPointControl(point)
 
         filters = QHBoxLayout()
         filters.addWidget(self.filter_combo)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from desktop_app.core.results import STATUS_OK, AnalysisResult, redecide
 from desktop_app.gui.components.events import Event
+from desktop_app.gui.components.operating_point import OperatingPoint
 from desktop_app.gui.components.result_list import ResultList
 from desktop_app.gui.components.review import ReviewStore
 
@@ -58,6 +59,7 @@ class Session:
     def __init__(self, review_path: Path) -> None:
         self.results = ResultList()
         self.reviews = ReviewStore(review_path)
+        self.operating_point = OperatingPoint()
         self.model: LoadedModel | None = None
         self.engine: Engine | None = None
         self.model_path: Path | None = None

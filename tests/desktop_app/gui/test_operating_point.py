@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import BenignStats
-from desktop_app.gui.operating_point import (
-    OperatingPointControl,
+from desktop_app.gui.components.operating_point import (
+    OperatingPoint,
     borderline_low,
     expected_performance,
     expected_words,
@@ -19,6 +19,7 @@ from desktop_app.gui.operating_point import (
     screening_threshold,
     wilson,
 )
+from desktop_app.gui.operating_point import OperatingPointControl
 
 POINTS = [
     {"label": "a", "alpha": 1.0, "threshold": 0.10, "val_specificity": 0.8,
@@ -191,3 +192,24 @@ def test_a_model_threshold_that_is_no_round_alpha_is_kept_exactly(qtbot, stats):
         control.reset_button.click()
     assert sig.args[0] == model_threshold
     assert control.threshold == model_threshold
+
+
+def test_operating_point_state_without_qt(stats):
+    point = OperatingPoint()
+    seen: list[float] = []
+    point.changed.connect(seen.append)
+    point.set_alpha(1.0)  # no model yet: nothing happens
+    assert point.threshold is None and seen == []
+    point.attach(_meta(stats, SCREENING_POINTS, 0.3))
+    assert point.threshold == 0.16 and point.at_default
+    assert [name for name, _t in point.named_points()] == [
+        "Screening (default)", "Model threshold", "Mean + 1.3 sd"]
+    point.set_alpha(0.5)
+    assert point.alpha == 0.5 and point.threshold == stats.threshold(0.5)
+    assert not point.at_default
+    point.set_alpha(99)  # clamped
+    assert point.alpha == 10.0
+    point.reset()
+    assert point.at_default and seen[-1] == 0.16
+    point.attach(_meta(stats, POINTS, 0.3), alpha=2.0)  # a saved choice
+    assert point.alpha == 2.0 and point.default_threshold == 0.3 and not point.at_default

@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[4]
 
 
 def test_components_import_no_qt():
-    code = ("import sys, desktop_app.gui.components.session, desktop_app.gui.components.review;"
+    code = ("import sys, desktop_app.gui.components.session, desktop_app.gui.components.review,"
+            " desktop_app.gui.components.operating_point;"
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6', 'pyqtgraph'))];"
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
