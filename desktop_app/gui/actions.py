@@ -84,7 +84,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Save a PDF report of the selected case", _case),
     ActionSpec("cancel", "&Cancel Batch", "cancel_batch", "Esc", "cancel",
                "Stop the running batch", _running),
-    ActionSpec("quit", "&Quit", "close", QKeySequence.StandardKey.Quit),
+    ActionSpec("quit", "&Quit", "close", "Ctrl+Q"),  # StandardKey.Quit is empty on some desktops
     ActionSpec("about", "&About DermScreen", "show_about", None, "about",
                "Intended use and the model card"),
     ActionSpec("fit", "&Fit Image", "case_viewer.fit", "F", "fit",

@@ -165,8 +165,10 @@ def display_problem() -> str:
     return f"dermscreen: {'; '.join(reasons)}.\n{NO_WINDOW_HINT}"
 
 
-def run_gui(open_paths: list[str], model_path: str | None) -> int:
-    """Open the window (``open_paths`` analysed at start) and run until it closes."""
+def run_gui(open_paths: list[str], model_path: str | None, *,
+            quit_after_s: float | None = None) -> int:
+    """Open the window (``open_paths`` analysed at start) and run until it closes
+    (or ``quit_after_s`` seconds have passed: for smoke tests of the real entry point)."""
     problem = display_problem()
     if problem:
         # Qt would abort the process with a platform-plugin error instead.
@@ -183,6 +185,9 @@ def run_gui(open_paths: list[str], model_path: str | None) -> int:
     # However the loop ends (last window closed, or QApplication.quit()), stop the workers.
     app.aboutToQuit.connect(window.shutdown)
     wake = install_quit_signals(app)
+    if quit_after_s is not None:
+        # Scheduled once the application exists: a timer made before it never fires.
+        QTimer.singleShot(int(quit_after_s * 1000), app.quit)
     window.show()
     try:
         rc = int(app.exec())
@@ -213,10 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="ONNX model file (default: bundled)")
     parser.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.quit_after is not None:
-        # For smoke tests of the real entry point: quit after N seconds.
-        QTimer.singleShot(int(args.quit_after * 1000), lambda: QApplication.quit())
-    return run_gui(args.open_paths, args.model)
+    return run_gui(args.open_paths, args.model, quit_after_s=args.quit_after)
 
 
 if __name__ == "__main__":
