@@ -67,6 +67,7 @@ class _TitleItem(pg.LabelItem):
 
 
 ZOOM_STEP = 1.25  # one + or - key press
+PAN_STEP = 0.1  # one arrow key press, as a share of what is in view
 
 
 class CaseViewer(QWidget):
@@ -264,8 +265,23 @@ class CaseViewer(QWidget):
     def zoom_out(self) -> None:
         self.zoom(1 / ZOOM_STEP)
 
+    def pan(self, dx: float, dy: float) -> None:
+        """Move the linked views by ``dx``, ``dy`` times the visible width and height."""
+        if self._images is None:
+            return
+        view = self.views[0]
+        (x0, x1), (y0, y1) = view.viewRange()
+        shift_x, shift_y = dx * (x1 - x0), dy * (y1 - y0)
+        view.setRange(xRange=(x0 + shift_x, x1 + shift_x), yRange=(y0 + shift_y, y1 + shift_y),
+                      padding=0)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() == Qt.Key.Key_F:
+        step = PAN_STEP
+        moves = {Qt.Key.Key_Left: (-step, 0.0), Qt.Key.Key_Right: (step, 0.0),
+                 Qt.Key.Key_Up: (0.0, -step), Qt.Key.Key_Down: (0.0, step)}
+        if event.key() in moves:
+            self.pan(*moves[Qt.Key(event.key())])
+        elif event.key() == Qt.Key.Key_F:
             self.fit()
         elif event.key() == Qt.Key.Key_1:
             self.one_to_one()

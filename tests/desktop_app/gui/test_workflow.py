@@ -217,6 +217,12 @@ def test_tab_leaves_the_table_and_keys_zoom_the_case(make_window, image_folder, 
     window.zoom_out_action.trigger()
     (o0, o1), _ = view.viewRange()
     assert (o1 - o0) > (z1 - z0)
+    # Arrow keys pan the case views when they have the focus.
+    window.case_viewer.setFocus()
+    (p0, p1), _ = view.viewRange()
+    qtbot.keyClick(window.case_viewer, Qt.Key.Key_Right)
+    (r0, r1), _ = view.viewRange()
+    assert r0 > p0 and abs((r1 - r0) - (p1 - p0)) < 0.01 * (p1 - p0)  # moved, same zoom
     assert window.zoom_in_action.shortcut().toString() == "+"
     assert window.zoom_reset_action.shortcut().toString() == "0"
 
