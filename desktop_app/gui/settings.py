@@ -37,9 +37,13 @@ def settings_path() -> Path:
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) and make it 0700: it holds folder names and notes,
     which in a clinic can name patients."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # a folder we do not own stays as it is
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path, 0o700)
+    except OSError:
+        # A read-only home must not stop the app: settings and reviews then are not kept
+        # (the review panel says so when a change cannot be saved).
+        pass
     return path
 
 

@@ -103,7 +103,14 @@ def screening_threshold(meta: ModelMetadata) -> float | None:
 
 
 def borderline_low(meta: ModelMetadata) -> float | None:
-    """The lower edge of the borderline band: the 95%-validation-sensitivity threshold."""
+    """The lower edge of the borderline band, or None (no band).
+
+    A point with ``role == "borderline"`` wins; else the highest stored threshold
+    whose validation sensitivity is at least 95%.
+    """
+    for point in meta.operating_points:
+        if point.get("role") == "borderline" and (t := _finite(point.get("threshold"))):
+            return t
     return _highest_threshold_with(meta.operating_points, BAND_SENSITIVITY)
 
 

@@ -91,6 +91,9 @@ def test_screening_point_and_band_come_from_the_validation_points(stats):
     assert opening_threshold(plain) == (0.3, "model threshold")
     explicit = _meta(stats, SCREENING_POINTS, 0.3, extra={"screening_threshold": 0.18})
     assert screening_threshold(explicit) == 0.18
+    roles = _meta(stats, [{"role": "screening", "threshold": 0.17},
+                          {"role": "borderline", "threshold": 0.11}], 0.3)
+    assert screening_threshold(roles) == 0.17 and borderline_low(roles) == 0.11
 
 
 def test_expected_words_name_the_data_and_carry_intervals(stats):

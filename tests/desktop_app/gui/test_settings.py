@@ -84,3 +84,16 @@ def test_saving_no_alpha_forgets_it():
     app_settings.save_alpha(2.0, "a" * 64)
     app_settings.save_alpha(None, "a" * 64)
     assert app_settings.saved_alpha("a" * 64) is None
+
+
+def test_an_unwritable_home_does_not_stop_the_app(tmp_path: Path, monkeypatch):
+    from desktop_app.gui.components.review import ReviewStore
+
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("DERMSCREEN_HOME", str(blocker / "sub"))
+    app_settings.save_alpha(1.0)  # nowhere to write: no exception
+    assert app_settings.recent_folders() == []
+    store = ReviewStore(app_settings.review_file_path())
+    assert not store.set("a" * 64, reviewed=True)
+    assert store.last_error
