@@ -16,6 +16,7 @@ from desktop_app.gui.workers import (
     abandoned_threads,
     make_thumbnail,
 )
+from tests.desktop_app.gui.conftest import wait_for, wait_signal
 from tests.support.data import make_bad_files
 
 
@@ -40,19 +41,19 @@ def test_thumbnail_thread_skips_bad_files_and_delivers_good_ones(qtbot, tmp_path
         for number, path in enumerate(bad.values()):
             thread.submit((1, number), path)
         thread.submit((2, 0), isic9_test_files[0])
-        qtbot.waitUntil(lambda: (2, 0) in got, timeout=60_000)
+        wait_for(qtbot, lambda: (2, 0) in got, "the good file's thumbnail")
     finally:
         thread.requestInterruption()
-        thread.wait()
+        assert thread.wait(60_000)
     assert got == {(2, 0): (THUMB_SIZE, THUMB_SIZE)}  # isic9 images are square
 
 
 def test_task_thread_reports_success_and_failure_to_its_typed_callbacks(qtbot, tmp_path: Path):
     values: list[int] = []
     ok: TaskThread[int] = TaskThread(lambda: 41 + 1, "answer", on_done=values.append)
-    with qtbot.waitSignal(ok.succeeded, timeout=30_000) as done:
+    with wait_signal(qtbot, ok.succeeded, "the task's value") as done:
         ok.start()
-    ok.wait()
+    assert ok.wait(60_000)
     assert done.args == [42]
     assert values == [42]  # delivered on the GUI thread, by the thread object's own slot
 
@@ -64,9 +65,9 @@ def test_task_thread_reports_success_and_failure_to_its_typed_callbacks(qtbot, t
 
     errors: list[str] = []
     bad: TaskThread[None] = TaskThread(fail, "case", on_error=errors.append)
-    with qtbot.waitSignal(bad.failed, timeout=30_000) as failed:
+    with wait_signal(qtbot, bad.failed, "the task's failure") as failed:
         bad.start()
-    bad.wait()
+    assert bad.wait(60_000)
     (message,) = failed.args
     assert str(empty) in message and "empty" in message
     assert errors == [message]
@@ -80,11 +81,11 @@ def test_registry_gives_up_on_a_thread_stuck_in_a_fifo_read(qtbot, tmp_path: Pat
     registry = ThreadRegistry()
     task: TaskThread[bytes] = TaskThread(fifo.read_bytes, "fifo-reader")
     registry.start(task)
-    qtbot.waitUntil(task.isRunning, timeout=30_000)
+    wait_for(qtbot, task.isRunning, "the FIFO reader to start")
     assert registry.stop_all(0.2) == ["fifo-reader"]
     assert task in abandoned_threads()
     # Unblock it: a writer opens and closes the FIFO, the reader reads EOF and ends.
     with open(fifo, "wb"):
         pass
-    assert task.wait(30_000)
+    assert task.wait(60_000)
     assert task not in abandoned_threads()

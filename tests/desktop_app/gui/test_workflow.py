@@ -23,7 +23,7 @@ from desktop_app.gui.decisions import BORDERLINE
 from desktop_app.gui.results_model import COL_FOLDER, COL_REVIEW, COL_SCORE
 from desktop_app.gui.window_geometry import first_size
 from desktop_app.gui.workers import TaskThread, abandoned_threads
-from tests.desktop_app.gui.conftest import wait_batch, wait_for
+from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -64,7 +64,7 @@ def test_window_opens_at_the_screening_point_and_shows_a_borderline_band(
          "val_sensitivity": 0.96, "test_sensitivity": 0.93, "test_specificity": 0.2},
     ]
     screening = _with_points(small_model_path, isolated_user_home / "screening.onnx", points)
-    with qtbot.waitSignal(window.model_ready, timeout=60_000):
+    with wait_signal(qtbot, window.model_ready, "the screening model to load"):
         window.load_model(screening)
     wait_for(qtbot, lambda: not window.busy and window.results_model.rowCount() == 12,
              "the batch re-analysed with the screening model")
