@@ -123,7 +123,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&Model", ("open_model",)),
     ("&Help", ("about",)),
 )
-TOOLBAR: tuple[str, ...] = ("open_folder", "open_images", SEP, "export_csv", "export_pdf", SEP,
+TOOLBAR: tuple[str, ...] = ("open_folder", "include_subfolders", "open_images", SEP, "export_csv", "export_pdf", SEP,
                             "cancel", "about")
 
 

@@ -4,8 +4,8 @@ Core decides "anomalous" or "normal" at the threshold (desktop_app.core.results)
 The window adds one more word, **borderline**, for a case that is not flagged
 at the chosen threshold but would be flagged at the model's high-sensitivity
 validation point (the highest threshold that flags at least 95% of validation
-cancers, when the model stores it). The band exists only when that point lies
-below the chosen threshold. This GUI-only value should move into core's
+cancers, when the model stores it, or a point with ``role == "borderline"``). The
+band exists only when that point lies below the chosen threshold. This GUI-only value should move into core's
 decision vocabulary once core has one (issue 14; see the report to the lead).
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolBar
 
 from desktop_app.gui import settings as app_settings
 from desktop_app.gui.components.operating_point import opening_threshold
@@ -102,6 +102,8 @@ def test_open_folder_includes_subfolders_with_a_relative_path_column(
         path.rename(nested / path.name)
     window = make_window()
     assert window.include_subfolders_action.isChecked()  # on by default, visible in File
+    toolbar = window.findChild(QToolBar, "MainToolBar")
+    assert window.include_subfolders_action in toolbar.actions()  # and on the tool bar
     scripted_paths.folder = str(image_folder)
     window.open_folder_action.trigger()
     wait_batch(qtbot, window)
