@@ -77,11 +77,12 @@ def ensure_output_dir(folder: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, *, private: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success it replaces ``target`` atomically.
 
     On any exception the temp file is removed and ``target`` is left as it was;
-    an OSError is re-raised as :class:`FileWriteError`.
+    an OSError is re-raised as :class:`FileWriteError`. ``private`` keeps the
+    file 0600 (settings, reviews: they can name patients).
     """
     target = Path(target)
     folder = target.parent
@@ -93,10 +94,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        # Reports are read by other users (and Excel): the usual 0644, not mkstemp's 0600.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        if private:
+            os.chmod(tmp, 0o600)
+        else:
+            # Reports are read by other users (and Excel): the usual 0644, not mkstemp's 0600.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except OSError as exc:
         _discard(tmp)
@@ -111,16 +115,17 @@ def _discard(tmp: Path) -> None:
         tmp.unlink()
 
 
-def write_bytes_atomic(target: str | Path, data: bytes) -> Path:
+def write_bytes_atomic(target: str | Path, data: bytes, *, private: bool = False) -> Path:
     """Write ``data`` to ``target`` atomically (fsync before the rename)."""
     target = Path(target)
-    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+    with atomic_path(target, private=private) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     return target
 
 
-def write_text_atomic(target: str | Path, text: str, encoding: str = "utf-8") -> Path:
+def write_text_atomic(target: str | Path, text: str, encoding: str = "utf-8", *,
+                      private: bool = False) -> Path:
     """Write ``text`` to ``target`` atomically."""
-    return write_bytes_atomic(target, text.encode(encoding))
+    return write_bytes_atomic(target, text.encode(encoding), private=private)

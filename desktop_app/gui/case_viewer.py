@@ -9,7 +9,7 @@ Mouse: wheel zooms at the cursor, drag pans. Keys: F fits, 1 shows 1:1.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QStackedWidget,
     QVBoxLayout,
@@ -26,6 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.heatmap import INFERNO_LUT, colorize
+from desktop_app.gui.elided_label import ElidedLabel
+
+if TYPE_CHECKING:
+    from desktop_app.core.engine import CaseImages
 
 DEFAULT_OPACITY = 0.5
 
@@ -61,6 +66,10 @@ class _TitleItem(pg.LabelItem):
         return QSizeF(0, self.itemRect().height())
 
 
+ZOOM_STEP = 1.25  # one + or - key press
+PAN_STEP = 0.1  # one arrow key press, as a share of what is in view
+
+
 class CaseViewer(QWidget):
     """Three linked image views plus an opacity slider and a fixed-scale colour bar."""
 
@@ -70,7 +79,7 @@ class CaseViewer(QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._vmax = 1.0
-        self._images: Any = None
+        self._images: CaseImages | None = None
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#202124")
@@ -102,7 +111,7 @@ class CaseViewer(QWidget):
 
         self.colorbar = pg.ColorBarItem(
             values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=14,
-            label="error (fixed scale)", colorMapMenu=False,
+            label="reconstruction error (same scale for every case)", colorMapMenu=False,
         )
         self.graphics.addItem(self.colorbar, row=1, col=3)
 
@@ -110,6 +119,8 @@ class CaseViewer(QWidget):
         self.placeholder = QLabel("Select a case in the results table")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
+        # A long file name or error must not widen the window: wrap within the width given.
+        self.placeholder.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.placeholder.setStyleSheet(
             "background: #202124; color: #bdc1c6; font-size: 11pt; padding: 24px;"
         )
@@ -126,8 +137,7 @@ class CaseViewer(QWidget):
         self.one_button = QPushButton("1:1 (1)")
         self.fit_button.setToolTip("Show the whole image")
         self.one_button.setToolTip("One image pixel per screen pixel")
-        self.case_label = QLabel("No case selected")
-        self.case_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.case_label = ElidedLabel("No case selected")
 
         controls = QHBoxLayout()
         controls.setContentsMargins(6, 2, 2, 2)
@@ -191,7 +201,7 @@ class CaseViewer(QWidget):
         """Keep the current images while the next case is computed."""
         self.case_label.setText(f"{name} — computing reconstruction and heatmap…")
 
-    def show_case(self, images: Any, name: str) -> None:
+    def show_case(self, images: CaseImages, name: str) -> None:
         """Draw a CaseImages (original, reconstruction, error_map) for ``name``."""
         keep_view = self._images is not None and self._images.original.shape == images.original.shape
         self._images = images
@@ -238,8 +248,40 @@ class CaseViewer(QWidget):
         view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
                       padding=0)
 
+    def zoom(self, factor: float) -> None:
+        """Zoom the linked views by ``factor`` (> 1 closer) about their centre."""
+        if self._images is None or not factor > 0:
+            return
+        view = self.views[0]
+        (x0, x1), (y0, y1) = view.viewRange()
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        half_w, half_h = (x1 - x0) / (2 * factor), (y1 - y0) / (2 * factor)
+        view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
+                      padding=0)
+
+    def zoom_in(self) -> None:
+        self.zoom(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom(1 / ZOOM_STEP)
+
+    def pan(self, dx: float, dy: float) -> None:
+        """Move the linked views by ``dx``, ``dy`` times the visible width and height."""
+        if self._images is None:
+            return
+        view = self.views[0]
+        (x0, x1), (y0, y1) = view.viewRange()
+        shift_x, shift_y = dx * (x1 - x0), dy * (y1 - y0)
+        view.setRange(xRange=(x0 + shift_x, x1 + shift_x), yRange=(y0 + shift_y, y1 + shift_y),
+                      padding=0)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() == Qt.Key.Key_F:
+        step = PAN_STEP
+        moves = {Qt.Key.Key_Left: (-step, 0.0), Qt.Key.Key_Right: (step, 0.0),
+                 Qt.Key.Key_Up: (0.0, -step), Qt.Key.Key_Down: (0.0, step)}
+        if event.key() in moves:
+            self.pan(*moves[Qt.Key(event.key())])
+        elif event.key() == Qt.Key.Key_F:
             self.fit()
         elif event.key() == Qt.Key.Key_1:
             self.one_to_one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -15,10 +15,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from desktop_app.core.model_file import LoadedModel
 
 INTENDED_USE = (
     "DermScreen is a triage aid for dermoscopic images of skin lesions. It flags images "
@@ -83,6 +87,8 @@ class MessageBar(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Wraps within the window's width; a long path never widens the window.
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.action_button = QPushButton()
         self.action_button.hide()
         self.action_button.clicked.connect(self.action_clicked)
@@ -105,6 +111,7 @@ class MessageBar(QFrame):
             f"QFrame#{name} QLabel {{ color: {fg}; }}"
         )
         self.label.setText(text)
+        self.label.setToolTip(text)
         self.action_button.setVisible(bool(action))
         if action:
             self.action_button.setText(action)
@@ -134,7 +141,7 @@ def app_version() -> str:
         return ""
 
 
-def about_html(model: Any | None, model_error: str = "") -> str:
+def about_html(model: LoadedModel | None, model_error: str = "") -> str:
     """Header of the About box: intended use and the loaded model (HTML)."""
     parts = [
         f"<h2>DermScreen {html.escape(app_version())}</h2>",
@@ -161,7 +168,7 @@ def about_html(model: Any | None, model_error: str = "") -> str:
 class AboutDialog(QDialog):
     """Intended use, the model's identity and its card (Markdown beside the model)."""
 
-    def __init__(self, model: Any | None, model_error: str = "", parent: QWidget | None = None):
+    def __init__(self, model: LoadedModel | None, model_error: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("About DermScreen")
         self.resize(640, 560)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.model_file import LoadedModel
 
 
-def load_model_and_engine(path: str | Path) -> tuple[Any, Any]:
+def load_model_and_engine(path: str | Path) -> tuple[LoadedModel, Engine]:
     """(LoadedModel, Engine) for ``path``; raises the ModelError subclasses of load_model."""
     from desktop_app.core.engine import Engine, inference_threads
     from desktop_app.core.model_file import load_model
@@ -26,10 +30,10 @@ class ModelPreload:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dermscreen-preload")
-        self.future: Future[tuple[Any, Any]] = pool.submit(load_model_and_engine, self.path)
+        self.future: Future[tuple[LoadedModel, Engine]] = pool.submit(load_model_and_engine, self.path)
         pool.shutdown(wait=False)
 
-    def result(self) -> tuple[Any, Any]:
+    def result(self) -> tuple[LoadedModel, Engine]:
         """Wait for the load; re-raises its error."""
         return self.future.result()
 

@@ -1,229 +1,217 @@
-"""The operating point: an alpha control that re-decides every result live.
+"""The operating-point widget: named points, a typed alpha, a slider, what to expect.
 
-T = mean + alpha * sd of the benign validation scores (BenignStats owns the
-rule). The expected sensitivity/specificity shown come from the operating
-points stored in the model (interpolated between them, nearest outside their
-range); the validation specificity comes from BenignStats.specificity_at.
+The state and the rules (screening default, borderline band, words with
+intervals, alpha parsing) live Qt-free in desktop_app.gui.components.operating_point;
+this widget shows them and turns the user's input into changes of that state.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from dataclasses import dataclass
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.gui.components.operating_point import (
+    ALPHA_MAX,
+    ALPHA_MIN,
+    OperatingPoint,
+    expected_words,
+    parse_alpha,
+)
 
-ALPHA_MIN, ALPHA_MAX, ALPHA_STEP = -3.0, 10.0, 0.05
 _SLIDER_SCALE = 100  # slider ticks per unit of alpha
 
 
-@dataclass(frozen=True)
-class ExpectedPerformance:
-    """Sensitivity/specificity expected at a threshold, from the model's operating points."""
-
-    sensitivity: float | None
-    specificity: float | None
-    how: str  # "interpolated", "exact" or "nearest (label)"
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def _interp(points: list[dict[str, Any]], key: str, threshold: float) -> tuple[float | None, str]:
-    pts = [(t, v) for p in points if (t := _finite(p.get("threshold"))) is not None
-           and (v := _finite(p.get(key))) is not None]
-    if not pts:
-        return None, ""
-    pts.sort()
-    if threshold <= pts[0][0]:
-        return pts[0][1], "exact" if threshold == pts[0][0] else "nearest"
-    if threshold >= pts[-1][0]:
-        return pts[-1][1], "exact" if threshold == pts[-1][0] else "nearest"
-    for (t0, v0), (t1, v1) in itertools.pairwise(pts):
-        if t0 <= threshold <= t1:
-            if t1 == t0:
-                return v0, "exact"
-            w = (threshold - t0) / (t1 - t0)
-            return v0 + w * (v1 - v0), "interpolated"
-    return pts[-1][1], "nearest"  # unreachable: the range checks above cover it
-
-
-def expected_performance(points: list[dict[str, Any]], threshold: float) -> ExpectedPerformance:
-    """Test-set sensitivity and specificity at ``threshold`` from stored operating points.
-
-    Linear in the threshold between neighbouring points; outside their range
-    the nearest point's value is used (and ``how`` says so).
-    """
-    sens, how_s = _interp(points, "test_sensitivity", threshold)
-    spec, how_p = _interp(points, "test_specificity", threshold)
-    hows = {h for h in (how_s, how_p) if h}
-    how = "nearest" if "nearest" in hows else "interpolated" if "interpolated" in hows else (
-        "exact" if hows else "")
-    return ExpectedPerformance(sens, spec, how)
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
-
-
 class OperatingPointControl(QGroupBox):
-    """Alpha spin box + slider, the threshold it gives and what to expect there.
+    """Named points, a typed α, a slider, and what to expect at the resulting threshold.
 
-    ``alpha_changed(alpha, threshold)`` fires on every user change.
+    ``threshold_chosen(threshold)`` fires on every change the user makes.
     """
 
-    alpha_changed = Signal(float, float)
+    threshold_chosen = Signal(float)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, point: OperatingPoint | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__("Operating point", parent)
-        self._stats: BenignStats | None = None
-        self._points: list[dict[str, Any]] = []
-        self._default_alpha = 0.0
-        self._default_threshold: float | None = None
-        # The exact alpha: the spin box shows it to 2 decimals, but a model's own
-        # threshold (e.g. one chosen on validation) is rarely a round alpha, and
-        # rounding it would silently move the decision.
-        self._alpha = 0.0
+        self.point = point if point is not None else OperatingPoint()
         self._updating = False
 
-        self.spin = QDoubleSpinBox()
-        self.spin.setRange(ALPHA_MIN, ALPHA_MAX)
-        self.spin.setSingleStep(ALPHA_STEP)
-        self.spin.setDecimals(2)
-        self.spin.setPrefix("α = ")
-        self.spin.setToolTip(
-            "Threshold T = mean + α · sd of benign validation scores. "
-            "Lower α flags more cases (more sensitive, less specific)."
-        )
+        self.point_combo = QComboBox()
+        self.point_combo.setToolTip("Named operating points stored in the model")
+        self.point_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.point_combo.setMinimumContentsLength(18)
+        self.alpha_edit = QLineEdit()
+        self.alpha_edit.setAccessibleName("Alpha")
+        self.alpha_edit.setMaximumWidth(80)
+        self.alpha_edit.setToolTip(
+            "Threshold T = mean + α · sd of benign validation scores. Type a number and press "
+            "Enter. Lower α flags more cases (more sensitive, less specific).")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(round(ALPHA_MIN * _SLIDER_SCALE), round(ALPHA_MAX * _SLIDER_SCALE))
         self.slider.setPageStep(_SLIDER_SCALE // 2)
-        self.slider.setAccessibleName("Alpha")
-        self.reset_button = QPushButton("Model default")
-        self.reset_button.setToolTip("Go back to the threshold stored in the model")
+        self.slider.setAccessibleName("Alpha slider")
+        self.reset_button = QPushButton("Reset to default")
+        self.reset_button.setToolTip("Go back to the model's default point")
+        self.state_label = QLabel("")
+        self.state_label.setWordWrap(True)
+        self.entry_error = QLabel("")
+        self.entry_error.setStyleSheet("color: #8b0000;")
+        self.entry_error.hide()
 
         self.threshold_label = QLabel("—")
         self.expected_label = QLabel("—")
-        self.expected_label.setWordWrap(True)
         self.validation_label = QLabel("—")
-        for label in (self.threshold_label, self.expected_label, self.validation_label):
+        self.data_label = QLabel("")
+        self.data_label.setStyleSheet("color: #555;")
+        for label in (self.threshold_label, self.expected_label, self.validation_label,
+                      self.data_label):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
 
         row = QHBoxLayout()
-        row.addWidget(self.spin)
+        row.addWidget(self.point_combo)
+        row.addWidget(QLabel("α ="))
+        row.addWidget(self.alpha_edit)
         row.addWidget(self.slider, 1)
-        row.addWidget(self.reset_button)
+        state = QHBoxLayout()
+        state.addWidget(self.state_label, 1)
+        state.addWidget(self.reset_button)
         form = QFormLayout()
         form.addRow("Threshold:", self.threshold_label)
-        form.addRow("Expected (test set):", self.expected_label)
-        form.addRow("Benign validation:", self.validation_label)
+        form.addRow("Expected:", self.expected_label)
+        form.addRow("Validation:", self.validation_label)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addWidget(self.entry_error)
+        layout.addLayout(state)
         layout.addLayout(form)
+        layout.addWidget(self.data_label)
 
-        self.spin.valueChanged.connect(self._on_spin)
+        self.alpha_edit.returnPressed.connect(self.apply_typed)
+        self.alpha_edit.editingFinished.connect(self.apply_typed)
         self.slider.valueChanged.connect(self._on_slider)
-        self.reset_button.clicked.connect(lambda: self.set_alpha(self._default_alpha, emit=True))
+        self.point_combo.activated.connect(self._on_point)
+        self.reset_button.clicked.connect(self.reset)
         self.setEnabled(False)
 
-    # -- state ----------------------------------------------------------------
+    # -- state (kept by self.point) ---------------------------------------------
     @property
     def alpha(self) -> float:
-        return self._alpha
-
-    @property
-    def at_model_default(self) -> bool:
-        return self._alpha == self._default_alpha
+        return self.point.alpha
 
     @property
     def threshold(self) -> float | None:
-        if self._stats is None:
-            return None
-        if self.at_model_default and self._default_threshold is not None:
-            return self._default_threshold  # exactly the model's, not re-derived from alpha
-        return float(self._stats.threshold(self._alpha))
+        return self.point.threshold
 
     @property
-    def default_alpha(self) -> float:
-        return self._default_alpha
+    def default_threshold(self) -> float | None:
+        return self.point.default_threshold
 
-    def set_model(
-        self,
-        stats: BenignStats,
-        points: list[dict[str, Any]],
-        default_threshold: float,
-        alpha: float | None = None,
-    ) -> None:
-        """Attach a model's statistics; ``alpha`` None means the model's own threshold."""
-        self._stats = stats
-        self._points = list(points)
-        self._default_alpha = float(stats.alpha_for(default_threshold))
-        self._default_threshold = float(default_threshold)
+    @property
+    def at_model_default(self) -> bool:
+        return self.point.at_default
+
+    def set_model(self, meta: ModelMetadata, alpha: float | None = None) -> None:
+        """Attach a model; ``alpha`` None opens at the model's default point (no signal)."""
+        self._updating = True
+        try:
+            self.point.attach(meta, alpha)
+            self.point_combo.clear()
+            for name, threshold in self.point.named_points():
+                self.point_combo.addItem(name, threshold)
+            self.point_combo.addItem("Custom α", None)
+        finally:
+            self._updating = False
         self.setEnabled(True)
-        self.set_alpha(self._default_alpha if alpha is None else alpha, emit=False)
+        self._show(typed=alpha is not None, emit=False)
 
     def clear_model(self) -> None:
-        self._stats = None
-        self._points = []
+        self.point.detach()
         self.setEnabled(False)
         for label in (self.threshold_label, self.expected_label, self.validation_label):
             label.setText("—")
 
+    def set_threshold(self, threshold: float, *, emit: bool = True) -> None:
+        """Move to ``threshold`` (``emit``: say so, as for a user's change)."""
+        self.point.set_threshold(threshold)
+        self._show(typed=False, emit=emit)
+
     def set_alpha(self, alpha: float, *, emit: bool = True) -> None:
-        alpha = min(ALPHA_MAX, max(ALPHA_MIN, float(alpha)))
-        self._alpha = alpha
-        self._updating = True
-        try:
-            self.spin.setValue(alpha)
-            self.slider.setValue(round(alpha * _SLIDER_SCALE))
-        finally:
-            self._updating = False
-        self._refresh()
-        if emit and self._stats is not None:
-            self.alpha_changed.emit(self.alpha, float(self.threshold))
+        """Move to T = mean + ``alpha`` sd (clamped to the allowed range)."""
+        self.point.set_alpha(alpha)
+        self._show(typed=True, emit=emit)
+
+    def reset(self) -> None:
+        """Back to the model's default point."""
+        self.point.reset()
+        self._show(typed=False)
+
+    def apply_typed(self) -> bool:
+        """Apply what is typed in the α field; on a bad entry keep the text and say why."""
+        if self._updating or self.point.meta is None:
+            return False
+        parsed = parse_alpha(self.alpha_edit.text())
+        if isinstance(parsed, str):
+            self.entry_error.setText(f"{parsed}; the operating point is unchanged.")
+            self.entry_error.show()
+            return False
+        if parsed != self.point.alpha or self.point_combo.currentData() is not None:
+            text = self.alpha_edit.text()
+            self.set_alpha(parsed)
+            self.alpha_edit.setText(text.strip())  # what was typed stays as typed
+        else:
+            self.entry_error.hide()
+        return True
 
     # -- slots ----------------------------------------------------------------
-    def _on_spin(self, value: float) -> None:
-        if not self._updating:
-            self.set_alpha(value, emit=True)
-
     def _on_slider(self, value: int) -> None:
         if not self._updating:
-            self.set_alpha(value / _SLIDER_SCALE, emit=True)
+            self.set_alpha(value / _SLIDER_SCALE)
 
-    def _refresh(self) -> None:
-        if self._stats is None:
+    def _on_point(self, index: int) -> None:
+        threshold = self.point_combo.itemData(index)
+        if threshold is not None and not self._updating:
+            self.set_threshold(float(threshold))
+
+    def _show(self, *, typed: bool, emit: bool = True) -> None:
+        """Show the point's state in every control; ``emit``: tell the window."""
+        point = self.point
+        if point.meta is None or point.threshold is None:
             return
-        thr = float(self.threshold)
-        marker = " (model default)" if self.at_model_default else ""
-        self.threshold_label.setText(f"{thr:.5g}{marker}")
-        perf = expected_performance(self._points, thr)
-        if perf.sensitivity is None and perf.specificity is None:
-            self.expected_label.setText("no operating points stored in the model")
+        self._updating = True
+        try:
+            self.alpha_edit.setText(f"{point.alpha:.4g}" if typed else f"{point.alpha:.2f}")
+            self.slider.setValue(round(min(ALPHA_MAX, max(ALPHA_MIN, point.alpha))
+                                       * _SLIDER_SCALE))
+            idx = self.point_combo.findData(point.threshold)
+            self.point_combo.setCurrentIndex(idx if idx >= 0 else self.point_combo.count() - 1)
+        finally:
+            self._updating = False
+        self.entry_error.hide()
+        self.threshold_label.setText(f"{point.threshold:.5g} (α = {point.alpha:.2f})")
+        if point.at_default:
+            self.state_label.setText(f"The model's default point ({point.default_name}).")
+            self.state_label.setStyleSheet("color: #1e5b2a;")
         else:
-            self.expected_label.setText(
-                f"sensitivity {_pct(perf.sensitivity)}, specificity {_pct(perf.specificity)}"
-                f" ({perf.how})"
-            )
-        spec = self._stats.specificity_at(thr)
-        self.validation_label.setText(f"specificity {_pct(spec)} of {self._stats.n} benign images")
+            self.state_label.setText("⚠ Not the model's default point: kept for this model "
+                                     "until you press Reset to default.")
+            self.state_label.setStyleSheet("color: #7a4a00; font-weight: bold;")
+        self.reset_button.setEnabled(not point.at_default)
+        test, validation, data = expected_words(point.meta, point.threshold)
+        self.expected_label.setText(test)
+        self.validation_label.setText(validation)
+        self.data_label.setText(data)
+        if emit:
+            self.threshold_chosen.emit(point.threshold)

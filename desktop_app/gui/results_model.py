@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -17,17 +19,25 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
-COL_THUMB, COL_FILE, COL_SCORE, COL_DECISION, COL_PERCENTILE, COL_STATUS = range(6)
-HEADERS = ("", "File", "Score", "Decision", "Percentile", "Status")
+from desktop_app.core.results import AnalysisResult
+from desktop_app.gui.components.result_list import ResultList, RowSpan
+from desktop_app.gui.decisions import BORDERLINE, DecisionWords
+
+(COL_THUMB, COL_FILE, COL_SCORE, COL_DECISION, COL_PERCENTILE, COL_REVIEW, COL_FOLDER,
+ COL_STATUS) = range(8)
+HEADERS = ("", "File", "Score", "Decision", "Percentile", "Review", "Subfolder", "Status")
+HEADER_TIPS = (
+    "Preview",
+    "File name",
+    "Reconstruction error: higher is less like the benign training images",
+    "Flagged when the score is above the operating point's threshold",
+    "Where the score falls among the benign validation images (100 = above all of them)",
+    "Reviewed mark and note (R marks the selected case)",
+    "Folder of the file, relative to the opened folder",
+    "ok, or why the file could not be analysed",
+)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
-
-# Decision colours carry text too ("ANOMALOUS", "normal", "error"): never colour alone.
-DECISION_STYLE = {
-    "anomalous": ("ANOMALOUS", QColor("#f6d3d3"), QColor("#8b0000")),
-    "normal": ("normal", QColor("#d8eedb"), QColor("#1e5b2a")),
-    "": ("error", QColor("#e6e6e6"), QColor("#444444")),
-}
 
 # A preview that fails this many times is given up on (a transient failure, such as a
 # file still being copied, gets another chance THUMB_RETRY_S later); the tooltip then
@@ -39,6 +49,19 @@ FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS = "all", "anomalous", "errors"
 FILTER_MODES = (FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS)
 
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def relative_folder(path: Path, roots: list[Path]) -> str:
+    """``path``'s folder relative to the first of ``roots`` (the opened folders) holding it;
+    "" when it is directly in one, or was opened on its own (its folder's name may carry a
+    patient's name or a diagnosis, so it is not shown unasked)."""
+    for root in roots:
+        try:
+            rel = path.parent.relative_to(root)
+        except ValueError:
+            continue
+        return "" if rel == Path() else rel.as_posix()
+    return ""
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -62,10 +85,19 @@ class ResultsModel(QAbstractTableModel):
 
     thumbnail_wanted = Signal(int, object)
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, results: ResultList | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[Any] = []
-        self._row_of: dict[int, int] = {}
+        # The rows live in the Qt-free ResultList (the session's); this model only shows them.
+        self._rows = results if results is not None else ResultList()
+        self._rows.inserting.connect(self._on_inserting)
+        self._rows.inserted.connect(lambda _span: self.endInsertRows())
+        self._rows.changed.connect(self._on_changed)
+        self._rows.resetting.connect(lambda _none: self.beginResetModel())
+        self._rows.reset.connect(self._on_reset)
+        # Set by the window: the review column's text and the folders paths are relative to.
+        self.review_text: Callable[[AnalysisResult], str] = lambda _r: ""
+        self.roots: list[Path] = []
+        self.words = DecisionWords()
         self._thumbs: dict[int, QPixmap] = {}
         self._requested: set[int] = set()  # asked for, no answer yet
         self._failures: dict[int, tuple[int, str, float]] = {}  # key -> (attempts, reason, retry at)
@@ -80,6 +112,8 @@ class ResultsModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # noqa: N802
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS[section]
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -88,8 +122,14 @@ class ResultsModel(QAbstractTableModel):
         res = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_REVIEW:
+                return self.review_text(res)
+            if col == COL_FOLDER:
+                return self.folder_text(res)
             return self._display(res, col)
         if role == SORT_ROLE:
+            if col in (COL_REVIEW, COL_FOLDER):
+                return (self.review_text(res) if col == COL_REVIEW else self.folder_text(res)).lower()
             return self._sort_key(res, col)
         if role == RESULT_ROLE:
             return res
@@ -99,52 +139,57 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(res) + self._preview_note(res.index)
         if col == COL_DECISION and role == Qt.ItemDataRole.BackgroundRole:
-            return QBrush(DECISION_STYLE.get(res.decision, DECISION_STYLE[""])[1])
+            return QBrush(QColor(self.words.style(res)[1]))
         if col == COL_DECISION and role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(DECISION_STYLE.get(res.decision, DECISION_STYLE[""])[2])
+            return QBrush(QColor(self.words.style(res)[2]))
         if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole and res.status != "ok":
             return QBrush(QColor("#8b0000"))
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SCORE, COL_PERCENTILE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    @staticmethod
-    def _display(res: Any, col: int) -> str | None:
+    def _display(self, res: AnalysisResult, col: int) -> str | None:
         if col == COL_FILE:
             return res.path.name
         if col == COL_SCORE:
             return _fmt(res.score, ".4f")
         if col == COL_DECISION:
-            return DECISION_STYLE.get(res.decision, DECISION_STYLE[""])[0]
+            return self.words.style(res)[0]
         if col == COL_PERCENTILE:
             return _fmt(res.percentile, ".1f")
         if col == COL_STATUS:
             return "ok" if res.status == "ok" else f"error: {res.error}"
         return None
 
-    @staticmethod
-    def _sort_key(res: Any, col: int) -> Any:
+    def _sort_key(self, res: AnalysisResult, col: int) -> str | float | int:
         if col == COL_FILE:
             return res.path.name.lower()
         if col == COL_SCORE:
             return -1.0 if res.score is None else float(res.score)
         if col == COL_DECISION:
-            return {"anomalous": 2, "normal": 1}.get(res.decision, 0)
+            return {"anomalous": 3, BORDERLINE: 2, "normal": 1}.get(self.words.of(res), 0)
         if col == COL_PERCENTILE:
             return -1.0 if res.percentile is None else float(res.percentile)
         if col == COL_STATUS:
             return "" if res.status == "ok" else res.error
         return res.index
 
-    @staticmethod
-    def _tooltip(res: Any) -> str:
+    def _tooltip(self, res: AnalysisResult) -> str:
         if res.status != "ok":
             return f"{res.path}\nCould not be analysed: {res.error}"
         return (
             f"{res.path}\nscore {_fmt(res.score, '.4f')} vs threshold "
-            f"{_fmt(res.threshold, '.4f')}: {res.decision}\n"
+            f"{_fmt(res.threshold, '.4f')}: {self.words.of(res)}\n"
             f"z {_fmt(res.z, '+.2f')}, benign percentile {_fmt(res.percentile, '.1f')}"
         )
+
+    def folder_text(self, res: AnalysisResult) -> str:
+        """The file's folder relative to the opened folder ("" when directly in it)."""
+        return relative_folder(res.path, self.roots)
+
+    def refresh_column(self, col: int) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, col), self.index(len(self._rows) - 1, col))
 
     def _preview_note(self, key: int) -> str:
         reason = self.thumbnail_failure(key)
@@ -160,7 +205,7 @@ class ResultsModel(QAbstractTableModel):
     def _given_up(self, key: int) -> bool:
         return self.thumbnail_attempts_failed(key) >= THUMB_ATTEMPTS
 
-    def _want(self, res: Any) -> None:
+    def _want(self, res: AnalysisResult) -> None:
         if res.status == "ok" and self._may_ask(res.index):
             self._requested.add(res.index)
             self.thumbnail_wanted.emit(res.index, res.path)
@@ -168,9 +213,9 @@ class ResultsModel(QAbstractTableModel):
     def want_thumbnails(self, keys: Iterable[int]) -> None:
         """Ask for the previews of rows ``keys`` that have none and none on its way."""
         for key in keys:
-            row = self._row_of.get(key)
-            if row is not None:
-                self._want(self._rows[row])
+            res = self._rows.by_key(key)
+            if res is not None:
+                self._want(res)
 
     def forget_requests(self) -> None:
         """The requests in flight will never be answered (lost): ask again when next wanted."""
@@ -182,7 +227,7 @@ class ResultsModel(QAbstractTableModel):
 
     def set_thumbnail(self, key: int, image: QImage) -> None:
         self._requested.discard(key)
-        row = self._row_of.get(key)
+        row = self._rows.row_of(key)
         if row is None:
             return
         # QPixmap only on the GUI thread, from the worker's QImage.
@@ -194,7 +239,7 @@ class ResultsModel(QAbstractTableModel):
     def set_thumbnail_failed(self, key: int, reason: str) -> None:
         """The preview of ``key`` could not be made; it is asked again up to THUMB_ATTEMPTS."""
         self._requested.discard(key)
-        row = self._row_of.get(key)
+        row = self._rows.row_of(key)
         if row is None:
             return
         attempts = self._failures.get(key, (0, "", 0.0))[0] + 1
@@ -216,67 +261,51 @@ class ResultsModel(QAbstractTableModel):
         return self._failures[key][1]
 
     # -- content ----------------------------------------------------------------
-    def clear(self) -> None:
-        self.beginResetModel()
-        self._rows.clear()
-        self._row_of.clear()
+    def _on_inserting(self, span: RowSpan) -> None:
+        self.beginInsertRows(QModelIndex(), span[0], span[1])
+
+    def _on_changed(self, span: RowSpan) -> None:
+        self.dataChanged.emit(self.index(span[0], 0), self.index(span[1], len(HEADERS) - 1))
+
+    def _on_reset(self, _none: None) -> None:
         self._thumbs.clear()
         self._requested.clear()
         self._failures.clear()
         self.endResetModel()
 
-    def add_results(self, results: Iterable[Any]) -> None:
+    @property
+    def result_list(self) -> ResultList:
+        return self._rows
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def add_results(self, results: Iterable[AnalysisResult]) -> None:
         """Append new rows; a result whose index is already shown replaces that row."""
-        fresh: list[Any] = []
-        for res in results:
-            row = self._row_of.get(res.index)
-            if row is None:
-                fresh.append(res)
-            else:
-                self._rows[row] = res
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
-        if not fresh:
-            return
-        first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-        for offset, res in enumerate(fresh):
-            self._row_of[res.index] = first + offset
-            self._rows.append(res)
-        self.endInsertRows()
+        self._rows.add(results)
 
-    def results(self) -> list[Any]:
+    def results(self) -> list[AnalysisResult]:
         """All results in input order."""
-        return sorted(self._rows, key=lambda r: r.index)
+        return self._rows.in_input_order()
 
-    def result_at(self, row: int) -> Any:
+    def result_at(self, row: int) -> AnalysisResult:
         return self._rows[row]
 
     def row_of(self, key: int) -> int | None:
-        return self._row_of.get(key)
+        return self._rows.row_of(key)
 
-    def map_results(self, fn: Callable[[Any], Any]) -> None:
+    def map_results(self, fn: Callable[[AnalysisResult], AnalysisResult]) -> None:
         """Replace every ok row by ``fn(row)`` (re-deciding at a new threshold)."""
-        if not self._rows:
-            return
-        self._rows = [fn(r) if r.status == "ok" else r for r in self._rows]
-        self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(HEADERS) - 1))
+        self._rows.map_ok(fn)
 
     def counts(self) -> dict[str, int]:
-        out = {"total": len(self._rows), "anomalous": 0, "normal": 0, "errors": 0}
-        for res in self._rows:
-            if res.status != "ok":
-                out["errors"] += 1
-            elif res.decision == "anomalous":
-                out["anomalous"] += 1
-            else:
-                out["normal"] += 1
-        return out
+        return self._rows.counts()
 
 
 class ResultsFilterProxy(QSortFilterProxyModel):
     """Sorts by each column's natural value; filters to all, anomalous or errors, and by name."""
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._mode = FILTER_ALL
         self.setSortRole(SORT_ROLE)
@@ -301,7 +330,7 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         res = model.data(model.index(source_row, 0, source_parent), RESULT_ROLE)
         if res is None:
             return False
-        if self._mode == FILTER_ANOMALOUS and not (res.status == "ok" and res.decision == "anomalous"):
+        if self._mode == FILTER_ANOMALOUS and not model.words.is_flagged(res):
             return False
         if self._mode == FILTER_ERRORS and res.status == "ok":
             return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,8 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.results import AnalysisResult
 from desktop_app.core.score_stats import BenignStats
-from desktop_app.gui.results_model import DECISION_STYLE
+from desktop_app.gui.decisions import DECISION_STYLE, DecisionWords
+from desktop_app.gui.elided_label import ElidedLabel
 
 HIST_BINS = 30
 THRESHOLD_PEN = pg.mkPen("#c0392b", width=2, style=Qt.PenStyle.DashLine)
@@ -34,13 +35,14 @@ class ScorePanel(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Score", parent)
+        self.words = DecisionWords()  # the window shares its table's
         self._stats: BenignStats | None = None
         self._threshold: float | None = None
         self._case_score: float | None = None
 
         self.score_label = QLabel("—")
         self.threshold_label = QLabel("—")
-        self.decision_label = QLabel("—")
+        self.decision_label = ElidedLabel("—")
         self.decision_label.setAutoFillBackground(True)
         self.decision_label.setContentsMargins(6, 1, 6, 1)
         self.z_label = QLabel("—")
@@ -59,6 +61,7 @@ class ScorePanel(QGroupBox):
         self.plot.hideButtons()
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "score")
+        item.getAxis("bottom").enableAutoSIPrefix(False)  # the threshold's own units
         item.setLabel("left", "benign images")
         item.setTitle("Benign validation scores", size="9pt")
         self.hist_item = pg.PlotDataItem(
@@ -113,7 +116,7 @@ class ScorePanel(QGroupBox):
         self._fit_range()
 
     # -- one case -----------------------------------------------------------------
-    def show_result(self, result: Any | None) -> None:
+    def show_result(self, result: AnalysisResult | None) -> None:
         """Fill the numbers from an AnalysisResult (None clears them)."""
         if result is None:
             self._case_score = None
@@ -139,7 +142,7 @@ class ScorePanel(QGroupBox):
             self.set_threshold(float(result.threshold))
         self.z_label.setText(_fmt(result.z, "+.2f"))
         self.percentile_label.setText(_fmt(result.percentile, ".1f"))
-        self._set_decision(DECISION_STYLE.get(result.decision, DECISION_STYLE[""])[0], result.decision)
+        self._set_decision(self.words.style(result)[0], self.words.of(result))
         self._fit_range()
 
     @property
@@ -148,12 +151,13 @@ class ScorePanel(QGroupBox):
 
     def _set_decision(self, text: str, decision: str | None) -> None:
         self.decision_label.setText(text)
+        self.decision_label.setToolTip(text)
         if decision is None:
             self.decision_label.setStyleSheet("")
             return
         _, bg, fg = DECISION_STYLE.get(decision, DECISION_STYLE[""])
         self.decision_label.setStyleSheet(
-            f"background: {bg.name()}; color: {fg.name()}; font-weight: bold; border-radius: 3px;"
+            f"background: {bg}; color: {fg}; font-weight: bold; border-radius: 3px;"
         )
 
     def _fit_range(self) -> None:

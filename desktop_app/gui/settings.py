@@ -6,12 +6,15 @@ DERMSCREEN_HOME per test) never see each other's or the user's settings.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from desktop_app.core.paths import user_data_dir
+from desktop_app.gui.components.review import REVIEW_FILE
 
 SETTINGS_FILE = "settings.ini"
 MAX_RECENT = 8
@@ -24,17 +27,55 @@ KEY_LAST_DIR = "files/last_dir"
 KEY_ALPHA = "decision/alpha"
 KEY_OPACITY = "viewer/opacity"
 KEY_MODEL = "model/path"
+KEY_SUBFOLDERS = "files/include_subfolders"
 
 
 def settings_path() -> Path:
     return user_data_dir() / SETTINGS_FILE
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it 0700: it holds folder names and notes,
+    which in a clinic can name patients."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    except OSError:
+        # A read-only home must not stop the app: settings and reviews then are not kept
+        # (the review panel says so when a change cannot be saved).
+        pass
+    return path
+
+
 def settings() -> QSettings:
     """The one QSettings object factory (INI file under DERMSCREEN_HOME or the user folder)."""
     path = settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def _commit(store: QSettings) -> None:
+    """Write ``store`` out and keep the file readable by the user only (0600)."""
+    store.sync()
+    with contextlib.suppress(OSError):
+        os.chmod(store.fileName(), 0o600)
+
+
+def review_file_path() -> Path:
+    """The reviews of every case (desktop_app.gui.components.review), next to the settings."""
+    return private_dir(user_data_dir()) / REVIEW_FILE
+
+
+def include_subfolders() -> bool:
+    """Open Folder also reads subfolders (the visible File menu option); on by default."""
+    value = settings().value(KEY_SUBFOLDERS)
+    return str(value).lower() not in ("false", "0") if value is not None else True
+
+
+def save_include_subfolders(on: bool) -> None:
+    store = settings()
+    store.setValue(KEY_SUBFOLDERS, "true" if on else "false")
+    _commit(store)
 
 
 def _as_list(value: object) -> list[str]:
@@ -59,14 +100,14 @@ def add_recent_folder(folder: str | Path) -> list[str]:
     items = items[:MAX_RECENT]
     store = settings()
     store.setValue(KEY_RECENT, items)
-    store.sync()
+    _commit(store)
     return items
 
 
 def clear_recent_folders() -> None:
     store = settings()
     store.remove(KEY_RECENT)
-    store.sync()
+    _commit(store)
 
 
 def _float_or_none(value: object) -> float | None:
@@ -88,10 +129,14 @@ def saved_alpha(model_sha256: str = "") -> float | None:
     return _float_or_none(settings().value(_alpha_key(model_sha256)))
 
 
-def save_alpha(alpha: float, model_sha256: str = "") -> None:
+def save_alpha(alpha: float | None, model_sha256: str = "") -> None:
+    """Keep ``alpha`` for this model; None forgets it (the model's default point again)."""
     store = settings()
-    store.setValue(_alpha_key(model_sha256), float(alpha))
-    store.sync()
+    if alpha is None:
+        store.remove(_alpha_key(model_sha256))
+    else:
+        store.setValue(_alpha_key(model_sha256), float(alpha))
+    _commit(store)
 
 
 def saved_opacity(default: float = 0.5) -> float:
@@ -102,7 +147,7 @@ def saved_opacity(default: float = 0.5) -> float:
 def save_opacity(opacity: float) -> None:
     store = settings()
     store.setValue(KEY_OPACITY, float(opacity))
-    store.sync()
+    _commit(store)
 
 
 def saved_bytes(key: str) -> QByteArray | None:
@@ -113,7 +158,7 @@ def saved_bytes(key: str) -> QByteArray | None:
 def save_bytes(key: str, value: QByteArray) -> None:
     store = settings()
     store.setValue(key, value)
-    store.sync()
+    _commit(store)
 
 
 def last_dir() -> str:
@@ -124,7 +169,7 @@ def last_dir() -> str:
 def save_last_dir(folder: str | Path) -> None:
     store = settings()
     store.setValue(KEY_LAST_DIR, str(folder))
-    store.sync()
+    _commit(store)
 
 
 def saved_model_path() -> str:
@@ -135,14 +180,12 @@ def saved_model_path() -> str:
 def save_model_path(path: str | Path) -> None:
     store = settings()
     store.setValue(KEY_MODEL, str(path))
-    store.sync()
+    _commit(store)
 
 
 def initial_model_path() -> Path:
     """The model to open when none is named: the last one chosen (if it still exists),
     else the default (DERMSCREEN_MODEL or the bundled reference model)."""
-    import os
-
     from desktop_app.core.paths import default_model_path
 
     saved = saved_model_path()

@@ -92,5 +92,19 @@ def test_no_display_gives_a_message_not_a_qt_abort(monkeypatch: pytest.MonkeyPat
         monkeypatch.delenv(var, raising=False)
     assert "dermscreen analyze" in display_problem()
     assert run_gui([], None) == 1
-    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert display_problem() == ""
+
+
+def test_quit_after_ends_the_real_entry_point(small_model_path, isolated_user_home):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO),
+               DERMSCREEN_HOME=str(isolated_user_home))
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop_app.gui.app", "--quit-after", "1",
+         "--model", str(small_model_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = (isolated_user_home / "logs" / "dermscreen.log").read_text(encoding="utf-8")
+    assert "window closed" in log
+    assert str(small_model_path.parent) not in log  # file names only, not folders

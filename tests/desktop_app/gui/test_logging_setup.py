@@ -68,3 +68,32 @@ def test_install_and_uninstall_restore_the_previous_hook():
     finally:
         hook.uninstall()
     assert sys.excepthook is before
+
+
+def test_log_file_is_private_and_names_files_not_folders(isolated_user_home, tmp_path):
+    import stat
+
+    folder = tmp_path / "Patients" / "Smith John"
+    path = setup_logging()
+    logging.getLogger("dermscreen.gui").info("batch started: %s", folder / "ISIC_1.jpg")
+    try:
+        raise OSError(f"cannot read {folder / 'ISIC_2.jpg'}")
+    except OSError:
+        logging.getLogger("dermscreen.gui").exception("failed")
+    text = path.read_text(encoding="utf-8")
+    assert "batch started: ISIC_1.jpg" in text
+    assert "cannot read ISIC_2.jpg" in text
+    assert "Smith John" not in text and str(tmp_path) not in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_debug_logging_keeps_full_paths(isolated_user_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("DERMSCREEN_DEBUG", "1")
+    path = setup_logging()
+    logging.getLogger("dermscreen.gui").debug("opened %s", tmp_path / "Smith John" / "a.jpg")
+    assert str(tmp_path / "Smith John" / "a.jpg") in path.read_text(encoding="utf-8")
+    monkeypatch.delenv("DERMSCREEN_DEBUG")
+    setup_logging()  # back to the private format
+    logging.getLogger("dermscreen.gui").info("opened %s", tmp_path / "Jones" / "b.jpg")
+    assert "Jones" not in path.read_text(encoding="utf-8").splitlines()[-1]

@@ -13,7 +13,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.results import redecide
+from desktop_app.gui import menus
 from desktop_app.gui import settings as app_settings
+from desktop_app.gui.components.operating_point import opening_threshold
 from desktop_app.gui.results_model import COL_STATUS, FILTER_ANOMALOUS, FILTER_ERRORS
 from desktop_app.gui.workers import THUMB_SIZE
 from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
@@ -54,7 +56,7 @@ def test_open_folder_shows_every_image_with_thumbnails(make_window, image_folder
 
 def _keys_in_view(window) -> list[int]:
     shown = window.visible_results()
-    return [shown[row].index for row in window.visible_rows()]
+    return [shown[row].index for row in window.results_panel.visible_rows()]
 
 
 def _assert_rows_in_view_get_thumbnails(window, qtbot, move, must_include: int) -> None:
@@ -68,15 +70,15 @@ def _assert_rows_in_view_get_thumbnails(window, qtbot, move, must_include: int) 
 def test_lost_thumbnail_requests_are_asked_again(make_window, image_folder, qtbot):
     window = make_window()
     # Stop the preview worker, so the requests of the batch stay queued ...
-    window._thumbs.requestInterruption()
-    assert window._thumbs.wait(5000)
+    window.thumbnails.worker.requestInterruption()
+    assert window.thumbnails.worker.wait(5000)
     window.open_paths([str(image_folder)])
     wait_batch(qtbot, window)
     keys = _keys_in_view(window)
     assert keys and set(keys) <= window.results_model.pending_thumbnails()
     # ... then lose them: the queue is emptied while the rows still count as asked for.
-    window._thumbs.clear()
-    window._thumbs.start()
+    window.thumbnails.worker.clear()
+    window.thumbnails.worker.start()
     wait_for(qtbot, lambda: all(window.results_model.has_thumbnail(k) for k in keys),
              "the lost preview requests to be asked again and answered")
     assert not window.results_model.pending_thumbnails()
@@ -85,8 +87,8 @@ def test_lost_thumbnail_requests_are_asked_again(make_window, image_folder, qtbo
 def test_a_file_without_preview_says_why_and_a_transient_failure_recovers(
         make_window, image_folder, tmp_path, qtbot):
     window = make_window()
-    window._thumbs.requestInterruption()  # previews only once the files have gone
-    assert window._thumbs.wait(5000)
+    window.thumbnails.worker.requestInterruption()  # previews only once the files have gone
+    assert window.thumbnails.worker.wait(5000)
     window.open_paths([str(image_folder)])
     wait_batch(qtbot, window)
     shown = window.visible_results()
@@ -94,7 +96,7 @@ def test_a_file_without_preview_says_why_and_a_transient_failure_recovers(
     saved = tmp_path / "saved.jpg"
     gone.path.unlink()
     back.path.rename(saved)  # gone for now: the first attempt fails, the retry works
-    window._thumbs.start()
+    window.thumbnails.worker.start()
     model = window.results_model
     wait_for(qtbot, lambda: model.thumbnail_attempts_failed(back.index) == 1,
              "the first preview attempt of the moved file to fail")
@@ -297,8 +299,8 @@ def test_alpha_control_redecides_every_row_without_inference(make_window, image_
         r.decision == "anomalous" for r in after)
     assert app_settings.saved_alpha(window.model.sha256) == control.alpha
     # The anomalous-only filter follows the new decisions.
-    window.set_filter_mode(FILTER_ANOMALOUS)
-    assert window.proxy.rowCount() == sum(r.decision == "anomalous" for r in low)
+    window.results_panel.set_filter_mode(FILTER_ANOMALOUS)
+    assert window.proxy.rowCount() == sum(window.results_model.words.is_flagged(r) for r in low)
     assert window.score_panel.threshold_line.value() == control.threshold
     assert window.operating_point.expected_label.text() != "—"
 
@@ -350,7 +352,7 @@ def test_export_to_unwritable_place_reports_and_lives_on(make_window, image_fold
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     with wait_signal(qtbot, window.export_failed, "export_failed"):
-        assert window.export_csv(blocker / "results.csv")
+        assert window.exporter.export_csv(blocker / "results.csv")
     assert window.message_bar.isVisible()
     assert "results.csv" in window.message_bar.text
     assert window.analysis_enabled
@@ -367,7 +369,7 @@ def test_bad_files_become_error_rows_with_reasons(make_window, tmp_path, qtbot):
     results = window.results_model.results()
     assert len(results) == len(files)
     assert all(r.status == "error" and r.error for r in results)
-    window.set_filter_mode(FILTER_ERRORS)
+    window.results_panel.set_filter_mode(FILTER_ERRORS)
     assert window.proxy.rowCount() == len(files)
     status_texts = {window.proxy.index(row, COL_STATUS).data()
                     for row in range(window.proxy.rowCount())}
@@ -464,13 +466,13 @@ def test_model_menu_lists_user_models_and_switches(make_window, small_model_path
     window = make_window()
     window.open_paths([str(image_folder)])
     wait_batch(qtbot, window)
-    window._rebuild_model_menu()
+    menus.rebuild_model_menu(window)
     names = [a.text() for a in window.model_menu.actions()]
     assert "second-model.onnx" in names
     action = next(a for a in window.model_menu.actions() if a.text() == "second-model.onnx")
     with wait_signal(qtbot, window.model_ready, "model_ready"):
         action.trigger()
-    assert window.model_path == other
+    assert window.session.model_path == other
     # The shown folder is analysed again with the new model.
     wait_for(qtbot, lambda: window.results_model.rowCount() == 12 and not window.busy,
              "window.results_model.rowCount() == 12 and not window.busy")
@@ -505,10 +507,11 @@ def test_each_model_keeps_its_own_operating_point(make_window, small_model_path,
     assert app_settings.saved_alpha(first.sha256) == 2.5
     with wait_signal(qtbot, window.model_ready, "model_ready"):
         window.load_model(other, remember=True)
-    # The new model starts at ITS default threshold, not at the alpha chosen for the other one.
+    # The new model starts at ITS default point, not at the alpha chosen for the other one.
     assert window.model.sha256 != first.sha256
-    assert window.threshold == pytest.approx(stats_threshold)
-    assert window.operating_point.alpha == pytest.approx(0.2, abs=0.01)
+    assert window.model.metadata.threshold == pytest.approx(stats_threshold)
+    assert window.threshold == opening_threshold(window.model.metadata)[0]
+    assert window.operating_point.at_model_default
     with wait_signal(qtbot, window.model_ready, "model_ready"):
         window.load_model(small_model_path, remember=True)
     assert window.operating_point.alpha == 2.5
@@ -517,10 +520,12 @@ def test_each_model_keeps_its_own_operating_point(make_window, small_model_path,
 def test_window_geometry_persists(make_window):
     window = make_window()
     # Within the offscreen screen (restoreGeometry clamps to it) and above the minimum size.
-    window.resize(761, 703)
+    available = window.screen().availableGeometry()
+    size = ((window.minimumSizeHint().width() + available.width()) // 2, 703)
+    window.resize(*size)
     window.close()
     again = make_window()
-    assert (again.width(), again.height()) == (761, 703)
+    assert (again.width(), again.height()) == size
 
 
 def test_uncaught_exception_is_logged_and_shown(make_window):

@@ -54,7 +54,7 @@ def _model(qtbot, rows):
 def test_decision_has_text_and_colour(rows, qtbot):
     model, _ = _model(qtbot, rows)
     texts = [model.index(r, COL_DECISION).data() for r in range(model.rowCount())]
-    assert texts == ["normal", "ANOMALOUS", "normal", "ANOMALOUS", "error"]
+    assert texts == ["not flagged", "FLAGGED", "not flagged", "FLAGGED", "error"]
     anomalous_bg = model.index(1, COL_DECISION).data(Qt.ItemDataRole.BackgroundRole).color()
     normal_bg = model.index(0, COL_DECISION).data(Qt.ItemDataRole.BackgroundRole).color()
     assert anomalous_bg != normal_bg
@@ -103,3 +103,13 @@ def test_same_index_replaces_its_row(rows, stats, qtbot):
     model.add_results([redecide(rows[0], stats, 0.0)])
     assert model.rowCount() == 5
     assert model.result_at(0).decision == "anomalous"
+
+
+def test_subfolder_is_relative_to_the_opened_folder_and_never_a_bare_folder_name():
+    from desktop_app.gui.results_model import relative_folder
+
+    root = Path("/clinic/batch")
+    assert relative_folder(root / "a.jpg", [root]) == ""
+    assert relative_folder(root / "left arm" / "2026" / "a.jpg", [root]) == "left arm/2026"
+    # A file opened on its own: its folder may be named after the patient or the diagnosis.
+    assert relative_folder(Path("/Patients/Smith John/melanoma/a.jpg"), [root]) == ""

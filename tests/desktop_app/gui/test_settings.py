@@ -67,3 +67,33 @@ def test_each_test_starts_with_fresh_settings():
     # The autouse fixture gives this test a new DERMSCREEN_HOME: nothing from above leaks in.
     assert app_settings.saved_alpha() is None
     assert app_settings.recent_folders() == []
+
+
+def test_settings_file_is_private(isolated_user_home: Path, tmp_path: Path):
+    import stat
+
+    app_settings.add_recent_folder(tmp_path / "Patients" / "Smith John")
+    app_settings.save_include_subfolders(False)
+    assert app_settings.include_subfolders() is False
+    path = app_settings.settings_path()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_saving_no_alpha_forgets_it():
+    app_settings.save_alpha(2.0, "a" * 64)
+    app_settings.save_alpha(None, "a" * 64)
+    assert app_settings.saved_alpha("a" * 64) is None
+
+
+def test_an_unwritable_home_does_not_stop_the_app(tmp_path: Path, monkeypatch):
+    from desktop_app.gui.components.review import ReviewStore
+
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("DERMSCREEN_HOME", str(blocker / "sub"))
+    app_settings.save_alpha(1.0)  # nowhere to write: no exception
+    assert app_settings.recent_folders() == []
+    store = ReviewStore(app_settings.review_file_path())
+    assert not store.set("a" * 64, reviewed=True)
+    assert store.last_error

@@ -1,0 +1,64 @@
+"""The selected case's review: a reviewed mark and a free-text note, saved as they change
+into the session's :class:`ReviewStore` (keyed by the image's SHA-256)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+
+from desktop_app.core.results import AnalysisResult
+from desktop_app.gui.components.review import MAX_NOTE_CHARS, ReviewStore
+
+NO_HASH = "This case has no image hash, so its review cannot be kept."
+
+
+class ReviewPanel(QWidget):
+    """Mark and note of the case given to :meth:`show_case`; ``problem(text)`` when a
+    change could not be kept."""
+
+    problem = Signal(str)
+
+    def __init__(self, reviews: ReviewStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._reviews = reviews
+        self._result: AnalysisResult | None = None
+        self.reviewed_box = QCheckBox("Reviewed (R)")
+        self.reviewed_box.setToolTip("Mark this case reviewed; kept with the image's SHA-256")
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("Note on this case (saved when you press Enter "
+                                          "or leave the field)")
+        self.note_edit.setMaxLength(MAX_NOTE_CHARS)
+        self.note_edit.setAccessibleName("Case note")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.addWidget(self.reviewed_box)
+        layout.addWidget(QLabel("Note:"))
+        layout.addWidget(self.note_edit, 1)
+        self._loading = False
+        self.reviewed_box.toggled.connect(self._save)
+        self.note_edit.editingFinished.connect(self._save)
+        self.show_case(None)
+
+    def show_case(self, result: AnalysisResult | None) -> None:
+        """Show the review of ``result`` (None: nothing selected)."""
+        self._result = result
+        review = self._reviews.get(result.image_sha256) if result is not None else None
+        self._loading = True
+        try:
+            self.setEnabled(result is not None and bool(result.image_sha256))
+            self.reviewed_box.setChecked(bool(review and review.reviewed))
+            self.note_edit.setText(review.note if review else "")
+        finally:
+            self._loading = False
+
+    def toggle(self) -> None:
+        """Flip the reviewed mark of the shown case (the R shortcut)."""
+        if self.isEnabled():
+            self.reviewed_box.setChecked(not self.reviewed_box.isChecked())
+
+    def _save(self, *_args: object) -> None:
+        if self._loading or self._result is None or not self.isEnabled():
+            return
+        if not self._reviews.set(self._result.image_sha256, reviewed=self.reviewed_box.isChecked(),
+                                 note=self.note_edit.text()):
+            self.problem.emit(self._reviews.last_error or NO_HASH)
