@@ -22,6 +22,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "desktop_app.reports": ("PySide6.QtWidgets", "pyqtgraph", "desktop_app.gui",
                             "desktop_app.cli"),
     "desktop_app.gui": ("desktop_app.cli",),
+    # The window's state is Qt-free (napari's components/): testable without a display.
+    "desktop_app.gui.components": ("PySide6", "shiboken6", "pyqtgraph"),
     # training never reaches up into export: export uses training's model code.
     "training": ("export",),
     # export uses training and the app's TF-free core, nothing of the app above it.
