@@ -17,9 +17,10 @@ import re
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 REPLACEMENT = "\ufffd"
 # OWASP "CSV injection": a cell whose first character is one of these is read as
-# a formula (tab and CR too: some importers strip them and look again).
-_FORMULA_START = frozenset("=+-@\t\r")
-_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
+# a formula (tab and CR too: some importers strip them and look again). Control
+# characters are replaced by U+FFFD first, so a leading U+FFFD stands for them.
+_FORMULA_START = frozenset("=+-@\t\r" + REPLACEMENT)
+_NEUTRALISED = re.compile("^'+[=+\\-@\t\r" + REPLACEMENT + "]")
 
 
 def has_control(text: str) -> bool:
