@@ -29,7 +29,13 @@ import cv2
 import numpy as np
 
 from desktop_app.core.errors import ImageError
-from desktop_app.core.imageio import ImageBytes, decode_image, list_images, read_file
+from desktop_app.core.imageio import (
+    DEFAULT_MAX_PIXELS,
+    ImageBytes,
+    decode_image,
+    list_images,
+    read_file,
+)
 from desktop_app.core.model_metadata import OUTPUT_ERROR_MAP, OUTPUT_RECONSTRUCTION, OUTPUT_SCORE
 from desktop_app.core.preprocess import PreprocessConfig, effective_max_pixels, preprocess_bytes
 from desktop_app.core.results import AnalysisResult, error_result, ok_result
@@ -138,7 +144,10 @@ class Engine:
             msg = f"batch_size must be at least 1, got {batch_size}"
             raise ValueError(msg)
         self.model = model
-        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        # Never more preprocessing threads than cores: more only add memory (one
+        # decoded original each) and contention, never speed.
+        cores = os.cpu_count() or 1
+        self.workers = min(cores, max(1, workers if workers is not None else cores))
         self.batch_size = batch_size
         # Files in flight at once: two batches, so the workers keep preparing
         # the next batch while one is scored (one batch of look-ahead left them
@@ -321,7 +330,8 @@ def display_image_bytes(
     blob: ImageBytes, max_pixels: int, max_side: int = DISPLAY_MAX_SIDE
 ) -> np.ndarray:
     """File bytes as RGB uint8 for display, longest side at most ``max_side``."""
-    rgb = decode_image(blob, max_pixels=max_pixels, min_size=(max_side, max_side))
+    limit = min(max_pixels, DEFAULT_MAX_PIXELS)  # a caller can tighten the limit, not loosen it
+    rgb = decode_image(blob, max_pixels=limit, min_size=(max_side, max_side))
     height, width = rgb.shape[:2]
     if max(height, width) > max_side:
         scale = max_side / max(height, width)

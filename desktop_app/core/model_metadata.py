@@ -223,7 +223,7 @@ class ModelMetadata:
         except MetadataError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            msg = f"model metadata does not parse: {exc}"
+            msg = f"model metadata is not valid: {exc}"
             raise MetadataError(msg) from None
 
 

@@ -87,7 +87,7 @@ class PreprocessConfig:
         _check_int("blackhat_kernel", self.blackhat_kernel, 1, 63)
         _check_int("hair_threshold", self.hair_threshold, 0, 255)
         _check_float("inpaint_radius", self.inpaint_radius, 0.0, 20.0)
-        _check_int("max_pixels", self.max_pixels, MIN_MAX_PIXELS, 10**12)
+        _check_int("max_pixels", self.max_pixels, MIN_MAX_PIXELS, 2**62)
         if self.blackhat_shape not in _SHAPES:
             msg = f"blackhat_shape must be one of {sorted(_SHAPES)}, got {self.blackhat_shape!r}"
             raise ValueError(msg)

@@ -13,7 +13,7 @@ import pytest
 from desktop_app.core.engine import Engine, Progress
 from desktop_app.core.imageio import file_sha256
 from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.preprocess import preprocess_file
+from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
 from desktop_app.core.results import redecide
 from tests.support.data import make_bad_files
 
@@ -179,8 +179,14 @@ def test_explain_gives_case_images(model: LoadedModel, real_files: list[Path]) -
 def test_engine_settings(model: LoadedModel) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         Engine(model, batch_size=0)
+    import os
+
+    cores = os.cpu_count() or 1
     engine = Engine(model, workers=3, batch_size=8)
-    assert engine.workers == 3
+    assert engine.workers == min(3, cores)
+    # Capped at the core count (each worker holds one decoded original).
+    assert Engine(model, workers=1000).workers == cores
+    assert Engine(model, workers=-3).workers == 1
     # The in-flight window keeps every worker busy during a batch yet stays small.
     assert engine.batch_size + engine.workers <= engine.window <= 4 * engine.batch_size
     assert engine.default_threshold == model.metadata.threshold
@@ -246,7 +252,7 @@ def test_cancel_does_not_wait_for_a_stuck_worker(
     unstuck = threading.Event()
     real = engine_module.prepare_file
 
-    def prepare(index: int, path: Path, cfg):  # noqa: ANN001, ANN202 - the engine's signature
+    def prepare(index: int, path: Path, cfg: PreprocessConfig) -> object:
         if path == victim:
             stuck.set()
             release.wait(60)  # stands in for a read that never returns
