@@ -29,6 +29,7 @@ from desktop_app.core.errors import (
 from desktop_app.core.imageio import file_sha256, open_regular
 from desktop_app.core.model_metadata import (
     INPUT_NAME,
+    MAX_PROP_CHARS,
     OUTPUT_ERROR_MAP,
     OUTPUT_NAMES,
     OUTPUT_RECONSTRUCTION,
@@ -172,6 +173,9 @@ def check_sidecar(path: Path, digest: str) -> bool:
 # --- metadata without a session ---------------------------------------------------
 
 _METADATA_PROPS_FIELD = 14  # ModelProto.metadata_props (onnx.proto)
+# UTF-8 needs at most 4 bytes a character: anything longer is refused by the
+# metadata checks anyway, so it is not even read into memory.
+_MAX_METADATA_ENTRY_BYTES = 4 * MAX_PROP_CHARS + 4096
 
 
 def _read_varint(fh: BinaryIO) -> int | None:
@@ -241,6 +245,11 @@ def read_metadata_props(path: str | Path) -> dict[str, str]:
                         msg = "length runs past the end of the file"
                         raise ValueError(msg)
                     if number == _METADATA_PROPS_FIELD:
+                        if length > _MAX_METADATA_ENTRY_BYTES:
+                            raise ModelMetadataError(
+                                path, f"a metadata entry is {length:,} bytes; at most "
+                                f"{_MAX_METADATA_ENTRY_BYTES:,}"
+                            )
                         key, value = _parse_entry(fh.read(length))
                         props[key] = value
                     else:

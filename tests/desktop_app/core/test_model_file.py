@@ -407,3 +407,12 @@ def test_a_fifo_sidecar_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(sidecar_path(path))
     with pytest.raises(ModelHashMismatchError, match="not a regular file"):
         load_model(path, prefer_gpu=False)
+
+
+def test_a_huge_metadata_entry_is_not_read_into_memory(tmp_path: Path) -> None:
+    props = _with(reference_props(), "description", "D" * 5_000_000)
+    path = save_contract_model(tmp_path / "huge.onnx", props)
+    with pytest.raises(ModelMetadataError, match="a metadata entry is 5,000,"):
+        read_metadata(path)
+    with pytest.raises(ModelMetadataError, match="at most 1,000,000"):
+        load_model(path, prefer_gpu=False)
