@@ -188,3 +188,24 @@ def test_hair_removal_cost_is_bounded_by_the_config() -> None:
 def test_config_values_out_of_range_are_refused(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         PreprocessConfig(**kwargs)
+
+
+def test_skipping_inpainting_on_an_empty_mask_is_bit_identical(
+    isic9_test_files: list[Path], fullres_files: list[Path]
+) -> None:
+    """remove_hair returns its input when the mask is empty; Telea would return it unchanged too."""
+    import cv2
+
+    from desktop_app.core.preprocess import inpaint_radius_at
+
+    cfg = PreprocessConfig(hair_threshold=255)  # nothing exceeds 255: the mask is empty
+    for path in [*isic9_test_files[::30], fullres_files[0]]:
+        rgb = decode_for_model(path)
+        work = working_size(rgb.shape[1], rgb.shape[0], cfg)
+        rgb = np.ascontiguousarray(cv2.resize(rgb, work, interpolation=cv2.INTER_AREA))
+        mask = hair_mask(rgb, cfg)
+        assert not mask.any()
+        radius = inpaint_radius_at(max(rgb.shape[:2]), cfg)
+        telea = cv2.inpaint(rgb, mask, radius, cv2.INPAINT_TELEA)
+        skipped = remove_hair(rgb, cfg)
+        assert skipped.tobytes() == telea.tobytes() == rgb.tobytes()
