@@ -5,10 +5,15 @@ Pillow and hashlib release the GIL, so threads keep every core busy without
 pickling tensors to processes), gathered into batches for ONNX Runtime, and
 each result is yielded as soon as its batch is scored. The pool's threads are
 daemons (:class:`~desktop_app.core.workers.DaemonPool`): cancelling, or
-closing the generator, returns at once even when a worker is stuck in a read. Memory stays bounded whatever the folder size:
-at most ``window`` files are in flight (being decoded or queued) and at most
-``window + batch_size`` model-sized tensors wait for the model; no decoded
-original is kept, and heatmaps are computed only on demand (:meth:`Engine.explain`).
+closing the generator, returns at once even when a worker is stuck in a read.
+
+Memory stays bounded whatever the folder size: at most ``window`` files are in
+flight (being decoded or queued) and at most ``window + batch_size``
+model-sized tensors wait for the model; each worker holds one file's bytes
+(at most :data:`~desktop_app.core.imageio.DEFAULT_MAX_FILE_BYTES`) and one
+decoded image (at most the pixel limit) at a time, there are never more
+workers than cores, no decoded original is kept, and heatmaps are computed
+only on demand (:meth:`Engine.explain`).
 
 Qt-free: the GUI runs :meth:`Engine.analyze` on a worker thread, the CLI in the
 main thread.
