@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from desktop_app.core.files import write_bytes_atomic
 from desktop_app.core.model_file import sidecar_path
 from desktop_app.core.model_metadata import (
     INPUT_NAME,
@@ -28,7 +29,6 @@ from desktop_app.core.model_metadata import (
     ModelMetadata,
     SsimWindow,
 )
-from desktop_app.reports.atomic import write_bytes_atomic
 from export.parity import MAP_TOL, RECON_TOL, SCORE_TOL, ParityReport, check_parity
 from training import losses
 

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.files import write_text_atomic
 from desktop_app.core.model_metadata import ALPHA_RULE, ModelMetadata
-from desktop_app.reports.atomic import write_text_atomic
 
 # The project's written report, on the same Test split (malignant positive).
 REPORT_SENSITIVITY = (42, 64)

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from desktop_app.core.files import utc_now_iso
 from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow
 from desktop_app.core.preprocess import PreprocessConfig
-from desktop_app.core.results import utc_now_iso
 from desktop_app.core.score_stats import DEFAULT_ALPHA
 from training.cache import cache_root, load_tensors
 from training.data import Audit, Sample, audit_dataset, split_benign

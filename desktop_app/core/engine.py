@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from desktop_app.core.errors import ImageError
+from desktop_app.core.errors import ImageChangedError, ImageError
 from desktop_app.core.imageio import (
     DEFAULT_MAX_PIXELS,
     ImageBytes,
@@ -75,6 +75,7 @@ class CaseImages:
     reconstruction: np.ndarray  # float32 [size, size, 3]
     error_map: np.ndarray  # float32 [size, size]
     score: float
+    sha256: str = ""  # of the bytes these images were decoded from
 
 
 @dataclass
@@ -308,11 +309,19 @@ class Engine:
         """:meth:`analyze` collected and sorted by input position."""
         return sorted(self.analyze(inputs, **kwargs), key=lambda r: r.index)
 
-    def explain(self, path: str | Path) -> CaseImages:
-        """Reconstruction and error map for one file, read once (raises ImageError on a bad file)."""
+    def explain(self, path: str | Path, *, expected_sha256: str = "") -> CaseImages:
+        """Reconstruction and error map for one file, read once (raises ImageError on a bad file).
+
+        With ``expected_sha256`` (a result's ``image_sha256``) the bytes read
+        must hash to it, else :class:`~desktop_app.core.errors.ImageChangedError`:
+        a case report then shows exactly the pixels that were scored, checked on
+        the same bytes it decodes (no window between a hash and a second read).
+        """
         path = Path(path)
         cfg = self.model.metadata.preprocess
         blob = read_file(path)
+        if expected_sha256 and blob.sha256 != expected_sha256.lower():
+            raise ImageChangedError(path, "the file changed since it was analysed")
         model_input = preprocess_bytes(blob, cfg)
         outputs = self.model.run(
             model_input[None], outputs=(OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE)
@@ -323,6 +332,7 @@ class Engine:
             reconstruction=np.asarray(outputs[OUTPUT_RECONSTRUCTION][0], dtype=np.float32),
             error_map=np.asarray(outputs[OUTPUT_ERROR_MAP][0], dtype=np.float32),
             score=float(np.asarray(outputs[OUTPUT_SCORE]).reshape(-1)[0]),
+            sha256=blob.sha256,
         )
 
 

@@ -44,6 +44,12 @@ class UnreadableFileError(ImageError):
     reason_code = "unreadable"
 
 
+class ImageChangedError(ImageError):
+    """The file's bytes no longer hash to the SHA-256 recorded when it was analysed."""
+
+    reason_code = "changed"
+
+
 class NotARegularFileError(UnreadableFileError):
     """A folder, named pipe, device or socket: refused before any read (a read could block)."""
 

@@ -48,3 +48,8 @@ def user_models_dir() -> Path:
 
 def log_dir() -> Path:
     return user_data_dir() / "logs"
+
+
+def model_card_path(model_path: str | Path) -> Path:
+    """The model card of ``MODEL.onnx``: ``MODEL.md`` beside it (export writes it, About reads it)."""
+    return Path(model_path).with_suffix(".md")

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.files import utc_now_iso
 from desktop_app.core.score_stats import BenignStats, decide
 
 
@@ -62,11 +62,6 @@ CSV_COLUMNS: tuple[str, ...] = (
     "seconds",
     "analysed_at",
 )
-
-
-def utc_now_iso() -> str:
-    """Current UTC time, ISO-8601 to the second with a ``+00:00`` offset."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

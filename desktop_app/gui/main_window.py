@@ -58,6 +58,8 @@ from desktop_app.gui.results_model import (
     FILTER_ALL,
     FILTER_ANOMALOUS,
     FILTER_ERRORS,
+    RESULT_ROLE,
+    THUMB_RETRY_S,
     ResultsFilterProxy,
     ResultsModel,
 )
@@ -141,8 +143,18 @@ class MainWindow(QMainWindow):
 
         self._thumbs = ThumbnailThread(THUMB_SIZE)
         self._thumbs.ready.connect(self._on_thumbnail)
+        self._thumbs.failed.connect(self._on_thumbnail_failed)
+        self._thumbs.idle.connect(self._on_thumbnails_idle)
         self._thumbs.start()
         self.results_model.thumbnail_wanted.connect(self._want_thumbnail)
+        # Rows in view ask for previews whenever what is in view may change, so no row
+        # depends on having been painted (offscreen, minimised or scrolled past).
+        scroll = self.table.verticalScrollBar()
+        scroll.valueChanged.connect(self.request_visible_thumbnails)
+        scroll.rangeChanged.connect(self.request_visible_thumbnails)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved,
+                       self.proxy.layoutChanged, self.proxy.modelReset):
+            signal.connect(self.request_visible_thumbnails)
 
         self._set_analysis_enabled(False)
         self.load_model(model_path if model_path is not None else app_settings.initial_model_path(),
@@ -692,14 +704,49 @@ class MainWindow(QMainWindow):
             f"{counts['normal']} normal · {counts['errors']} errors"
         )
 
+    def visible_rows(self) -> range:
+        """Proxy rows inside the table's viewport (by geometry, not by what was painted)."""
+        count = self.proxy.rowCount()
+        if count == 0:
+            return range(0)
+        first = self.table.rowAt(0)
+        last = self.table.rowAt(max(0, self.table.viewport().height() - 1))
+        first = 0 if first < 0 else first
+        last = count - 1 if last < 0 else last
+        return range(first, last + 1)
+
+    def request_visible_thumbnails(self, *_args: object) -> None:
+        """Ask for the previews of every row in view that has none and none on its way."""
+        keys = []
+        for row in self.visible_rows():
+            result = self.proxy.index(row, 0).data(RESULT_ROLE)
+            if result is not None:
+                keys.append(result.index)
+        self.results_model.want_thumbnails(keys)
+
     def _want_thumbnail(self, index: int, path: Path) -> None:
-        # Only rows the table actually paints ask for a preview.
         self._thumbs.submit((self._batch_id, index), path)
+
+    def _on_thumbnails_idle(self) -> None:
+        # Every answer the worker sent has arrived before this: what is still pending was
+        # lost (dropped with a cleared queue, or asked under an older batch). Ask again.
+        if self.results_model.pending_thumbnails():
+            log.info("re-asking %d lost preview requests",
+                     len(self.results_model.pending_thumbnails()))
+            self.results_model.forget_requests()
+            self.request_visible_thumbnails()
 
     def _on_thumbnail(self, key: tuple[int, int], image: QImage) -> None:
         batch_id, index = key
         if batch_id == self._batch_id:
             self.results_model.set_thumbnail(index, image)
+
+    def _on_thumbnail_failed(self, key: tuple[int, int], reason: str) -> None:
+        batch_id, index = key
+        if batch_id == self._batch_id:
+            self.results_model.set_thumbnail_failed(index, reason)
+            # Another try once the retry delay has passed (a file still being copied).
+            QTimer.singleShot(int(THUMB_RETRY_S * 1000) + 50, self.request_visible_thumbnails)
 
     # ------------------------------------------------------------------ table
     def set_filter_mode(self, mode: str) -> None:
@@ -723,7 +770,7 @@ class MainWindow(QMainWindow):
 
     def visible_results(self) -> list[Any]:
         """Results in the table's current order and filter."""
-        return [self.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 2)
+        return [self.proxy.index(r, 0).data(RESULT_ROLE)
                 for r in range(self.proxy.rowCount())]
 
     def _current_result(self) -> Any | None:
@@ -873,7 +920,8 @@ class MainWindow(QMainWindow):
 
     def export_case_pdf(self, path: str | Path | None = None) -> bool:
         """Save the selected case's PDF report (``path`` None asks the path provider)."""
-        from desktop_app.reports.pdf_report import case_pdf_name, write_case_pdf
+        from desktop_app.reports.names import case_pdf_name
+        from desktop_app.reports.pdf_report import write_case_pdf
 
         result = self._current_result()
         if result is None or result.status != "ok" or self.engine is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +29,12 @@ DECISION_STYLE = {
     "": ("error", QColor("#e6e6e6"), QColor("#444444")),
 }
 
+# A preview that fails this many times is given up on (a transient failure, such as a
+# file still being copied, gets another chance THUMB_RETRY_S later); the tooltip then
+# says why.
+THUMB_ATTEMPTS = 2
+THUMB_RETRY_S = 1.0
+
 FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS = "all", "anomalous", "errors"
 FILTER_MODES = (FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS)
 
@@ -43,9 +50,14 @@ def _fmt(value: float | None, spec: str) -> str:
 class ResultsModel(QAbstractTableModel):
     """One row per analysed file, in arrival order; rows are keyed by ``result.index``.
 
-    Thumbnails are asked for lazily: the first time the view paints a row
-    without one, ``thumbnail_wanted(index, path)`` fires, so a folder of ten
-    thousand images decodes previews only for the rows someone looks at.
+    Thumbnails are asked for lazily, only for rows someone looks at, so a folder
+    of ten thousand images decodes few previews. ``want_thumbnails(keys)`` (the
+    window calls it for the rows inside the viewport, whatever was painted) and
+    painting a row both emit ``thumbnail_wanted(index, path)`` once per row
+    that has no preview and no request in flight. A request that is lost
+    (``forget_requests``) or fails (``set_thumbnail_failed``) is asked again,
+    a failure at most ``THUMB_ATTEMPTS`` times; after that the row's tooltip
+    says why it has no preview.
     """
 
     thumbnail_wanted = Signal(int, object)
@@ -55,7 +67,8 @@ class ResultsModel(QAbstractTableModel):
         self._rows: list[Any] = []
         self._row_of: dict[int, int] = {}
         self._thumbs: dict[int, QPixmap] = {}
-        self._wanted: set[int] = set()
+        self._requested: set[int] = set()  # asked for, no answer yet
+        self._failures: dict[int, tuple[int, str, float]] = {}  # key -> (attempts, reason, retry at)
 
     # -- Qt model interface -------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -81,13 +94,10 @@ class ResultsModel(QAbstractTableModel):
         if role == RESULT_ROLE:
             return res
         if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
-            pixmap = self._thumbs.get(res.index)
-            if pixmap is None and res.status == "ok" and res.index not in self._wanted:
-                self._wanted.add(res.index)
-                self.thumbnail_wanted.emit(res.index, res.path)
-            return pixmap
+            self._want(res)
+            return self._thumbs.get(res.index)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(res)
+            return self._tooltip(res) + self._preview_note(res.index)
         if col == COL_DECISION and role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(DECISION_STYLE.get(res.decision, DECISION_STYLE[""])[1])
         if col == COL_DECISION and role == Qt.ItemDataRole.ForegroundRole:
@@ -136,13 +146,83 @@ class ResultsModel(QAbstractTableModel):
             f"z {_fmt(res.z, '+.2f')}, benign percentile {_fmt(res.percentile, '.1f')}"
         )
 
+    def _preview_note(self, key: int) -> str:
+        reason = self.thumbnail_failure(key)
+        return "" if reason is None else f"\nNo preview: {reason}"
+
+    # -- thumbnails ---------------------------------------------------------------
+    def _may_ask(self, key: int) -> bool:
+        if key in self._thumbs or key in self._requested:
+            return False
+        attempts, _reason, retry_at = self._failures.get(key, (0, "", 0.0))
+        return attempts == 0 or (attempts < THUMB_ATTEMPTS and time.monotonic() >= retry_at)
+
+    def _given_up(self, key: int) -> bool:
+        return self.thumbnail_attempts_failed(key) >= THUMB_ATTEMPTS
+
+    def _want(self, res: Any) -> None:
+        if res.status == "ok" and self._may_ask(res.index):
+            self._requested.add(res.index)
+            self.thumbnail_wanted.emit(res.index, res.path)
+
+    def want_thumbnails(self, keys: Iterable[int]) -> None:
+        """Ask for the previews of rows ``keys`` that have none and none on its way."""
+        for key in keys:
+            row = self._row_of.get(key)
+            if row is not None:
+                self._want(self._rows[row])
+
+    def forget_requests(self) -> None:
+        """The requests in flight will never be answered (lost): ask again when next wanted."""
+        self._requested.clear()
+
+    def pending_thumbnails(self) -> set[int]:
+        """Keys asked for and not yet answered."""
+        return set(self._requested)
+
+    def set_thumbnail(self, key: int, image: QImage) -> None:
+        self._requested.discard(key)
+        row = self._row_of.get(key)
+        if row is None:
+            return
+        # QPixmap only on the GUI thread, from the worker's QImage.
+        self._thumbs[key] = QPixmap.fromImage(image)
+        self._failures.pop(key, None)
+        idx = self.index(row, COL_THUMB)
+        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def set_thumbnail_failed(self, key: int, reason: str) -> None:
+        """The preview of ``key`` could not be made; it is asked again up to THUMB_ATTEMPTS."""
+        self._requested.discard(key)
+        row = self._row_of.get(key)
+        if row is None:
+            return
+        attempts = self._failures.get(key, (0, "", 0.0))[0] + 1
+        self._failures[key] = (attempts, reason, time.monotonic() + THUMB_RETRY_S)
+        idx = self.index(row, COL_THUMB)
+        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.ToolTipRole])
+
+    def has_thumbnail(self, key: int) -> bool:
+        return key in self._thumbs
+
+    def thumbnail_attempts_failed(self, key: int) -> int:
+        """How many preview attempts of ``key`` failed since its last success."""
+        return self._failures.get(key, (0, "", 0.0))[0]
+
+    def thumbnail_failure(self, key: int) -> str | None:
+        """Why ``key`` has no preview, once every attempt failed; None otherwise."""
+        if key in self._thumbs or not self._given_up(key):
+            return None
+        return self._failures[key][1]
+
     # -- content ----------------------------------------------------------------
     def clear(self) -> None:
         self.beginResetModel()
         self._rows.clear()
         self._row_of.clear()
         self._thumbs.clear()
-        self._wanted.clear()
+        self._requested.clear()
+        self._failures.clear()
         self.endResetModel()
 
     def add_results(self, results: Iterable[Any]) -> None:
@@ -173,18 +253,6 @@ class ResultsModel(QAbstractTableModel):
 
     def row_of(self, key: int) -> int | None:
         return self._row_of.get(key)
-
-    def set_thumbnail(self, key: int, image: QImage) -> None:
-        row = self._row_of.get(key)
-        if row is None:
-            return
-        # QPixmap only on the GUI thread, from the worker's QImage.
-        self._thumbs[key] = QPixmap.fromImage(image)
-        idx = self.index(row, COL_THUMB)
-        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
-
-    def has_thumbnail(self, key: int) -> bool:
-        return key in self._thumbs
 
     def map_results(self, fn: Callable[[Any], Any]) -> None:
         """Replace every ok row by ``fn(row)`` (re-deciding at a new threshold)."""

@@ -151,20 +151,28 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
 
 
 class ThumbnailThread(QThread):
-    """Decode thumbnails for ``(key, path)`` jobs; emits ``ready(key, QImage)``.
+    """Decode thumbnails for ``(key, path)`` jobs.
 
+    Every job is answered, once: ``ready(key, QImage)`` or ``failed(key, reason)``,
+    unless ``clear()`` drops it. ``idle()`` follows once the queue has run dry
+    after new work: since signals from one thread arrive in order, a request
+    still unanswered then was lost and can be asked again.
     QImage (unlike QPixmap) may be built outside the GUI thread.
     """
 
     ready = Signal(object, QImage)
+    failed = Signal(object, str)
+    idle = Signal()
 
     def __init__(self, size: int = THUMB_SIZE, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("thumbnails")
         self._size = size
         self._jobs: queue.Queue[tuple[Any, Path]] = queue.Queue()
+        self._since_idle = threading.Event()  # work came in since the last idle()
 
     def submit(self, key: Any, path: str | Path) -> None:
+        self._since_idle.set()
         self._jobs.put((key, Path(path)))
 
     def clear(self) -> None:
@@ -180,10 +188,14 @@ class ThumbnailThread(QThread):
             try:
                 key, path = self._jobs.get(timeout=0.05)
             except queue.Empty:
+                if self._since_idle.is_set():
+                    self._since_idle.clear()
+                    self.idle.emit()
                 continue
             try:
                 image = make_thumbnail(path, self._size)
             except Exception as exc:  # bad files get no thumbnail, their row says why
-                log.debug("no thumbnail for %s: %s", path, exc)
+                log.debug("no thumbnail for %s: %s", path.name, exc)
+                self.failed.emit(key, describe_error(exc))
                 continue
             self.ready.emit(key, image)

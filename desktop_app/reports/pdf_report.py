@@ -17,15 +17,17 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QSizeF, QUrl
 from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
-from desktop_app.core.engine import CaseImages
+from desktop_app.core import number_format as nf
+from desktop_app.core.files import FileWriteError, write_bytes_atomic
 from desktop_app.core.heatmap import colorbar, overlay
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.results import AnalysisResult, summarize
-from desktop_app.reports.atomic import ReportWriteError, write_bytes_atomic
+from desktop_app.core.texts import DISCLAIMER
 from desktop_app.reports.render import (
     distribution_plot,
     ensure_gui_app,
@@ -33,30 +35,17 @@ from desktop_app.reports.render import (
     qimage_from_rgb,
 )
 
-SUMMARY_FILE_NAME = "summary.pdf"
-DISCLAIMER = (
-    "DermScreen is a triage aid, not a diagnosis. It flags images that look unlike the benign "
-    "lesions it was trained on; a normal result does not rule out malignancy and an anomalous "
-    "result is not a finding of cancer. Every decision about a patient rests with a clinician."
-)
+if TYPE_CHECKING:
+    from desktop_app.core.engine import CaseImages
+
 # Rows listed in the summary PDF per table; the CSV always holds every row.
 SUMMARY_MAX_ROWS = 300
 HEATMAP_OPACITY = 0.5
 _CONTENT_WIDTH = 680  # document pixels; the page is laid out at this width
 
 
-def case_pdf_name(result: AnalysisResult) -> str:
-    """``case-00012-ISIC_0000045.pdf``: index first (unique), file stem for people."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", result.path.stem)[:60].strip("._") or "image"
-    return f"case-{result.index:05d}-{stem}.pdf"
-
-
 def _esc(value: object) -> str:
     return html.escape(str(value))
-
-
-def _num(value: float | None, fmt: str = ".4g") -> str:
-    return "&ndash;" if value is None else format(value, fmt)
 
 
 def _report_time() -> str:
@@ -134,7 +123,7 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
     ensure_gui_app()
     buffer = QBuffer()
     if not buffer.open(QIODevice.OpenModeFlag.WriteOnly):
-        raise ReportWriteError(target.parent, f"{target.name}: Qt could not open a memory buffer")
+        raise FileWriteError(target.parent, f"{target.name}: Qt could not open a memory buffer")
     try:
         writer = QPdfWriter(buffer)
         writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
@@ -161,7 +150,9 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
     try:
         check_pdf_structure(pdf)
     except ValueError as exc:
-        raise ReportWriteError(target.parent, f"{target.name}: Qt produced an incomplete PDF ({exc})") from None
+        raise FileWriteError(
+            target.parent, f"{target.name}: Qt produced an incomplete PDF ({exc})"
+        ) from None
     return write_bytes_atomic(target, pdf)
 
 
@@ -193,7 +184,7 @@ def write_case_pdf(
             f"<img src='img:overlay' width='{w}' height='{h}'>"
             f"<img src='img:colorbar' width='10' height='{h}'>"
         )
-        heat_caption = f"Heatmap, fixed scale: brightest = error &ge; {vmax:.3g}"
+        heat_caption = f"Heatmap, fixed scale: brightest = error &ge; {nf.number(vmax, '.3g')}"
     else:
         heat_cell = "<i>the model carries no heatmap scale</i>"
         heat_caption = "Heatmap unavailable"
@@ -202,10 +193,10 @@ def write_case_pdf(
         ("File", _esc(result.path)),
         ("Image SHA-256", f"<span style='font-family:monospace'>{_esc(result.image_sha256)}</span>"),
         ("Decision", _decision_html(result)),
-        ("Anomaly score", f"{_num(result.score, '.5g')} (threshold {threshold:.5g}, "
-                          f"alpha {alpha:.2f})"),
-        ("z (benign validation)", _num(result.z, '+.2f')),
-        ("Benign percentile", f"{_num(result.percentile, '.1f')} % of benign validation scores "
+        ("Anomaly score", f"{nf.score(result.score)} (threshold {nf.score(threshold)}, "
+                          f"alpha {nf.fixed(alpha, 2)})"),
+        ("z (benign validation)", nf.signed(result.z)),
+        ("Benign percentile", f"{nf.number(result.percentile, '.1f')} % of benign validation scores "
                               "are at or below this score"),
         *_model_rows(metadata, result.model_sha256, result.provider),
         ("Analysed", _esc(result.analysed_at)),
@@ -229,7 +220,7 @@ def write_case_pdf(
     <p><b>Score against the benign validation distribution</b></p>
     <img src='img:plot' width='{_CONTENT_WIDTH - 20}' height='{(_CONTENT_WIDTH - 20) * 2 // 5}'>
     <p style='color:#555'>Bars: anomaly scores of {stats.n} benign validation images
-    (mean {stats.mean:.4g}, sd {stats.sd:.4g}). Dashed line: the threshold; solid line: this image.
+    (mean {nf.number(stats.mean)}, sd {nf.number(stats.sd)}). Dashed line: the threshold; solid line: this image.
     The heatmap shows where the reconstruction differs most from the image the model saw.</p>
     <p style='color:#555'><i>{_esc(DISCLAIMER)}</i></p>
     """
@@ -267,8 +258,8 @@ def write_summary_pdf(
                    "<th>z</th><th>Percentile</th><th align='left'>Case report</th></tr>"
             body = "".join(
                 f"<tr><td>{r.index}</td><td>{_esc(r.path.name)}</td>"
-                f"<td align='right'>{_num(r.score, '.4g')}</td><td align='right'>{_num(r.z, '+.2f')}</td>"
-                f"<td align='right'>{_num(r.percentile, '.1f')}</td>"
+                f"<td align='right'>{nf.number(r.score)}</td><td align='right'>{nf.signed(r.z)}</td>"
+                f"<td align='right'>{nf.number(r.percentile, '.1f')}</td>"
                 f"<td>{_esc(case_files.get(r.index, ''))}</td></tr>"
                 for r in shown
             )
@@ -288,8 +279,8 @@ def write_summary_pdf(
         ("Images", f"{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors"),
         ("Anomalous", f"<b style='color:#c81e1e'>{counts['anomalous']}</b>"),
         ("Normal", f"{counts['normal']}"),
-        ("Threshold", f"{threshold:.5g} (alpha {stats.alpha_for(threshold):.2f}; "
-                      f"benign validation specificity {100 * stats.specificity_at(threshold):.1f} %)"),
+        ("Threshold", f"{nf.score(threshold)} (alpha {nf.fixed(stats.alpha_for(threshold), 2)}; "
+                      f"benign validation specificity {nf.number(100 * stats.specificity_at(threshold), '.1f')} %)"),
         *_model_rows(metadata, model_sha256, provider),
         ("Report written", _report_time()),
     ]

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
 
+from desktop_app.core import number_format as nf
 from desktop_app.core.score_stats import BenignStats
 
 COLOR_ANOMALOUS = QColor(200, 30, 30)
@@ -26,15 +27,16 @@ COLOR_BARS = QColor(70, 110, 180)
 def ensure_gui_app() -> QGuiApplication:
     """The running Qt application (the GUI's), or a new offscreen QGuiApplication.
 
-    Reports never show a window, so a QGuiApplication created here uses the
-    offscreen platform unless QT_QPA_PLATFORM says otherwise: the headless CLI
-    then works over SSH, with a DISPLAY that cannot be opened, or with none.
+    Reports never show a window, so a QGuiApplication created here always uses
+    the offscreen platform, whatever QT_QPA_PLATFORM says: an inherited ``xcb``
+    or ``wayland`` with no display behind it would abort the process (SIGABRT)
+    over SSH, in a scheduler or a container. The headless CLI needs no display.
     """
     app = QGuiApplication.instance()
     if app is not None:
         return app  # type: ignore[return-value]
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    return QGuiApplication([sys.argv[0] if sys.argv else "dermscreen"])
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    return QGuiApplication([sys.argv[0] if sys.argv else "dermscreen", "-platform", "offscreen"])
 
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
@@ -51,10 +53,6 @@ def qimage_from_rgb(rgb: np.ndarray) -> QImage:
 def float_to_rgb8(image: np.ndarray) -> np.ndarray:
     """float [0, 1] image -> RGB uint8."""
     return np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}"
 
 
 def distribution_plot(
@@ -115,9 +113,9 @@ def distribution_plot(
         painter.drawLine(QPointF(plot.left(), plot.top()), QPointF(plot.left(), plot.bottom()))
         text_h = font.pixelSize() + 4
         painter.drawText(QRectF(plot.left() - 40, plot.bottom() + 4, 80, text_h),
-                         Qt.AlignmentFlag.AlignCenter, _fmt(lo))
+                         Qt.AlignmentFlag.AlignCenter, nf.number(lo, '.3g'))
         painter.drawText(QRectF(plot.right() - 60, plot.bottom() + 4, 80, text_h),
-                         Qt.AlignmentFlag.AlignCenter, _fmt(hi))
+                         Qt.AlignmentFlag.AlignCenter, nf.number(hi, '.3g'))
         painter.drawText(QRectF(plot.left(), height - text_h - 2, plot.width(), text_h),
                          Qt.AlignmentFlag.AlignCenter,
                          f"anomaly score (bars: {ref.size} benign validation scores)")
@@ -134,7 +132,7 @@ def distribution_plot(
         xt = x_of(threshold)
         painter.drawLine(QPointF(xt, plot.top()), QPointF(xt, plot.bottom()))
         painter.drawText(QRectF(xt + 4, 2, 300, text_h), Qt.AlignmentFlag.AlignLeft,
-                         f"threshold {_fmt(threshold)}")
+                         f"threshold {nf.number(threshold, '.3g')}")
 
         if score is not None and np.isfinite(score):
             color = COLOR_ANOMALOUS if score > threshold else COLOR_NORMAL
@@ -144,7 +142,7 @@ def distribution_plot(
             align = Qt.AlignmentFlag.AlignRight if xs > plot.center().x() else Qt.AlignmentFlag.AlignLeft
             box = QRectF(xs - 304, top + text_h, 300, text_h) if align == Qt.AlignmentFlag.AlignRight \
                 else QRectF(xs + 4, top + text_h, 300, text_h)
-            painter.drawText(box, align, f"this image {_fmt(score)}")
+            painter.drawText(box, align, f"this image {nf.number(score, '.3g')}")
     finally:
         painter.end()
     return img

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for block in (headline(result), ablation_table(result), operating_points_table(result)):
                 _say(block + "\n")
         else:
-            from desktop_app.core.results import utc_now_iso
+            from desktop_app.core.files import utc_now_iso
             from training.improved.export_improved import export_improved
             from training.improved.pipeline import SUBTYPE_FILE, TABLE_FILE
 

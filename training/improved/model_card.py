@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.files import write_text_atomic
 from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.reports.atomic import write_text_atomic
 from export.model_card import INTENDED_USE, LICENCE, figures_table, num, pct
 
 TARGET_AUROC = 0.80

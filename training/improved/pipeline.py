@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core import metrics
+from desktop_app.core.files import write_text_atomic
 from desktop_app.core.score_stats import BenignStats
-from desktop_app.reports.atomic import write_text_atomic
 from training.improved import evaluation as ev
 from training.improved.datasets import ImageSets, load_image_sets
 from training.improved.fit_improved import (

@@ -295,3 +295,19 @@ def test_error_rows_keep_the_hash_of_the_bytes_read(
     assert results[0].error_code == "blank_image" and "blank" in results[0].error
     assert results[0].image_sha256 == hashlib.sha256(blank.read_bytes()).hexdigest()
     assert results[1].ok and results[1].image_sha256 == file_sha256(isic9_test_files[0])
+
+
+def test_explain_checks_the_hash_on_the_bytes_it_decodes(
+    reference: LoadedModel, tmp_path: Path, isic9_test_files: list[Path]
+) -> None:
+    from desktop_app.core.errors import ImageChangedError
+
+    path = tmp_path / "case.jpg"
+    shutil.copy(isic9_test_files[0], path)
+    scored = Engine(reference, workers=1).analyze_all([path])[0]
+    case = Engine(reference).explain(path, expected_sha256=scored.image_sha256)
+    assert case.sha256 == scored.image_sha256
+    assert case.score == pytest.approx(scored.score, rel=1e-5, abs=1e-7)
+    shutil.copy(isic9_test_files[1], path)  # replaced after the batch
+    with pytest.raises(ImageChangedError, match="changed since it was analysed"):
+        Engine(reference).explain(path, expected_sha256=scored.image_sha256)

@@ -18,7 +18,7 @@ from desktop_app.core.results import (
     threshold_for,
 )
 from desktop_app.core.score_stats import BenignStats
-from desktop_app.reports.csv_report import COLUMN_DOCS
+from desktop_app.core.texts import CSV_COLUMN_DOCS as COLUMN_DOCS
 
 INFO = {"model_name": "cae", "model_version": "1.2", "model_sha256": "ab" * 32, "provider": "CPU"}
 

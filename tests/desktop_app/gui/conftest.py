@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pytestqt.exceptions import TimeoutError as QtBotTimeout
 
 from desktop_app.gui.main_window import MainWindow
 
-MODEL_TIMEOUT_MS = 120_000
-BATCH_TIMEOUT_MS = 300_000
+# Every wait fails fast and says what it waited for: the slowest thing waited on (a
+# 12-image batch on 2 busy cores, a model load) takes a few seconds.
+WAIT_MS = 60_000
 
 
 class ScriptedPaths:
@@ -81,13 +85,34 @@ def make_window(
         qtbot.addWidget(window)  # closed (workers stopped) and deleted at teardown
         window.show()
         if wait:
-            qtbot.waitUntil(lambda: window.engine is not None or bool(window.model_error),
-                            timeout=MODEL_TIMEOUT_MS)
+            wait_for(qtbot, lambda: window.engine is not None or bool(window.model_error),
+                     "the model to load or fail")
         return window
 
     return make
 
 
-def wait_batch(qtbot: object, window: MainWindow) -> None:
+def wait_for(qtbot: Any, condition: Callable[[], object], what: str,
+             timeout_ms: int = WAIT_MS) -> None:
+    """Wait until ``condition()`` is true; fail naming ``what`` after ``timeout_ms``."""
+    try:
+        qtbot.waitUntil(lambda: bool(condition()), timeout=timeout_ms)
+    except QtBotTimeout as exc:
+        pytest.fail(f"timed out after {timeout_ms / 1000:.0f} s waiting for {what}: {exc}",
+                    pytrace=False)
+
+
+@contextmanager
+def wait_signal(qtbot: Any, signal: Any, what: str, timeout_ms: int = WAIT_MS) -> Iterator[Any]:
+    """``qtbot.waitSignal`` that fails naming ``what`` after ``timeout_ms``."""
+    try:
+        with qtbot.waitSignal(signal, timeout=timeout_ms) as blocker:
+            yield blocker
+    except QtBotTimeout as exc:
+        pytest.fail(f"timed out after {timeout_ms / 1000:.0f} s waiting for {what}: {exc}",
+                    pytrace=False)
+
+
+def wait_batch(qtbot: Any, window: MainWindow) -> None:
     """Wait until no batch runs and every result has reached the table."""
-    qtbot.waitUntil(lambda: not window.busy, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: not window.busy, "the batch to finish")

@@ -16,7 +16,7 @@ from desktop_app.core.results import redecide
 from desktop_app.gui import settings as app_settings
 from desktop_app.gui.results_model import COL_STATUS, FILTER_ANOMALOUS, FILTER_ERRORS
 from desktop_app.gui.workers import THUMB_SIZE
-from tests.desktop_app.gui.conftest import BATCH_TIMEOUT_MS, wait_batch
+from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
 
 
 def test_open_folder_shows_every_image_with_thumbnails(make_window, image_folder, scripted_paths,
@@ -32,23 +32,81 @@ def test_open_folder_shows_every_image_with_thumbnails(make_window, image_folder
     assert [r.path.name for r in results] == sorted(p.name for p in image_folder.iterdir())
     assert all(r.status == "ok" and r.decision in ("anomalous", "normal") for r in results)
     assert window.summary_label.text().startswith("12 files")
-    # Thumbnails are decoded by the worker thread for the rows the table paints.
-    window.table.scrollToBottom()
-    last = window.visible_results()[-1]
-    qtbot.waitUntil(lambda: window.results_model.has_thumbnail(results[0].index)
-                    and window.results_model.has_thumbnail(last.index), timeout=BATCH_TIMEOUT_MS)
-    thumb = window.proxy.index(window.proxy.rowCount() - 1, 0).data(Qt.ItemDataRole.DecorationRole)
+    # Rows in view get previews whatever the platform painted: at the bottom, then the top.
+    _assert_rows_in_view_get_thumbnails(window, qtbot, window.table.scrollToBottom,
+                                        must_include=window.visible_results()[-1].index)
+    _assert_rows_in_view_get_thumbnails(window, qtbot, window.table.scrollToTop,
+                                        must_include=window.visible_results()[0].index)
+    thumb = window.proxy.index(0, 0).data(Qt.ItemDataRole.DecorationRole)
     assert max(thumb.width(), thumb.height()) == THUMB_SIZE
     assert app_settings.recent_folders()[0] == str(image_folder)
     # The first row is selected once the batch ends, so a case is on screen.
-    qtbot.waitUntil(lambda: window.shown_case is not None, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.shown_case is not None,
+             "window.shown_case is not None")
     # File > Recent Folders re-opens it.
     window.recent_menu.aboutToShow.emit()
     recent = [a for a in window.recent_menu.actions() if a.text() == str(image_folder)]
     assert len(recent) == 1
-    with qtbot.waitSignal(window.batch_finished, timeout=BATCH_TIMEOUT_MS):
+    with wait_signal(qtbot, window.batch_finished, "batch_finished"):
         recent[0].trigger()
     assert window.results_model.rowCount() == 12
+
+
+def _keys_in_view(window) -> list[int]:
+    shown = window.visible_results()
+    return [shown[row].index for row in window.visible_rows()]
+
+
+def _assert_rows_in_view_get_thumbnails(window, qtbot, move, must_include: int) -> None:
+    move()
+    keys = _keys_in_view(window)
+    assert must_include in keys
+    wait_for(qtbot, lambda: all(window.results_model.has_thumbnail(k) for k in keys),
+             f"thumbnails of the rows in view {keys}")
+
+
+def test_lost_thumbnail_requests_are_asked_again(make_window, image_folder, qtbot):
+    window = make_window()
+    # Stop the preview worker, so the requests of the batch stay queued ...
+    window._thumbs.requestInterruption()
+    assert window._thumbs.wait(5000)
+    window.open_paths([str(image_folder)])
+    wait_batch(qtbot, window)
+    keys = _keys_in_view(window)
+    assert keys and set(keys) <= window.results_model.pending_thumbnails()
+    # ... then lose them: the queue is emptied while the rows still count as asked for.
+    window._thumbs.clear()
+    window._thumbs.start()
+    wait_for(qtbot, lambda: all(window.results_model.has_thumbnail(k) for k in keys),
+             "the lost preview requests to be asked again and answered")
+    assert not window.results_model.pending_thumbnails()
+
+
+def test_a_file_without_preview_says_why_and_a_transient_failure_recovers(
+        make_window, image_folder, tmp_path, qtbot):
+    window = make_window()
+    window._thumbs.requestInterruption()  # previews only once the files have gone
+    assert window._thumbs.wait(5000)
+    window.open_paths([str(image_folder)])
+    wait_batch(qtbot, window)
+    shown = window.visible_results()
+    gone, back = shown[0], shown[1]
+    saved = tmp_path / "saved.jpg"
+    gone.path.unlink()
+    back.path.rename(saved)  # gone for now: the first attempt fails, the retry works
+    window._thumbs.start()
+    model = window.results_model
+    wait_for(qtbot, lambda: model.thumbnail_attempts_failed(back.index) == 1,
+             "the first preview attempt of the moved file to fail")
+    saved.rename(back.path)
+    wait_for(qtbot, lambda: model.has_thumbnail(back.index), "the retried preview")
+    wait_for(qtbot, lambda: model.thumbnail_failure(gone.index) is not None,
+             "the deleted file's preview to be given up")
+    row = window.proxy.mapFromSource(model.index(model.row_of(gone.index), 0)).row()
+    tooltip = window.proxy.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "No preview:" in tooltip and gone.path.name in tooltip
+    assert not model.has_thumbnail(gone.index)
+    assert not model.pending_thumbnails()
 
 
 def test_results_arrive_while_the_event_loop_keeps_turning(make_window, isic9_test_files, qtbot):
@@ -84,8 +142,9 @@ def test_cancel_keeps_partial_results(make_window, isic9_test_files, qtbot):
     window = make_window()
     inputs = [str(p) for p in isic9_test_files] * 4
     window.open_paths(inputs)
-    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=BATCH_TIMEOUT_MS)
-    with qtbot.waitSignal(window.batch_finished, timeout=BATCH_TIMEOUT_MS) as finished:
+    wait_for(qtbot, lambda: window.results_model.rowCount() > 0,
+             "window.results_model.rowCount() > 0")
+    with wait_signal(qtbot, window.batch_finished, "batch_finished") as finished:
         window.cancel_action.trigger()
     assert finished.args == [True]
     kept = window.results_model.rowCount()
@@ -142,8 +201,9 @@ def test_selected_case_fills_three_linked_views(make_window, image_folder, qtbot
     wait_batch(qtbot, window)
     window.select_row(3)
     expected = window.visible_results()[3]
-    qtbot.waitUntil(lambda: window.shown_case is not None and
-                    window.shown_case[0].path == expected.path, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.shown_case is not None and
+                    window.shown_case[0].path == expected.path,
+             "window.shown_case is not None and window.shown_case[0].path == expected.path")
     result, images = window.shown_case
     viewer = window.case_viewer
     assert viewer.original_item.image.shape == images.original.shape
@@ -186,8 +246,9 @@ def test_keyboard_moves_through_cases(make_window, image_folder, qtbot):
     qtbot.keyClick(window.table, Qt.Key.Key_Down)
     assert window.table.currentIndex().row() == 1
     second = window.visible_results()[1]
-    qtbot.waitUntil(lambda: window.shown_case is not None and
-                    window.shown_case[0].path == second.path, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.shown_case is not None and
+                    window.shown_case[0].path == second.path,
+             "window.shown_case is not None and window.shown_case[0].path == second.path")
     # The view shortcuts (F, 1) do not steal letters typed into the name filter.
     window.name_filter.setFocus()
     qtbot.keyClicks(window.name_filter, "f1")
@@ -200,7 +261,8 @@ def test_opacity_slider_changes_overlay_and_persists(make_window, image_folder, 
     window = make_window()
     window.open_paths([str(image_folder)])
     wait_batch(qtbot, window)
-    qtbot.waitUntil(lambda: window.shown_case is not None, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.shown_case is not None,
+             "window.shown_case is not None")
     slider = window.case_viewer.opacity_slider
     slider.setValue(20)
     assert window.case_viewer.overlay_item.opacity() == 0.2
@@ -260,21 +322,21 @@ def test_export_csv_and_pdfs_from_the_gui(make_window, image_folder, scripted_pa
     out = tmp_path / "out"
     out.mkdir()
     scripted_paths.save = {".csv": str(out / "batch.csv"), ".pdf": str(out / "summary.pdf")}
-    with qtbot.waitSignal(window.export_finished, timeout=BATCH_TIMEOUT_MS) as csv_done:
+    with wait_signal(qtbot, window.export_finished, "export_finished") as csv_done:
         window.export_csv_action.trigger()
     assert csv_done.args == [str(out / "batch.csv")]
     rows = read_results_csv(out / "batch.csv")
     assert [row["file_name"] for row in rows] == sorted(p.name for p in image_folder.iterdir())
     assert {row["decision"] for row in rows} <= {"anomalous", "normal"}
 
-    with qtbot.waitSignal(window.export_finished, timeout=BATCH_TIMEOUT_MS):
+    with wait_signal(qtbot, window.export_finished, "export_finished"):
         window.export_pdf_action.trigger()
     assert (out / "summary.pdf").read_bytes()[:5] == b"%PDF-"
 
     window.select_row(0)
     case_pdf = out / "case.pdf"
     scripted_paths.save = {".pdf": str(case_pdf)}
-    with qtbot.waitSignal(window.export_finished, timeout=BATCH_TIMEOUT_MS):
+    with wait_signal(qtbot, window.export_finished, "export_finished"):
         window.export_case_pdf_action.trigger()
     assert case_pdf.read_bytes()[:5] == b"%PDF-"
     assert case_pdf.stat().st_size > 10_000  # holds the case images
@@ -287,7 +349,7 @@ def test_export_to_unwritable_place_reports_and_lives_on(make_window, image_fold
     wait_batch(qtbot, window)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    with qtbot.waitSignal(window.export_failed, timeout=BATCH_TIMEOUT_MS):
+    with wait_signal(qtbot, window.export_failed, "export_failed"):
         assert window.export_csv(blocker / "results.csv")
     assert window.message_bar.isVisible()
     assert "results.csv" in window.message_bar.text
@@ -320,19 +382,22 @@ def test_failing_case_worker_shows_a_message_and_the_app_lives_on(make_window, i
     window = make_window()
     window.open_paths([str(image_folder)])
     wait_batch(qtbot, window)
-    qtbot.waitUntil(lambda: window.shown_case is not None, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.shown_case is not None,
+             "window.shown_case is not None")
     victim = window.visible_results()[5]
     victim.path.unlink()  # gone after analysis: Engine.explain now fails in its worker
     window.select_row(5)
-    qtbot.waitUntil(lambda: window.message_bar.isVisible(), timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.message_bar.isVisible(),
+             "window.message_bar.isVisible()")
     assert victim.path.name in window.message_bar.text or "file not found" in \
         window.message_bar.text
     assert not window.case_viewer.has_case
     # Still alive: another case shows.
     window.select_row(6)
     other = window.visible_results()[6]
-    qtbot.waitUntil(lambda: window.shown_case is not None and
-                    window.shown_case[0].path == other.path, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.shown_case is not None and
+                    window.shown_case[0].path == other.path,
+             "window.shown_case is not None and window.shown_case[0].path == other.path")
 
 
 def test_broken_model_opens_with_banner_and_analysis_disabled(make_window, tmp_path,
@@ -358,7 +423,7 @@ def test_missing_model_then_choosing_a_good_one(make_window, tmp_path, small_mod
     assert window.banner.isVisible()
     assert "not found" in window.banner.text
     scripted_paths.model = str(small_model_path)
-    with qtbot.waitSignal(window.model_ready, timeout=120_000):
+    with wait_signal(qtbot, window.model_ready, "model_ready"):
         window.banner.action_button.click()
     assert not window.banner.isVisible()
     assert window.analysis_enabled
@@ -403,12 +468,12 @@ def test_model_menu_lists_user_models_and_switches(make_window, small_model_path
     names = [a.text() for a in window.model_menu.actions()]
     assert "second-model.onnx" in names
     action = next(a for a in window.model_menu.actions() if a.text() == "second-model.onnx")
-    with qtbot.waitSignal(window.model_ready, timeout=120_000):
+    with wait_signal(qtbot, window.model_ready, "model_ready"):
         action.trigger()
     assert window.model_path == other
     # The shown folder is analysed again with the new model.
-    qtbot.waitUntil(lambda: window.results_model.rowCount() == 12 and not window.busy,
-                    timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.results_model.rowCount() == 12 and not window.busy,
+             "window.results_model.rowCount() == 12 and not window.busy")
     assert app_settings.saved_model_path() == str(other)
 
 
@@ -438,13 +503,13 @@ def test_each_model_keeps_its_own_operating_point(make_window, small_model_path,
     other = _variant_model(small_model_path, user_models / "variant.onnx", stats_threshold)
     window.operating_point.set_alpha(2.5, emit=True)
     assert app_settings.saved_alpha(first.sha256) == 2.5
-    with qtbot.waitSignal(window.model_ready, timeout=120_000):
+    with wait_signal(qtbot, window.model_ready, "model_ready"):
         window.load_model(other, remember=True)
     # The new model starts at ITS default threshold, not at the alpha chosen for the other one.
     assert window.model.sha256 != first.sha256
     assert window.threshold == pytest.approx(stats_threshold)
     assert window.operating_point.alpha == pytest.approx(0.2, abs=0.01)
-    with qtbot.waitSignal(window.model_ready, timeout=120_000):
+    with wait_signal(qtbot, window.model_ready, "model_ready"):
         window.load_model(small_model_path, remember=True)
     assert window.operating_point.alpha == 2.5
 
@@ -481,7 +546,8 @@ def test_full_resolution_original_maps_onto_the_model_views(make_window, fullres
     original = max(fullres_files, key=lambda p: p.stat().st_size)
     window.open_paths([str(original)])
     wait_batch(qtbot, window)
-    qtbot.waitUntil(lambda: window.shown_case is not None, timeout=BATCH_TIMEOUT_MS)
+    wait_for(qtbot, lambda: window.shown_case is not None,
+             "window.shown_case is not None")
     viewer = window.case_viewer
     height, width = viewer.original_item.image.shape[:2]
     with Image.open(original) as img:

@@ -10,19 +10,18 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.engine import Engine
 from desktop_app.core.model_file import LoadedModel, load_model
+from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from desktop_app.core.results import redecide
-from desktop_app.reports.pdf_report import (
-    case_pdf_name,
-    write_case_pdf,
-    write_summary_pdf,
-)
+from desktop_app.reports.names import case_pdf_name
+from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
 from desktop_app.reports.render import distribution_plot
 from tests.desktop_app.reports.pdf_tools import assert_not_blank, pdf_text, render_first_page
 
 
 @pytest.fixture(scope="module")
-def model(small_model_path: Path) -> LoadedModel:
-    return load_model(small_model_path, prefer_gpu=False)
+def model() -> LoadedModel:
+    # The product's bundled model: real ONNX Runtime without a training run first.
+    return load_model(bundled_models_dir() / DEFAULT_MODEL_NAME, prefer_gpu=False)
 
 
 def test_case_pdf(qapp: QApplication, model: LoadedModel, fullres_files: list[Path],

@@ -56,7 +56,7 @@ def test_a_write_that_runs_out_of_space_names_its_cause(tmp_path: Path) -> None:
     code = (
         "import resource, signal, sys\n"
         "from desktop_app.core.model_file import read_metadata\n"
-        "from desktop_app.reports.atomic import ReportWriteError\n"
+        "from desktop_app.core.files import FileWriteError\n"
         "from desktop_app.reports.pdf_report import write_summary_pdf\n"
         f"meta = read_metadata({str(REFERENCE_MODEL)!r})\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
@@ -64,7 +64,7 @@ def test_a_write_that_runs_out_of_space_names_its_cause(tmp_path: Path) -> None:
         "try:\n"
         "    write_summary_pdf(sys.argv[1], [], meta, meta.threshold, model_sha256='a' * 64,"
         " provider='CPU')\n"
-        "except ReportWriteError as exc:\n"
+        "except FileWriteError as exc:\n"
         "    print('ERROR', exc)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
@@ -72,6 +72,6 @@ def test_a_write_that_runs_out_of_space_names_its_cause(tmp_path: Path) -> None:
                           env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ERROR"), proc.stdout
-    assert "File too large" in proc.stdout and "summary.pdf" in proc.stdout
+    assert "file too large" in proc.stdout and "summary.pdf" in proc.stdout
     assert target.read_bytes() == b"old report"  # the old file is left as it was
     assert [p.name for p in tmp_path.iterdir()] == ["summary.pdf"]  # no temp file left behind

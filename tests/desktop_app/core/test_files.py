@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.reports.atomic import (
-    ReportWriteError,
+from desktop_app.core.files import (
+    FileWriteError,
     atomic_path,
     ensure_output_dir,
     write_text_atomic,
@@ -39,12 +39,12 @@ def test_folder_under_a_regular_file_is_a_clear_error(tmp_path: Path) -> None:
     # regular file fails for everyone.
     blocker = tmp_path / "notes.txt"
     blocker.write_text("x", encoding="utf-8")
-    with pytest.raises(ReportWriteError) as info:
+    with pytest.raises(FileWriteError) as info:
         ensure_output_dir(blocker / "out")
     assert str(blocker / "out") in str(info.value) and "cannot write" in str(info.value)
-    with pytest.raises(ReportWriteError, match="not a folder"):
+    with pytest.raises(FileWriteError, match="not a folder"):
         ensure_output_dir(blocker)
-    with pytest.raises(ReportWriteError) as info2:
+    with pytest.raises(FileWriteError) as info2:
         write_text_atomic(blocker / "results.csv", "x")
     assert str(blocker) in str(info2.value)
 

@@ -1,23 +1,47 @@
-"""Atomic report writes: a temp file in the target's folder, then ``os.replace``.
+"""File utilities shared by the app, training and export: atomic writes, output folders, the clock.
 
-A report that already exists is therefore either the old one or the complete
-new one, never half-written. Every failure (read-only or full disk, a folder
-that is a file) becomes a :class:`ReportWriteError` naming the folder.
+An atomic write goes to a temp file in the target's folder, then ``os.replace``:
+a file that already exists is therefore either the old one or the complete new
+one, never half-written. Every failure (read-only or full disk, a folder that
+is a file) becomes a :class:`FileWriteError` naming the folder and the cause in
+words ("disk full", "permission denied"...).
+
+The UTC clock (:func:`utc_now_iso`) lives here too: it stamps what these files
+record (CSV rows, run folders, model metadata) in one format.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from desktop_app.core.errors import DermScreenError
 
+# Causes a user can act on, named in words; other errors keep the system's text.
+_CAUSES: dict[int, str] = {
+    errno.ENOSPC: "disk full (no space left on device)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large for this disk or process limit",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted (permissions or an immutable folder)",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "a folder is in the way (a file was expected)",
+}
 
-class ReportWriteError(DermScreenError):
-    """A report could not be written; the message names the folder and the reason."""
+
+def utc_now_iso() -> str:
+    """Current UTC time, ISO-8601 to the second with a ``+00:00`` offset."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FileWriteError(DermScreenError):
+    """A file could not be written; the message names the folder and the reason."""
 
     def __init__(self, folder: str | Path, reason: str) -> None:
         self.folder = str(folder)
@@ -25,7 +49,10 @@ class ReportWriteError(DermScreenError):
         super().__init__(f"cannot write to folder {self.folder}: {reason}")
 
 
-def _reason(exc: OSError) -> str:
+def write_error_cause(exc: OSError) -> str:
+    """The cause of a failed write in words: 'disk full (...)', 'permission denied'..."""
+    if exc.errno in _CAUSES:
+        return _CAUSES[exc.errno]
     return exc.strerror or str(exc) or type(exc).__name__
 
 
@@ -35,17 +62,17 @@ def ensure_output_dir(folder: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise ReportWriteError(folder, "a file with that name exists (not a folder)") from None
+        raise FileWriteError(folder, "a file with that name exists (not a folder)") from None
     except OSError as exc:
-        raise ReportWriteError(folder, _reason(exc)) from None
+        raise FileWriteError(folder, write_error_cause(exc)) from None
     if not folder.is_dir():
-        raise ReportWriteError(folder, "not a folder")
+        raise FileWriteError(folder, "not a folder")
     try:
         fd, probe = tempfile.mkstemp(prefix=".dermscreen-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ReportWriteError(folder, _reason(exc)) from None
+        raise FileWriteError(folder, write_error_cause(exc)) from None
     return folder
 
 
@@ -54,7 +81,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success it replaces ``target`` atomically.
 
     On any exception the temp file is removed and ``target`` is left as it was;
-    an OSError is re-raised as :class:`ReportWriteError`.
+    an OSError is re-raised as :class:`FileWriteError`.
     """
     target = Path(target)
     folder = target.parent
@@ -62,7 +89,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         os.close(fd)
     except OSError as exc:
-        raise ReportWriteError(folder, _reason(exc)) from None
+        raise FileWriteError(folder, write_error_cause(exc)) from None
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -73,7 +100,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
     except OSError as exc:
         _discard(tmp)
-        raise ReportWriteError(folder, f"{target.name}: {_reason(exc)}") from None
+        raise FileWriteError(folder, f"{target.name}: {write_error_cause(exc)}") from None
     except BaseException:
         _discard(tmp)
         raise
@@ -95,4 +122,5 @@ def write_bytes_atomic(target: str | Path, data: bytes) -> Path:
 
 
 def write_text_atomic(target: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``target`` atomically."""
     return write_bytes_atomic(target, text.encode(encoding))

@@ -1,0 +1,157 @@
+"""``dermscreen analyse`` (alias ``analyze``): a batch of images -> results.csv (+ PDFs).
+
+Order of work, so that nothing is lost and nothing fails late: load the model;
+check the output folder and take its lock (exit 4 at once when it cannot be
+written, holds ``results.csv`` as a folder, or another run owns it); run the
+engine (Ctrl-C / SIGTERM stop it between files); then either the complete
+reports (:func:`desktop_app.reports.batch.write_batch_reports`: results.csv,
+with ``--pdf`` the case PDFs and summary.pdf) or, when stopped, the rows
+finished so far in ``results.partial.csv`` beside an untouched results.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from desktop_app.cli.engine_run import capped_workers, load_model_quietly, run_engine
+from desktop_app.cli.interrupt import StopOnSignal
+from desktop_app.cli.parser import (
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    add_workers_option,
+    finite_float,
+)
+from desktop_app.cli.terminal import err, printable, say, warn
+from desktop_app.core import number_format as nf
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from desktop_app.core.model_file import LoadedModel
+
+DEFAULT_OUT = "dermscreen-results"
+
+
+def _epilog() -> str:
+    from desktop_app.reports.csv_report import columns_help
+
+    return (
+        "Writes DIR/results.csv: UTF-8 with BOM (opens in Excel), one row per input file in\n"
+        "input order, error rows included. Columns, in this fixed order:\n"
+        f"{columns_help()}\n\n"
+        "With --pdf also DIR/summary.pdf and DIR/case-NNNNN-NAME.pdf for every anomalous image.\n"
+        "Reports an earlier run left in DIR are moved to DIR/superseded/<time>/ first; one run\n"
+        "at a time may write into DIR.\n"
+        "The threshold is the model's default unless --alpha (T = benign mean + alpha * sd)\n"
+        "or --threshold is given.\n"
+        "Stopped by Ctrl-C or SIGTERM, it writes the rows finished so far to\n"
+        "DIR/results.partial.csv and leaves an existing results.csv as it was.\n"
+        "Exit codes: 0 ran (bad files are error rows), 2 bad usage, 3 invalid model,\n"
+        "4 output folder not writable or in use by another run, 130 Ctrl-C, 143 SIGTERM."
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "analyse", aliases=["analyze"],
+        help="analyse images or folders and write results.csv (and PDFs)",
+        description="Analyse image files and folders with the model; write a CSV (and PDFs).",
+        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"output folder, created if needed (default: ./{DEFAULT_OUT})")
+    parser.add_argument("--recursive", action="store_true", help="also look in sub-folders")
+    rule = parser.add_mutually_exclusive_group()
+    rule.add_argument("--alpha", type=finite_float, metavar="A",
+                      help="threshold = benign mean + A * benign sd")
+    rule.add_argument("--threshold", type=finite_float, metavar="T", help="explicit threshold")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also write summary.pdf and one case PDF per anomalous image")
+    parser.add_argument("--model", metavar="FILE", help="ONNX model (default: bundled model)")
+    add_workers_option(parser)
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from desktop_app.core.errors import ModelError
+    from desktop_app.core.files import FileWriteError
+    from desktop_app.reports.output_folder import OutputFolderLock, check_output_folder
+
+    workers, note = capped_workers(args.workers)
+    if note:
+        warn(note)
+    with StopOnSignal() as stop:
+        try:
+            model = load_model_quietly(args.model)
+        except ModelError as exc:
+            err(f"invalid model: {printable(exc)}")
+            return EXIT_MODEL
+        try:
+            out = check_output_folder(args.out)
+            lock = OutputFolderLock(out)
+            lock.acquire()
+        except FileWriteError as exc:
+            err(printable(exc))
+            return EXIT_OUTPUT
+        try:
+            return _analyse_into(out, model, args, workers, stop)
+        finally:
+            lock.release()
+
+
+def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
+                  workers: int | None, stop: StopOnSignal) -> int:
+    from desktop_app.core.files import FileWriteError
+    from desktop_app.core.results import summarize, threshold_for
+    from desktop_app.reports.batch import verified_explainer, write_batch_reports
+    from desktop_app.reports.names import RESULTS_FILE_NAME
+
+    threshold = threshold_for(model.metadata.benign_stats, alpha=args.alpha,
+                              threshold=args.threshold, default=model.metadata.threshold)
+    done = run_engine(model, args.paths, recursive=args.recursive, threshold=threshold,
+                      workers=workers, stop=stop)
+    counts = summarize(done.results)
+    try:
+        if done.stopped:
+            reports = write_batch_reports(out, done.results, model, threshold, partial=True)
+        else:
+            reports = write_batch_reports(
+                out, done.results, model, threshold, inputs=args.paths, pdf=args.pdf,
+                explain=verified_explainer(done.engine) if args.pdf else None, cancel=stop.event,
+            )
+    except FileWriteError as exc:
+        err(printable(exc))
+        return EXIT_OUTPUT
+    except KeyboardInterrupt:  # a second signal while the reports were written
+        err(f"stopped by {stop.reason} while writing the reports in {printable(out)}: each file "
+            "there is whole (written to a temporary file, then renamed), some may be missing")
+        return stop.exit_code
+    for problem in reports.problems:
+        warn(printable(problem))
+    partial = "PARTIAL, stopped early: " if done.stopped else ""
+    say(f"{partial}{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors, "
+        f"{counts['anomalous']} anomalous (threshold {nf.score(threshold)}, model "
+        f"{printable(model.display_name)}, {printable(model.provider_label)})")
+    say(f"results: {printable(reports.csv)}")
+    if reports.superseded is not None:
+        say(f"reports of an earlier run moved to {printable(reports.superseded)}")
+    if done.stopped:
+        total = max(done.total, len(done.results))
+        err(f"stopped by {stop.reason} after {len(done.results)} of {total} files: "
+            f"{printable(reports.csv)} holds the rows finished so far (PARTIAL); "
+            f"{RESULTS_FILE_NAME} was not written")
+        return stop.exit_code
+    if args.pdf:
+        if reports.cancelled:
+            err(f"stopped by {stop.reason} while writing the PDF reports: results.csv is "
+                f"complete, {len(reports.case_pdfs)} of {reports.flagged} case reports and no "
+                "summary.pdf were written")
+            return stop.exit_code
+        say(f"PDF reports: {printable(out)} (summary + {len(reports.case_pdfs)} case reports)")
+    if counts["total"] == 0:
+        warn("no image files found in the given paths")
+    return EXIT_OK

@@ -1,0 +1,90 @@
+"""Load the model and run the engine for a CLI command: progress bar, stop on a signal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktop_app.cli.interrupt import StopOnSignal
+from desktop_app.cli.progress import ProgressBar
+from desktop_app.core.paths import default_model_path
+
+if TYPE_CHECKING:
+    from desktop_app.core.engine import Engine
+    from desktop_app.core.model_file import LoadedModel
+    from desktop_app.core.results import AnalysisResult
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API (Windows, macOS)
+        return max(1, os.cpu_count() or 1)
+
+
+def capped_workers(requested: int | None) -> tuple[int | None, str]:
+    """``--workers`` capped at the core count: (workers, a note when capped, else '')."""
+    cores = usable_cores()
+    if requested is None or requested <= cores:
+        return requested, ""
+    # More preprocessing threads than cores only add memory (one image each).
+    return cores, f"--workers {requested} capped at {cores} (the CPU cores available)"
+
+
+def load_model_quietly(model_arg: str | None) -> LoadedModel:
+    """The named model, or the bundled one; raises ModelError."""
+    import onnxruntime as ort
+
+    from desktop_app.core.engine import inference_threads
+    from desktop_app.core.model_file import load_model
+
+    # A CPU-only machine with onnxruntime-gpu logs a CUDA library error while
+    # falling back to the CPU; on a terminal that reads like a failure.
+    ort.set_default_logger_severity(4)
+    path = Path(model_arg) if model_arg else default_model_path()
+    return load_model(path, intra_op_threads=inference_threads())
+
+
+@dataclass
+class EngineRun:
+    """A finished (or stopped) engine pass."""
+
+    engine: Engine
+    results: list[AnalysisResult]  # sorted by input position
+    total: int  # files found; more than len(results) when stopped
+    stopped: bool
+
+
+def run_engine(
+    model: LoadedModel, paths: Sequence[str], *, recursive: bool, threshold: float,
+    workers: int | None, stop: StopOnSignal,
+) -> EngineRun:
+    """Run the engine with a progress bar until done or ``stop`` fires; keeps what is done."""
+    from desktop_app.core.engine import Engine
+
+    engine = Engine(model, workers=workers)
+    bar = ProgressBar(sys.stderr)
+    total = [0]
+
+    def progress(p: object) -> None:
+        total[0] = getattr(p, "total", 0)
+        bar(p)  # type: ignore[arg-type]
+
+    results: list[AnalysisResult] = []
+    try:
+        for result in engine.analyze(paths, recursive=recursive, threshold=threshold,
+                                     progress=progress, cancel=stop.event):
+            results.append(result)
+    except KeyboardInterrupt:  # a second signal: stop now, keep what is done
+        stop.stop()
+    finally:
+        bar.close()
+    results.sort(key=lambda r: r.index)
+    # A signal that came after the last file leaves a complete batch.
+    stopped = stop.stopped and len(results) < total[0]
+    return EngineRun(engine, results, total[0], stopped)

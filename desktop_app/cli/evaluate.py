@@ -1,0 +1,209 @@
+"""``dermscreen evaluate``: local validation of the model on a labelled folder.
+
+Runs the model on an ISIC-layout folder and prints the figures training's
+evaluation reports (same metric functions, same stratified bootstrap CIs).
+Below :data:`MIN_PER_CLASS_FOR_CI` images of either class a 95% interval means
+nothing (two images give AUROC "1.000 (1.000 - 1.000)"), so none is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop_app.cli.engine_run import capped_workers, load_model_quietly, run_engine
+from desktop_app.cli.interrupt import StopOnSignal
+from desktop_app.cli.parser import (
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    add_workers_option,
+    finite_float,
+    resamples_count,
+)
+from desktop_app.cli.terminal import err, printable, say, warn
+from desktop_app.core import number_format as nf
+from desktop_app.core.texts import DISCLAIMER_SHORT
+
+if TYPE_CHECKING:
+    from desktop_app.core.score_stats import BenignStats
+
+# Fewest images of each class (malignant, benign) for which a 95% CI is reported.
+MIN_PER_CLASS_FOR_CI = 10
+FIGURES = ("sensitivity", "specificity", "balanced_accuracy", "auroc", "average_precision")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        "evaluate", help="local validation: run the model on a labelled folder",
+        description="Run the model on a labelled ISIC-layout folder (<class>/ folders, or "
+        "Train/ and Test/ holding them; the Test split is used when present) and print "
+        "sensitivity, specificity, ROC AUC and average precision with bootstrap CIs "
+        f"(given from {MIN_PER_CLASS_FOR_CI} images of each class up).",
+    )
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="labelled folder")
+    parser.add_argument("--model", metavar="FILE", help="ONNX model (default: bundled model)")
+    parser.add_argument("--alpha", type=finite_float, metavar="A",
+                        help="threshold = benign mean + A * benign sd (default: model's)")
+    parser.add_argument("--json", dest="json_out", metavar="OUT",
+                        help="also write figures as JSON")
+    parser.add_argument("--resamples", type=resamples_count, default=2000, metavar="N",
+                        help="bootstrap resamples for the 95%% CIs (default: 2000)")
+    add_workers_option(parser)
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def evaluation_figures(
+    labels: Sequence[int], scores: Sequence[float], threshold: float, classes: Sequence[str],
+    stats: BenignStats, n_resamples: int = 2000, seed: int = 0,
+) -> dict[str, Any]:
+    """The figures training's evaluation reports (same metric functions, same CI method).
+
+    Point estimates with stratified percentile-bootstrap 95% CIs at ``threshold``,
+    the confusion counts, per-class detection rates and the operating points.
+    With fewer than :data:`MIN_PER_CLASS_FOR_CI` of either class the CIs are
+    ``[None, None]`` and ``ci_note`` says why.
+    """
+    import numpy as np
+
+    from desktop_app.core import metrics
+
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    out = metrics.figures_with_ci(y, s, threshold, classes, n_resamples=n_resamples, seed=seed)
+    out["operating_points"] = metrics.operating_points(stats, y, s)
+    out["ci_method"] = "stratified percentile bootstrap (malignant and benign resampled separately)"
+    out["bootstrap_resamples"] = n_resamples
+    out["ci_min_per_class"] = MIN_PER_CLASS_FOR_CI
+    n_mal, n_ben = int(y.sum()), int((~y).sum())
+    if min(n_mal, n_ben) < MIN_PER_CLASS_FOR_CI:
+        for name in FIGURES:
+            out[name]["ci95"] = [None, None]
+        out["ci_note"] = (f"too few cases for a CI ({n_mal} malignant, {n_ben} benign; "
+                          f"at least {MIN_PER_CLASS_FOR_CI} of each needed)")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from desktop_app.core.dataset import scan_dataset
+    from desktop_app.core.errors import DermScreenError, ModelError
+    from desktop_app.core.files import FileWriteError, ensure_output_dir, write_text_atomic
+    from desktop_app.core.results import threshold_for
+
+    try:
+        samples = scan_dataset(args.data_dir)
+    except (FileNotFoundError, NotADirectoryError, DermScreenError, ValueError) as exc:
+        err(printable(exc))
+        return EXIT_USAGE
+    test = [s for s in samples if s.split == "Test"]
+    chosen = test or [s for s in samples if s.split == ""] or samples
+    split = "Test" if test else "all"
+    workers, note = capped_workers(args.workers)
+    if note:
+        warn(note)
+    with StopOnSignal() as stop:
+        try:
+            model = load_model_quietly(args.model)
+        except ModelError as exc:
+            err(f"invalid model: {printable(exc)}")
+            return EXIT_MODEL
+        stats = model.metadata.benign_stats
+        threshold = threshold_for(stats, alpha=args.alpha, default=model.metadata.threshold)
+        done = run_engine(model, [str(s.path) for s in chosen], recursive=False,
+                          threshold=threshold, workers=workers, stop=stop)
+    if done.stopped:
+        err(f"stopped by {stop.reason}; nothing evaluated")
+        return stop.exit_code
+    results = done.results
+    ok = [r for r in results if r.ok and r.score is not None]
+    labels = [1 if chosen[r.index].is_malignant else 0 for r in ok]
+    if len(set(labels)) < 2:
+        err(f"{printable(args.data_dir)}: need both benign and malignant images that could be "
+            "analysed")
+        return EXIT_USAGE
+    figures = evaluation_figures(
+        labels, [float(r.score or 0.0) for r in ok], threshold, [chosen[r.index].cls for r in ok],
+        stats, n_resamples=args.resamples,
+    )
+    report = {
+        "data_dir": str(args.data_dir),
+        "split": split,
+        "n_files": len(chosen),
+        "n_analysed": len(ok),
+        "n_errors": len(results) - len(ok),
+        "n_malignant": sum(labels),
+        "n_benign": len(labels) - sum(labels),
+        "threshold": threshold,
+        "alpha": stats.alpha_for(threshold),
+        "model": {"name": model.metadata.model_name, "version": model.metadata.model_version,
+                  "sha256": model.sha256, "provider": model.provider_label},
+        "metrics": figures,
+    }
+    say(format_evaluation(report))
+    if args.json_out:
+        try:
+            target = Path(args.json_out)
+            if target.parent != Path():
+                ensure_output_dir(target.parent)
+            write_text_atomic(target, json.dumps(report, indent=2, sort_keys=True, default=_jsonable))
+        except FileWriteError as exc:
+            err(printable(exc))
+            return EXIT_OUTPUT
+    return EXIT_OK
+
+
+def _jsonable(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def format_evaluation(report: dict[str, Any]) -> str:
+    """Plain-text evaluation report (the figures of ``report['metrics']``); data made printable."""
+    model, fig = report["model"], report["metrics"]
+    p = printable
+    lines = [
+        f"Local validation: {p(report['data_dir'])} ({report['split']} split)",
+        f"model {p(model['name'])} {p(model['version'])} ({model['sha256'][:12]}, "
+        f"{p(model['provider'])})",
+        f"images: {report['n_files']} files, {report['n_analysed']} analysed "
+        f"({report['n_malignant']} malignant, {report['n_benign']} benign), "
+        f"{report['n_errors']} errors",
+        f"threshold {nf.score(report['threshold'])} (alpha {nf.fixed(report['alpha'], 2)}); "
+        "flagged when score > threshold; malignant = positive",
+    ]
+    for name in FIGURES:
+        entry = fig[name]
+        lo, hi = entry["ci95"]
+        interval = (f"(95% CI {nf.ci(lo, hi)})" if lo is not None and hi is not None
+                    else "(no CI: too few cases)")
+        lines.append(f"  {name:<18} {nf.fixed(entry['value'])}  {interval}")
+    c = fig["confusion"]
+    lines.append("  confusion          " + ", ".join(f"{k} {v}" for k, v in c.items()))
+    lines.append("per class (detection rate = fraction flagged):")
+    for cls, entry in fig["per_class"].items():
+        lines.append(f"  {p(cls):<28} {entry['label']:<9} {entry['flagged']:>3}/{entry['n']:<3} "
+                     f"{nf.percent(entry['detection_rate']):>6}")
+    lines.append("operating points:")
+    for point in fig["operating_points"]:
+        sens, spec = point.get("test_sensitivity"), point.get("test_specificity")
+        lines.append(
+            f"  {p(point['label']):<24} T={nf.score(point['threshold'])}  "
+            f"val spec {nf.percent(point['val_specificity'])}"
+            + (f"  sens {nf.percent(sens)}  spec {nf.percent(spec)}" if sens is not None else "")
+        )
+    if fig.get("ci_note"):
+        lines.append(f"CIs: {fig['ci_note']}.")
+    else:
+        lines.append(f"CIs: {fig['ci_method']}, {fig['bootstrap_resamples']} resamples.")
+    lines.append(DISCLAIMER_SHORT)
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""The words DermScreen says about itself, in one place.
+
+The intended use and the disclaimer are printed by the PDF reports, the About
+dialog and the model card; the CSV column descriptions by ``dermscreen analyse
+--help``, the CSV module's documentation and the model card. Plain text (no
+HTML or Markdown), so every reader can escape or emphasise it as it needs.
+"""
+
+from __future__ import annotations
+
+INTENDED_USE = (
+    "DermScreen is a triage aid for dermoscopic images of skin lesions. It flags images "
+    "that look unlike the benign lesions its model was trained on, and shows where they "
+    "differ. It is not a diagnosis and not a medical device: a 'normal' result does not rule "
+    "out melanoma or any other disease, and every decision about a patient rests with a "
+    "qualified clinician."
+)
+
+# The short form, for a heading or a line at the end of a printout.
+DISCLAIMER_SHORT = "DermScreen is a triage aid, not a diagnosis."
+
+DISCLAIMER = (
+    f"{DISCLAIMER_SHORT} It flags images that look unlike the benign lesions it was trained "
+    "on; a normal result does not rule out malignancy and an anomalous result is not a "
+    "finding of cancer. Every decision about a patient rests with a clinician."
+)
+
+# One line per CSV column, in the order of desktop_app.core.results.CSV_COLUMNS
+# (a test keeps the two in step).
+CSV_COLUMN_DOCS: dict[str, str] = {
+    "index": "position of the file in the input list (0-based)",
+    "path": "the file as given or found in a folder",
+    "file_name": "the file's base name",
+    "status": "ok or error",
+    "error_code": "empty, or a reason code (empty_file, truncated, not_an_image, "
+    "unsupported_format, too_large, unreadable, too_small, extreme_aspect, blank_image, "
+    "preprocess_failed, inference_failed)",
+    "error": "empty, or the reason in words",
+    "score": "anomaly score (reconstruction error); empty on error",
+    "threshold": "threshold the decision used",
+    "decision": "anomalous (score > threshold), normal, or empty on error",
+    "z": "(score - benign mean) / benign sd",
+    "percentile": "percent of benign validation scores at or below the score",
+    "image_sha256": "SHA-256 of the bytes that were decoded (empty when unreadable)",
+    "model_name": "model name",
+    "model_version": "model version",
+    "model_sha256": "SHA-256 of the ONNX model file",
+    "model_verified": "yes if the model's .sha256 file matched it, no = unverified model",
+    "provider": "ONNX Runtime execution provider (CPU or CUDA)",
+    "seconds": "wall time spent on this image",
+    "analysed_at": "UTC time of the result (ISO 8601)",
+}

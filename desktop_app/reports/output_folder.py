@@ -1,0 +1,169 @@
+"""A run's output folder: checked before the run, owned by one run at a time, no stale reports.
+
+- :func:`check_output_folder` fails at once (before hours of analysis) when the
+  folder cannot be created or written, or when a report's name is taken by
+  something that is not a file (``results.csv/`` as a folder).
+- :class:`OutputFolderLock` makes a run the folder's only writer: a second run
+  into the same folder is refused while the first holds it (an OS file lock on
+  ``.dermscreen.lock``, released by the OS if the process dies).
+- :func:`supersede_stale_reports` moves reports an earlier run left (case PDFs,
+  a summary, a partial CSV) into ``superseded/<UTC time>/`` before a complete
+  run writes its own, so the folder never mixes two batches. Moved, not
+  deleted: they may be clinical documents someone still needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from desktop_app.core.files import FileWriteError, ensure_output_dir, write_error_cause
+from desktop_app.reports.names import (
+    PARTIAL_RESULTS_FILE_NAME,
+    SUMMARY_FILE_NAME,
+    is_case_pdf_name,
+    report_file_names,
+)
+
+LOCK_FILE_NAME = ".dermscreen.lock"
+SUPERSEDED_DIR_NAME = "superseded"
+
+
+class OutputFolderInUseError(FileWriteError):
+    """Another run holds the output folder."""
+
+    def __init__(self, folder: str | Path, holder: str) -> None:
+        super().__init__(folder, f"in use by another DermScreen run ({holder}); "
+                                 "wait for it to finish or choose another output folder")
+
+
+def check_output_folder(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and prove the reports can be written there, or raise.
+
+    Raises :class:`FileWriteError` naming the folder and the cause.
+    """
+    folder = ensure_output_dir(folder)
+    for name in report_file_names():
+        target = folder / name
+        if target.exists() and not target.is_file():
+            raise FileWriteError(folder, f"{name} exists and is not a regular file "
+                                         "(a folder?); move it away or choose another folder")
+    return folder
+
+
+def _try_lock(fd: int) -> bool:
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+class OutputFolderLock:
+    """Exclusive ownership of an output folder for one run (a context manager).
+
+    The lock is an OS lock on an open file, so a run that is killed releases it;
+    the file itself is removed on a clean release.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_FILE_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the folder or raise :class:`OutputFolderInUseError` (never waits)."""
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise FileWriteError(self.folder, write_error_cause(exc)) from None
+            if not _try_lock(fd):
+                holder = self._holder(fd)
+                os.close(fd)
+                raise OutputFolderInUseError(self.folder, holder)
+            # The holder before us may have removed the file between our open and
+            # our lock: then we locked an orphan; take the file that is there now.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"pid {os.getpid()}\n".encode())
+                self._fd = fd
+                return
+            os.close(fd)
+        raise OutputFolderInUseError(self.folder, "lock file keeps changing")
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        except (OSError, AttributeError):
+            text = ""
+        return text if text.startswith("pid ") and text[4:].isdigit() else "pid unknown"
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # while still locked, so no one locks a file about to vanish
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> OutputFolderLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+def stale_reports(folder: str | Path) -> list[Path]:
+    """Reports in ``folder`` that belong to an earlier run: case PDFs, summary, partial CSV."""
+    folder = Path(folder)
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    names = {SUMMARY_FILE_NAME, PARTIAL_RESULTS_FILE_NAME}
+    return sorted(p for p in entries
+                  if (p.name in names or is_case_pdf_name(p.name)) and p.is_file())
+
+
+def supersede_stale_reports(folder: str | Path) -> Path | None:
+    """Move :func:`stale_reports` into ``superseded/<UTC time>/``; returns that folder or None."""
+    folder = Path(folder)
+    stale = stale_reports(folder)
+    if not stale:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = folder / SUPERSEDED_DIR_NAME / stamp
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / SUPERSEDED_DIR_NAME / f"{stamp}-{n}"
+    try:
+        target.mkdir(parents=True)
+        for path in stale:
+            os.replace(path, target / path.name)
+    except OSError as exc:
+        raise FileWriteError(folder, f"cannot move earlier reports aside: "
+                                     f"{write_error_cause(exc)}") from None
+    return target

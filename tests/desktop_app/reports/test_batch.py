@@ -1,0 +1,105 @@
+"""write_batch_reports: the engine's own results, one re-run per flagged case, no second pass."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.core.engine import CaseImages, Engine
+from desktop_app.core.model_file import LoadedModel, load_model
+from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.results import AnalysisResult, redecide
+from desktop_app.reports.batch import verified_explainer, write_batch_reports
+from desktop_app.reports.csv_report import read_results_csv
+from tests.desktop_app.reports.pdf_tools import pdf_text
+
+
+@pytest.fixture(scope="module")
+def model() -> LoadedModel:
+    return load_model(bundled_models_dir() / DEFAULT_MODEL_NAME, prefer_gpu=False)
+
+
+@pytest.fixture
+def batch(model: LoadedModel, isic9_test_files: list[Path], tmp_path: Path
+          ) -> tuple[Engine, list[AnalysisResult], float, list[Path]]:
+    files = []
+    for src in isic9_test_files[:6]:
+        dst = tmp_path / "images" / src.name
+        dst.parent.mkdir(exist_ok=True)
+        shutil.copyfile(src, dst)
+        files.append(dst)
+    engine = Engine(model, workers=1)
+    results = engine.analyze_all(files)
+    scores = sorted(r.score for r in results if r.score is not None)
+    threshold = (scores[2] + scores[3]) / 2  # three flagged, three not
+    stats = model.metadata.benign_stats
+    return engine, [redecide(r, stats, threshold) for r in results], threshold, files
+
+
+def test_flagged_cases_only_and_the_summary_links_them(
+        qapp: QApplication, model: LoadedModel, batch: tuple, tmp_path: Path) -> None:
+    engine, results, threshold, files = batch
+    calls: list[int] = []
+    explain = verified_explainer(engine)
+
+    def counting(result: AnalysisResult) -> CaseImages:
+        calls.append(result.index)
+        return explain(result)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "case-00099-old.pdf").write_bytes(b"%PDF- an earlier batch")
+    reports = write_batch_reports(out, results, model, threshold, inputs=["images"], pdf=True,
+                                  explain=counting)
+    flagged = [r.index for r in results if r.is_anomalous]
+    assert len(flagged) == 3 and calls == flagged  # one re-run per flagged case, none else
+    assert sorted(reports.case_pdfs) == flagged and reports.problems == []
+    assert reports.superseded is not None and (reports.superseded / "case-00099-old.pdf").is_file()
+    assert sorted(p.name for p in out.glob("case-*.pdf")) == sorted(
+        p.name for p in reports.case_pdfs.values())
+    assert [r["path"] for r in read_results_csv(reports.csv)] == [str(f) for f in files]
+    summary = pdf_text(reports.summary_pdf)
+    assert all(p.name in summary for p in reports.case_pdfs.values())
+
+
+def test_a_file_changed_since_the_batch_gets_no_case_report(
+        qapp: QApplication, model: LoadedModel, batch: tuple, isic9_test_files: list[Path],
+        tmp_path: Path) -> None:
+    engine, results, threshold, _files = batch
+    changed = next(r for r in results if r.is_anomalous)
+    shutil.copyfile(isic9_test_files[-1], changed.path)  # other pixels under the same name
+    reports = write_batch_reports(tmp_path / "out", results, model, threshold, pdf=True,
+                                  explain=verified_explainer(engine))
+    assert changed.index not in reports.case_pdfs and len(reports.case_pdfs) == 2
+    assert len(reports.problems) == 1 and "changed since it was analysed" in reports.problems[0]
+
+
+def test_partial_touches_nothing_else_and_cancel_stops_before_the_summary(
+        qapp: QApplication, model: LoadedModel, batch: tuple, tmp_path: Path) -> None:
+    engine, results, threshold, _files = batch
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.csv").write_text("complete", encoding="utf-8")
+    (out / "summary.pdf").write_text("earlier", encoding="utf-8")
+    part = write_batch_reports(out, results[:2], model, threshold, partial=True)
+    assert part.partial and part.csv.name == "results.partial.csv"
+    assert len(read_results_csv(part.csv)) == 2
+    assert (out / "results.csv").read_text(encoding="utf-8") == "complete"
+    assert (out / "summary.pdf").read_text(encoding="utf-8") == "earlier"
+
+    cancel = threading.Event()
+    explain = verified_explainer(engine)
+
+    def stop_after_first(result: AnalysisResult) -> CaseImages:
+        cancel.set()
+        return explain(result)
+
+    reports = write_batch_reports(out, results, model, threshold, pdf=True,
+                                  explain=stop_after_first, cancel=cancel)
+    assert reports.cancelled and len(reports.case_pdfs) == 1 and reports.summary_pdf is None
+    assert not (out / "summary.pdf").exists()  # the earlier one was moved aside, none written
+    assert len(read_results_csv(out / "results.csv")) == len(results)

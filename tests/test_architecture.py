@@ -1,0 +1,102 @@
+"""The import rules of docs/ARCHITECTURE.md, read from the code's own imports (every import
+statement, also those inside functions and under TYPE_CHECKING)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Package (dotted, by folder) -> module prefixes it must never import.
+TF_STACK = ("tensorflow", "keras", "tf2onnx", "onnx", "tf_keras")
+RULES: dict[str, tuple[str, ...]] = {
+    # The app knows only the ONNX contract: no training stack, no training or export code.
+    "desktop_app": (*TF_STACK, "training", "export"),
+    # core is Qt-free and sits at the bottom of the app.
+    "desktop_app.core": ("PySide6", "pyqtgraph", "desktop_app.reports", "desktop_app.gui",
+                         "desktop_app.cli"),
+    # reports use QtGui to paint PDFs, never widgets, and know nothing above them.
+    "desktop_app.reports": ("PySide6.QtWidgets", "pyqtgraph", "desktop_app.gui",
+                            "desktop_app.cli"),
+    "desktop_app.gui": ("desktop_app.cli",),
+    # training never reaches up into export: export uses training's model code.
+    "training": ("export",),
+    # export uses training and the app's TF-free core, nothing of the app above it.
+    "export": ("desktop_app.reports", "desktop_app.gui", "desktop_app.cli"),
+}
+# The one arrow that crosses: `dermscreen` with no command starts the window.
+ALLOWED = {("desktop_app.cli.main", "desktop_app.gui.app")}
+
+
+def module_name(path: Path, root: Path = REPO) -> str:
+    rel = path.relative_to(root).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def imported_modules(path: Path, root: Path = REPO) -> set[str]:
+    """Every module an ``import``/``from ... import`` in ``path`` names (relative ones resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+    return found
+
+
+def violates(imported: str, banned: str) -> bool:
+    return imported == banned or imported.startswith(banned + ".")
+
+
+def source_files(package: str, root: Path = REPO) -> list[Path]:
+    return sorted((root / package.replace(".", "/")).rglob("*.py"))
+
+
+def rule_breaches(root: Path = REPO) -> list[str]:
+    breaches = []
+    for package, banned in RULES.items():
+        for path in source_files(package, root):
+            name = module_name(path, root)
+            for imported in sorted(imported_modules(path, root)):
+                for prefix in banned:
+                    if violates(imported, prefix) and (name, imported) not in ALLOWED:
+                        breaches.append(f"{name} imports {imported} (rule: {package} -/-> {prefix})")
+    return breaches
+
+
+def test_every_import_arrow_points_down() -> None:
+    assert rule_breaches() == []
+
+
+def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path: Path) -> None:
+    # A check that cannot fail is no check: the reader must find the kinds of import
+    # that would slip past a grep for top-level lines.
+    core = tmp_path / "desktop_app" / "core"
+    core.mkdir(parents=True)
+    probe = core / "probe.py"
+    probe.write_text(
+        "def f():\n    from ..gui import main_window\n    import tensorflow as tf\n",
+        encoding="utf-8",
+    )
+    assert {"desktop_app.gui", "tensorflow"} <= imported_modules(probe, tmp_path)
+    assert sorted(rule_breaches(tmp_path)) == [
+        "desktop_app.core.probe imports desktop_app.gui (rule: desktop_app.core -/-> desktop_app.gui)",
+        "desktop_app.core.probe imports tensorflow (rule: desktop_app -/-> tensorflow)",
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_each_ruled_package_exists(package: str) -> None:
+    assert source_files(package), f"{package} has no modules: the rule would check nothing"
