@@ -38,15 +38,16 @@ QUANTIZED_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
 CAE_SCOPE = "dermscreen_cae"
 
 
-def cae_nodes(model_path: Path) -> list[str]:
-    """Names of the autoencoder's weight-bearing nodes (the score head's are excluded)."""
+def cae_nodes(model_path: Path, ops: tuple[str, ...] = QUANTIZED_OPS) -> list[str]:
+    """Names of the autoencoder's ``ops`` nodes (the score head's are excluded)."""
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
-    return [n.name for n in graph.node if n.op_type in QUANTIZED_OPS and CAE_SCOPE in n.name]
+    return [n.name for n in graph.node if n.op_type in ops and CAE_SCOPE in n.name]
 
 
-def quantize(model_path: Path, out_path: Path, calibration: np.ndarray) -> None:
+def quantize(model_path: Path, out_path: Path, calibration: np.ndarray,
+             ops: tuple[str, ...] = QUANTIZED_OPS) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -66,7 +67,7 @@ def quantize(model_path: Path, out_path: Path, calibration: np.ndarray) -> None:
         str(model_path), str(out_path), Reader(),
         quant_format=QuantFormat.QDQ, per_channel=True,
         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        nodes_to_quantize=cae_nodes(model_path),
+        nodes_to_quantize=cae_nodes(model_path, ops), op_types_to_quantize=list(ops),
     )
 
 
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--calibration", type=int, default=128, help="benign Train images")
     parser.add_argument("--out", type=Path, default=None, help="keep the int8 model here")
+    parser.add_argument("--ops", default=",".join(QUANTIZED_OPS),
+                        help="op types to quantize (default: %(default)s)")
     args = parser.parse_args(argv)
     model_path = args.model or default_model_path()
     float_model = load_model(model_path, prefer_gpu=False)
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / "int8.onnx"
         t0 = time.perf_counter()
-        quantize(model_path, out, calib)
+        ops = tuple(args.ops.split(","))
+        quantize(model_path, out, calib, ops)
         took = time.perf_counter() - t0
         int8_model = load_model(out, prefer_gpu=False)
         s_float, ms_float = forward_ms(float_model, x)
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     corr = float(np.corrcoef(s_float, s_int8)[0, 1])
     auc_f, auc_q = roc_auc(y, s_float), roc_auc(y, s_int8)
     gate = corr >= 0.999 and abs(auc_f - auc_q) <= 0.005
-    print(f"{float_model.display_name}: int8 QDQ of {len(cae_nodes(model_path))} CAE nodes, "
+    print(f"{float_model.display_name}: int8 QDQ of {len(cae_nodes(model_path, ops))} CAE nodes "
+          f"({','.join(ops)}), "
           f"calibrated on {len(calib)} benign Train images in {took:.0f} s, {size_mb:.1f} MB\n"
           f"  isic9 Test ({len(test)}): score correlation {corr:.5f}, AUROC float {auc_f:.4f} "
           f"int8 {auc_q:.4f} (diff {auc_q - auc_f:+.4f}); gate {'PASSED' if gate else 'FAILED'}\n"

@@ -130,6 +130,14 @@ def expand_inputs(
     return entries
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API (Windows, macOS)
+        return max(1, os.cpu_count() or 1)
+
+
 def inference_threads(cpu_count: int | None = None) -> int:
     """ONNX Runtime intra-op threads to load a model with when the engine runs it.
 
@@ -152,7 +160,7 @@ class Engine:
         self.model = model
         # Never more preprocessing threads than cores: more only add memory (one
         # decoded original each) and contention, never speed.
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         self.workers = min(cores, max(1, workers if workers is not None else cores))
         self.batch_size = batch_size
         # Files in flight at once: two batches, so the workers keep preparing

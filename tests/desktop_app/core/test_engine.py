@@ -179,9 +179,9 @@ def test_explain_gives_case_images(model: LoadedModel, real_files: list[Path]) -
 def test_engine_settings(model: LoadedModel) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         Engine(model, batch_size=0)
-    import os
+    from desktop_app.core.engine import usable_cores
 
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     engine = Engine(model, workers=3, batch_size=8)
     assert engine.workers == min(3, cores)
     # Capped at the core count (each worker holds one decoded original).
