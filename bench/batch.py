@@ -1,7 +1,16 @@
 """Batch analysis throughput and memory: DermScreen's engine vs the forward pass vs a baseline.
 
-One invocation measures, on (a) the isic9 Test images and (b) the uda1-fullres
-originals repeated to 200 files (symlinks in a temp folder):
+First, the whole-process comparison (issue 17): ``dermscreen analyze FOLDER
+--recursive`` against the method's own per-image pipeline
+(``bench/method_baseline.py``: OpenCV read, hair removal, resize, Keras
+``predict`` one image at a time, scikit-image SSIM), each as its own process
+on the same folder, paired and alternated, median of ``--repeats``: wall time
+(start-up included), CPU seconds (RUSAGE_CHILDREN) and peak RSS. Then the CPU
+milliseconds per image split into read, decode, hash, resize, hair removal,
+model, score and CSV (``bench/stages.py``).
+
+Then, on (a) the isic9 Test images and (b) the uda1-fullres originals repeated
+to 200 files (symlinks in a temp folder):
 
 * engine end to end: ``Engine.analyze`` (decode, preprocess on the thread pool,
   SHA-256, batched ONNX Runtime, results), with the process CPU utilisation
@@ -13,7 +22,8 @@ originals repeated to 200 files (symlinks in a temp folder):
 And the peak RSS of a child process running ``dermscreen analyze`` on a
 10,000-file folder (symlinks), measured before TensorFlow is imported. Not a test: figures vary with the machine.
 
-    .venv/bin/python bench/batch.py [--model FILE] [--run DIR] [--big N] [--skip-rss]
+    .venv/bin/python bench/batch.py [--model FILE] [--run DIR] [--whole FOLDER ...]
+        [--repeats N] [--big N] [--skip-rss] [--skip-engine] [--skip-whole]
 """
 
 from __future__ import annotations
@@ -21,6 +31,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,12 +44,16 @@ from typing import Any
 import numpy as np
 import psutil
 
-from desktop_app.core.engine import Engine, inference_threads
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.paths import default_model_path
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
-
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.stages import format_split, stage_split  # noqa: E402
+from desktop_app.core.engine import Engine, inference_threads  # noqa: E402
+from desktop_app.core.model_file import LoadedModel, load_model  # noqa: E402
+from desktop_app.core.paths import default_model_path  # noqa: E402
+from desktop_app.core.preprocess import PreprocessConfig, preprocess_file  # noqa: E402
+
 DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data"
 N_CORES = psutil.cpu_count(logical=True) or 1
 
@@ -121,19 +137,19 @@ def _vm_hwm(pid: int) -> int:
     return 0
 
 
-def peak_rss_of_cli(model_path: Path, folder: Path, out: Path) -> tuple[float, float, int]:
-    """Run ``dermscreen analyze folder`` in a child; (peak RSS MB, wall s, exit code).
+def measure_process(cmd: list[str]) -> tuple[float, float, float, int, str]:
+    """Run ``cmd`` as a child; (wall s, CPU s, peak RSS MB, exit code, last stdout line).
 
-    The peak is the child's VmHWM (Linux) or polled RSS, sampled every 50 ms.
-    ru_maxrss of RUSAGE_CHILDREN is not used: after fork/vfork it also counts
-    the parent's pages before exec, i.e. this benchmark's own memory.
+    CPU is the child's user + system time from RUSAGE_CHILDREN (exact once it
+    is reaped). The peak is the child's VmHWM (Linux) or polled RSS, sampled
+    every 50 ms; ru_maxrss of RUSAGE_CHILDREN is not used: after fork/vfork it
+    also counts the parent's pages before exec, i.e. this benchmark's memory.
     """
-    cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--out", str(out),
-           "--model", str(model_path)]
     peak = 0
     stop = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     ps = psutil.Process(child.pid)
 
     def poll() -> None:
@@ -145,13 +161,63 @@ def peak_rss_of_cli(model_path: Path, folder: Path, out: Path) -> tuple[float, f
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    _, err = child.communicate()
+    out, err = child.communicate()
     wall = time.perf_counter() - t0
     stop.set()
     poller.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if child.returncode != 0:
         print(err.decode(errors="replace")[-2000:], file=sys.stderr)
-    return peak / 2**20, wall, child.returncode
+    lines = out.decode(errors="replace").strip().splitlines()
+    return wall, cpu, peak / 2**20, child.returncode, (lines[-1] if lines else "")
+
+
+def peak_rss_of_cli(model_path: Path, folder: Path, out: Path) -> tuple[float, float, int]:
+    """Run ``dermscreen analyze folder`` in a child; (peak RSS MB, wall s, exit code)."""
+    cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--out", str(out),
+           "--model", str(model_path)]
+    wall, _, peak, code, _ = measure_process(cmd)
+    return peak, wall, code
+
+
+def count_images(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def whole_process(folder: Path, model: LoadedModel, run_dir: Path | None, repeats: int,
+                  tmp: Path) -> str:
+    """Paired, alternated whole-process runs of DermScreen and the method; a printable report."""
+    n = count_images(folder)
+    ours_cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--recursive",
+                "--model", str(model.path)]
+    base_cmd = [sys.executable, str(REPO / "bench" / "method_baseline.py"), str(folder),
+                "--threshold", repr(model.metadata.threshold)]
+    if run_dir is not None and (run_dir / "model.keras").exists():
+        base_cmd += ["--run", str(run_dir)]
+    ours, base = [], []
+    note = ""
+    for i in range(repeats):
+        ours.append(measure_process([*ours_cmd, "--out", str(tmp / f"ours-{i}")])[:4])
+        b = measure_process([*base_cmd, "--out", str(tmp / f"base-{i}.csv")])
+        base.append(b[:4])
+        note = b[4]
+    if any(r[3] != 0 for r in ours + base):
+        return f"{folder}: a run failed (exit codes {[r[3] for r in ours]} / {[r[3] for r in base]})"
+
+    def med(runs: list[tuple[float, float, float, int]], k: int) -> float:
+        return statistics.median(r[k] for r in runs)
+
+    o_wall, b_wall = med(ours, 0), med(base, 0)
+    return (
+        f"{folder} ({n} images), whole process, median of {repeats} paired runs:\n"
+        f"  dermscreen analyze {o_wall:7.1f} s  {n / o_wall:6.1f} img/s  {med(ours, 1):7.1f} CPU-s  "
+        f"peak RSS {med(ours, 2):5.0f} MiB\n"
+        f"  method pipeline    {b_wall:7.1f} s  {n / b_wall:6.1f} img/s  {med(base, 1):7.1f} CPU-s  "
+        f"peak RSS {med(base, 2):5.0f} MiB\n"
+        f"  speed-up {b_wall / o_wall:.1f}x wall, {med(base, 1) / med(ours, 1):.1f}x CPU"
+        f"  (baseline: {note})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", type=int, default=10_000, help="files in the RSS run")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--whole", type=Path, action="append", default=None, metavar="FOLDER",
+                        help="folders for the whole-process comparison (default: isic9/Train "
+                             "and uda1-fullres)")
+    parser.add_argument("--repeats", type=int, default=2, help="paired whole-process runs")
+    parser.add_argument("--skip-whole", action="store_true")
+    parser.add_argument("--skip-engine", action="store_true",
+                        help="skip the in-process engine / forward / baseline sets")
     args = parser.parse_args(argv)
 
     model_path = args.model or default_model_path()
@@ -188,6 +261,15 @@ def main(argv: list[str] | None = None) -> int:
     fullres_src = sorted((DATA / "uda1-fullres").glob("*.jpg"))
     with tempfile.TemporaryDirectory(prefix="dermscreen-bench-") as tmp_name:
         tmp = Path(tmp_name)
+        if not args.skip_whole:
+            for folder in args.whole or [DATA / "isic9" / "Train", DATA / "uda1-fullres"]:
+                print(whole_process(folder, model, args.run, args.repeats, tmp), flush=True)
+        for name, files in (("isic9 Test", isic), ("uda1-fullres", fullres_src)):
+            per_image, masks = stage_split(load_model(model_path, intra_op_threads=threads), files)
+            print(f"CPU ms per image by stage, {name} ({len(files)} files, one stage at a time):\n"
+                  f"{format_split(per_image, masks)}", flush=True)
+        if args.skip_engine:
+            return 0
         sets = {
             "(a) isic9 Test": isic,
             f"(b) uda1-fullres x{args.fullres_count}": link_files(

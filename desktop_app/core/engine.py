@@ -1,12 +1,19 @@
 """Streaming batch analysis: worker pool -> batched ONNX Runtime -> results.
 
-Files are decoded and preprocessed on a thread pool (OpenCV, Pillow and hashlib
-release the GIL, so threads keep every core busy without pickling tensors to
-processes), gathered into batches for ONNX Runtime, and each result is yielded
-as soon as its batch is scored. Memory stays bounded whatever the folder size:
-at most ``window`` files are in flight (being decoded or queued) and at most
-``window + batch_size`` model-sized tensors wait for the model; no decoded
-original is kept, and heatmaps are computed only on demand (:meth:`Engine.explain`).
+Files are read once, hashed, decoded and preprocessed on a thread pool (OpenCV,
+Pillow and hashlib release the GIL, so threads keep every core busy without
+pickling tensors to processes), gathered into batches for ONNX Runtime, and
+each result is yielded as soon as its batch is scored. The pool's threads are
+daemons (:class:`~desktop_app.core.workers.DaemonPool`): cancelling, or
+closing the generator, returns at once even when a worker is stuck in a read.
+
+Memory stays bounded whatever the folder size: at most ``window`` files are in
+flight (being decoded or queued) and at most ``window + batch_size``
+model-sized tensors wait for the model; each worker holds one file's bytes
+(at most :data:`~desktop_app.core.imageio.DEFAULT_MAX_FILE_BYTES`) and one
+decoded image (at most the pixel limit) at a time, there are never more
+workers than cores, no decoded original is kept, and heatmaps are computed
+only on demand (:meth:`Engine.explain`).
 
 Qt-free: the GUI runs :meth:`Engine.analyze` on a worker thread, the CLI in the
 main thread.
@@ -18,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +33,19 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from desktop_app.core.errors import ImageError
-from desktop_app.core.imageio import file_sha256, list_images, read_image
+from desktop_app.core.errors import ImageChangedError, ImageError
+from desktop_app.core.imageio import (
+    DEFAULT_MAX_PIXELS,
+    ImageBytes,
+    decode_image,
+    list_images,
+    read_file,
+)
 from desktop_app.core.model_metadata import OUTPUT_ERROR_MAP, OUTPUT_RECONSTRUCTION, OUTPUT_SCORE
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.preprocess import PreprocessConfig, effective_max_pixels, preprocess_bytes
 from desktop_app.core.results import AnalysisResult, error_result, ok_result
 from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.workers import DaemonPool
 
 if TYPE_CHECKING:
     from desktop_app.core.model_file import LoadedModel
@@ -61,6 +75,7 @@ class CaseImages:
     reconstruction: np.ndarray  # float32 [size, size, 3]
     error_map: np.ndarray  # float32 [size, size]
     score: float
+    sha256: str = ""  # of the bytes these images were decoded from
 
 
 @dataclass
@@ -76,35 +91,29 @@ class _Prepared:
     seconds: float
 
 
-def _safe_sha256(path: Path) -> str:
-    try:
-        return file_sha256(path)
-    except (OSError, ValueError):
-        return ""
-
-
 def prepare_file(index: int, path: Path, cfg: PreprocessConfig) -> _Prepared:
-    """Worker stage: preprocess and hash one file; never raises."""
+    """Worker stage: read once, hash and preprocess the same bytes; never raises.
+
+    A file that cannot be read (missing, not a regular file, over the size
+    limit) gets no hash; one that was read but does not decode keeps the hash
+    of the bytes read.
+    """
     start = time.perf_counter()
+    sha = ""
     try:
-        tensor = preprocess_file(path, cfg)
+        blob = read_file(path)
+        sha = blob.sha256
+        tensor = preprocess_bytes(blob, cfg)
     except ImageError as exc:
-        return _Prepared(index, path, None, _safe_sha256(path), exc.reason, exc.reason_code,
+        return _Prepared(index, path, None, sha, exc.reason, exc.reason_code,
                          time.perf_counter() - start)
     except MemoryError:
-        return _Prepared(index, path, None, _safe_sha256(path), "not enough memory to process",
+        return _Prepared(index, path, None, sha, "not enough memory to process",
                          "too_large", time.perf_counter() - start)
     except Exception as exc:  # cv2.error, ValueError...: one bad file must not stop a batch
-        return _Prepared(index, path, None, _safe_sha256(path),
+        return _Prepared(index, path, None, sha,
                          f"preprocessing failed ({type(exc).__name__}: {exc})",
                          "preprocess_failed", time.perf_counter() - start)
-    try:
-        sha = file_sha256(path)
-    except OSError as exc:
-        # Decoded, then gone or unreadable before hashing (vanished mid-batch).
-        reason = "file not found" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
-        return _Prepared(index, path, None, "", f"cannot read file ({reason})", "unreadable",
-                         time.perf_counter() - start)
     return _Prepared(index, path, tensor, sha, "", "", time.perf_counter() - start)
 
 
@@ -119,6 +128,14 @@ def expand_inputs(
         except OSError as exc:
             entries.append((Path(raw), f"cannot list folder ({exc.strerror or exc})"))
     return entries
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API (Windows, macOS)
+        return max(1, os.cpu_count() or 1)
 
 
 def inference_threads(cpu_count: int | None = None) -> int:
@@ -141,7 +158,10 @@ class Engine:
             msg = f"batch_size must be at least 1, got {batch_size}"
             raise ValueError(msg)
         self.model = model
-        self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        # Never more preprocessing threads than cores: more only add memory (one
+        # decoded original each) and contention, never speed.
+        cores = usable_cores()
+        self.workers = min(cores, max(1, workers if workers is not None else cores))
         self.batch_size = batch_size
         # Files in flight at once: two batches, so the workers keep preparing
         # the next batch while one is scored (one batch of look-ahead left them
@@ -158,12 +178,14 @@ class Engine:
     def default_threshold(self) -> float:
         return float(self.model.metadata.threshold)
 
-    def model_info(self) -> dict[str, str]:
+    def model_info(self) -> dict[str, Any]:
+        """The model fields every result carries (name, version, SHA-256, provider, verified)."""
         meta = self.model.metadata
         return {
             "model_name": meta.model_name,
             "model_version": meta.model_version,
             "model_sha256": self.model.sha256,
+            "model_verified": self.model.verified,
             "provider": self.model.provider_label,
         }
 
@@ -246,7 +268,7 @@ class Engine:
         inflight: set[Future[_Prepared]] = set()
         submitted: dict[Future[_Prepared], tuple[int, Path]] = {}
         pending: list[_Prepared] = []
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dermscreen-prep")
+        pool = DaemonPool(self.workers, name="dermscreen-prep")
         try:
             exhausted = False
             while not cancelled():
@@ -287,33 +309,52 @@ class Engine:
                 if exhausted and not inflight and not pending:
                     return
         finally:
-            # Queued work is dropped; running workers finish their one file each.
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Queued work is dropped; a running worker finishes its one file in
+            # the background (or never, if stuck): nobody waits for it.
+            pool.shutdown()
 
     def analyze_all(self, inputs: Sequence[str | Path], **kwargs: Any) -> list[AnalysisResult]:
         """:meth:`analyze` collected and sorted by input position."""
         return sorted(self.analyze(inputs, **kwargs), key=lambda r: r.index)
 
-    def explain(self, path: str | Path) -> CaseImages:
-        """Reconstruction and error map for one file (raises ImageError on a bad file)."""
+    def explain(self, path: str | Path, *, expected_sha256: str = "") -> CaseImages:
+        """Reconstruction and error map for one file, read once (raises ImageError on a bad file).
+
+        With ``expected_sha256`` (a result's ``image_sha256``) the bytes read
+        must hash to it, else :class:`~desktop_app.core.errors.ImageChangedError`:
+        a case report then shows exactly the pixels that were scored, checked on
+        the same bytes it decodes (no window between a hash and a second read).
+        """
         path = Path(path)
         cfg = self.model.metadata.preprocess
-        model_input = preprocess_file(path, cfg)
+        blob = read_file(path)
+        if expected_sha256 and blob.sha256 != expected_sha256.lower():
+            raise ImageChangedError(path, "the file changed since it was analysed")
+        model_input = preprocess_bytes(blob, cfg)
         outputs = self.model.run(
             model_input[None], outputs=(OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE)
         )
         return CaseImages(
-            original=display_image(path, cfg.max_pixels),
+            original=display_image_bytes(blob, effective_max_pixels(cfg)),
             model_input=model_input,
             reconstruction=np.asarray(outputs[OUTPUT_RECONSTRUCTION][0], dtype=np.float32),
             error_map=np.asarray(outputs[OUTPUT_ERROR_MAP][0], dtype=np.float32),
             score=float(np.asarray(outputs[OUTPUT_SCORE]).reshape(-1)[0]),
+            sha256=blob.sha256,
         )
 
 
 def display_image(path: str | Path, max_pixels: int, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
     """The file as RGB uint8 for display, longest side at most ``max_side``."""
-    rgb = read_image(path, max_pixels=max_pixels, min_size=(max_side, max_side))
+    return display_image_bytes(read_file(path), max_pixels, max_side)
+
+
+def display_image_bytes(
+    blob: ImageBytes, max_pixels: int, max_side: int = DISPLAY_MAX_SIDE
+) -> np.ndarray:
+    """File bytes as RGB uint8 for display, longest side at most ``max_side``."""
+    limit = min(max_pixels, DEFAULT_MAX_PIXELS)  # a caller can tighten the limit, not loosen it
+    rgb = decode_image(blob, max_pixels=limit, min_size=(max_side, max_side))
     height, width = rgb.shape[:2]
     if max(height, width) > max_side:
         scale = max_side / max(height, width)

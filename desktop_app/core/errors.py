@@ -44,6 +44,34 @@ class UnreadableFileError(ImageError):
     reason_code = "unreadable"
 
 
+class ImageChangedError(ImageError):
+    """The file's bytes no longer hash to the SHA-256 recorded when it was analysed."""
+
+    reason_code = "changed"
+
+
+class NotARegularFileError(UnreadableFileError):
+    """A folder, named pipe, device or socket: refused before any read (a read could block)."""
+
+
+class UnsuitableImageError(ImageError):
+    """A decodable image that is no lesion photograph the model can judge."""
+
+    reason_code = "unsuitable_image"
+
+
+class ImageTooSmallError(UnsuitableImageError):
+    reason_code = "too_small"
+
+
+class ExtremeAspectError(UnsuitableImageError):
+    reason_code = "extreme_aspect"
+
+
+class BlankImageError(UnsuitableImageError):
+    reason_code = "blank_image"
+
+
 class UnknownClassError(DermScreenError, ValueError):
     """A dataset folder carries a class name DermScreen does not know."""
 

@@ -1,4 +1,11 @@
-"""Decode any supported image file into an RGB uint8 array, or raise a typed error.
+"""Read an image file once into memory, then decode it into an RGB uint8 array, or raise a typed error.
+
+One read per file: :func:`read_file` checks that the path is a regular file
+*before* opening it for reading (a named pipe, a device such as ``/dev/zero``,
+a socket or a folder named ``*.jpg`` could block a read forever or never end),
+reads at most ``max_bytes``, and :class:`ImageBytes` hashes exactly the bytes
+:func:`decode_image` decodes, so a file replaced mid-run cannot pair one
+content's hash with another content's pixels.
 
 Pillow is used for decoding because it reads the header lazily (so an oversized
 image is refused before its pixels are decoded), applies EXIF orientation, and
@@ -9,18 +16,28 @@ original holds, which is what makes multi-megapixel originals cheap.
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import os
+import stat
 import warnings
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from desktop_app.core.errors import (
     EmptyFileError,
+    ExtremeAspectError,
     ImageError,
     ImageTooLargeError,
+    ImageTooSmallError,
     NotAnImageError,
+    NotARegularFileError,
     TruncatedImageError,
     UnreadableFileError,
     UnsupportedFormatError,
@@ -29,15 +46,31 @@ from desktop_app.core.errors import (
 # 100 megapixels: four times a 3872x2592 dermatoscope original; anything larger
 # is far more likely a decompression bomb than a lesion photograph.
 DEFAULT_MAX_PIXELS = 100_000_000
+# The whole file is held in memory once (hashed and decoded from the same
+# bytes). 256 MiB holds a 100-megapixel uncompressed 8-bit TIFF; a
+# dermatoscope JPEG is a few MB.
+DEFAULT_MAX_FILE_BYTES = 256 * 2**20
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "TIFF", "BMP", "WEBP", "MPO"})
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 )
+# Rows converted at a time from 16-bit or float pixels: bounds the temporary
+# arrays to a few MB whatever the image's size.
+_CONVERT_CHUNK_PIXELS = 1 << 22
 
 # Our own pixel cap is enforced explicitly below; Pillow's global one would only
 # turn the same situation into a warning or a differently typed exception.
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+# Open flags: never wait for a writer (FIFO) nor make a terminal ours; binary on Windows.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
 def is_image_path(path: str | Path) -> bool:
@@ -45,14 +78,146 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words: "a regular file", "a folder", "a named pipe (FIFO)", ..."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+class NotRegularFileOSError(OSError):
+    """:func:`open_regular` met a folder, pipe, device or socket; ``kind`` says which."""
+
+    def __init__(self, path: str | Path, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"not a regular file ({kind})", str(path))
+        self.kind = kind
+
+
+def open_regular(path: str | Path) -> tuple[int, os.stat_result]:
+    """Open ``path`` for reading only if it is a regular file; returns (fd, fstat).
+
+    ``stat`` first, so a device or pipe is never even opened; then a
+    non-blocking open and ``fstat`` of the opened descriptor, so a file swapped
+    for a pipe in between is caught too. Raises :class:`NotRegularFileOSError`
+    or the OSError of stat/open.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegularFileOSError(path, file_kind(st.st_mode))
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFileOSError(path, file_kind(st.st_mode))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+@dataclass(frozen=True, eq=False)
+class ImageBytes:
+    """A file's bytes as read once; what is hashed is what is decoded."""
+
+    path: Path
+    data: bytes
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 hex digest of :attr:`data` (computed on first use)."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
+
+
+def read_file(path: str | Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> ImageBytes:
+    """The file's bytes, read once; never reads a non-regular file; raises a typed ImageError."""
+    path = Path(path)
+    try:
+        fd, st = open_regular(path)
+        with open(fd, "rb") as fh:
+            if st.st_size == 0:
+                raise EmptyFileError(path, "file is empty (0 bytes)")
+            if st.st_size > max_bytes:
+                raise ImageTooLargeError(
+                    path, f"file is {_mb(st.st_size)}, over the {_mb(max_bytes)} file size limit"
+                )
+            # One byte more than the size: notices a file that grew since fstat.
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:
+                data += fh.read(max_bytes + 1 - len(data))
+                if len(data) > max_bytes:
+                    raise ImageTooLargeError(
+                        path, f"file grew past the {_mb(max_bytes)} file size limit while read"
+                    )
+    except ImageError:
+        raise
+    except NotRegularFileOSError as exc:
+        raise NotARegularFileError(
+            path, f"not a regular file ({exc.kind}); refused without reading it"
+        ) from None
+    except FileNotFoundError:
+        raise UnreadableFileError(path, "file not found") from None
+    except PermissionError:
+        raise UnreadableFileError(path, "permission denied") from None
+    except MemoryError:
+        raise ImageTooLargeError(path, "not enough memory to read this file") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UnreadableFileError(path, f"cannot read file ({reason})") from None
+    if not data:
+        raise EmptyFileError(path, "file is empty (0 bytes)")
+    return ImageBytes(path, data)
+
+
+def _gray_to_uint8(img: Image.Image) -> np.ndarray:
+    """16-bit, 32-bit integer or float grayscale -> uint8, in row chunks (no full-size float copy).
+
+    The container's range is stretched to 8 bits: 0..65535 for 16-bit images
+    (and for 32-bit ones whose values exceed 255), else 0..255. 16-bit values
+    map to round(v / 257) with integer arithmetic, exactly what the float
+    formula gave.
+    """
+    mode = img.mode
+    width, height = img.size
+    top = 65535
+    if not mode.startswith("I;16"):
+        _, high = img.getextrema()
+        top = 65535 if high > 255 else 255
+    out = np.empty((height, width), dtype=np.uint8)
+    rows = max(1, _CONVERT_CHUNK_PIXELS // max(1, width))
+    for y in range(0, height, rows):
+        chunk = np.asarray(img.crop((0, y, width, min(height, y + rows))))
+        if mode == "F":
+            values = np.nan_to_num(chunk.astype(np.float32), nan=0.0, posinf=top, neginf=0.0)
+            part = np.rint(values * np.float32(255.0 / top))
+        elif top == 65535:
+            # round(v * 255 / 65535) = round(v / 257) = (2v + 257) // 514, no ties (257 is odd).
+            part = (2 * chunk.astype(np.int64) + 257) // 514
+        else:
+            part = chunk
+        out[y : y + chunk.shape[0]] = np.clip(part, 0, 255)
+    return out
+
+
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        # 16-bit and float grayscale: stretch the container's range to 8 bits.
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        arr8 = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(arr8[:, :, None], 3, axis=2))
+        gray = _gray_to_uint8(img)
+        del img
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         # Composite transparent areas on white, like a viewer shows them.
         rgba = img.convert("RGBA")
@@ -63,30 +228,29 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
 
 
-def read_image(
-    path: str | Path,
+def decode_image(
+    blob: ImageBytes,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_size: tuple[int, int] | None = None,
+    min_side: int = 1,
+    max_aspect: float | None = None,
 ) -> np.ndarray:
-    """Decode ``path`` into an ``(H, W, 3)`` RGB uint8 array, EXIF orientation applied.
+    """Decode ``blob`` into an ``(H, W, 3)`` RGB uint8 array, EXIF orientation applied.
 
-    ``min_size`` (width, height) lets a JPEG be decoded at a reduced DCT scale
-    that still holds at least that many pixels in each direction; the result
-    is then the same for every caller that passes the same ``min_size``.
+    The header is checked before any pixel is decoded: at most ``max_pixels``
+    pixels, each side at least ``min_side``, and (when given) the long side at
+    most ``max_aspect`` times the short one. ``min_size`` (width, height) lets a
+    JPEG be decoded at a reduced DCT scale that still holds at least that many
+    pixels in each direction; the result is then the same for every caller
+    that passes the same ``min_size``.
     """
-    path = Path(path)
+    path = blob.path
     try:
-        if not path.exists():
-            raise UnreadableFileError(path, "file not found")
-        if not path.is_file():
-            raise UnreadableFileError(path, "not a regular file")
-        if path.stat().st_size == 0:
-            raise EmptyFileError(path, "file is empty (0 bytes)")
-        with open(path, "rb") as fh, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                img = Image.open(fh)
+                img = Image.open(io.BytesIO(blob.data))
             except UnidentifiedImageError:
                 if path.suffix.lower() in IMAGE_SUFFIXES:
                     raise NotAnImageError(
@@ -111,6 +275,19 @@ def read_image(
                     f"image is {width}x{height} = {width * height / 1e6:.0f} megapixels, "
                     f"over the {max_pixels / 1e6:.0f} megapixel limit",
                 )
+            if min(width, height) < min_side:
+                raise ImageTooSmallError(
+                    path,
+                    f"image is only {width}x{height} pixels; at least {min_side}x{min_side} "
+                    "are needed to judge a lesion",
+                )
+            if max_aspect is not None and max(width, height) > max_aspect * min(width, height):
+                ratio = max(width, height) / min(width, height)
+                raise ExtremeAspectError(
+                    path,
+                    f"image is {width}x{height} (aspect ratio {ratio:.0f}:1); a lesion photograph "
+                    f"is at most {max_aspect:g}:1 (crop it to the lesion)",
+                )
             if min_size is not None and fmt in ("JPEG", "MPO"):
                 orientation = img.getexif().get(0x0112, 1)
                 want = min_size if orientation < 5 else (min_size[1], min_size[0])
@@ -127,19 +304,31 @@ def read_image(
         raise
     except MemoryError:
         raise ImageTooLargeError(path, "not enough memory to decode this image") from None
-    except PermissionError:
-        raise UnreadableFileError(path, "permission denied") from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise UnreadableFileError(path, f"cannot read file ({reason})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        # Pillow raises these from header parsing and EXIF handling too.
+        raise NotAnImageError(path, f"corrupt image ({exc})") from None
+
+
+def read_image(
+    path: str | Path,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_size: tuple[int, int] | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> np.ndarray:
+    """Read and decode ``path`` into an ``(H, W, 3)`` RGB uint8 array (:func:`read_file` + :func:`decode_image`)."""
+    return decode_image(read_file(path, max_bytes), max_pixels=max_pixels, min_size=min_size)
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    import hashlib
+    """SHA-256 hex digest of a regular file's bytes, streamed (any size).
 
+    Raises OSError (:class:`NotRegularFileOSError` for a pipe, device or folder,
+    which are never read).
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    fd, _ = open_regular(path)
+    with open(fd, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()

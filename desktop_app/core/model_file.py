@@ -26,9 +26,10 @@ from desktop_app.core.errors import (
     ModelNotFoundError,
     ModelShapeError,
 )
-from desktop_app.core.imageio import file_sha256
+from desktop_app.core.imageio import file_sha256, open_regular
 from desktop_app.core.model_metadata import (
     INPUT_NAME,
+    MAX_PROP_CHARS,
     OUTPUT_ERROR_MAP,
     OUTPUT_NAMES,
     OUTPUT_RECONSTRUCTION,
@@ -48,6 +49,9 @@ SIDECAR_SUFFIX = ".sha256"
 _QUIET_SEVERITY = 3
 _SILENT_SEVERITY = 4
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+UNVERIFIED_LABEL = "unverified model"
+# A sidecar holds one line: 64 hex digits and a file name.
+_MAX_SIDECAR_BYTES = 4096
 
 ort.set_default_logger_severity(_QUIET_SEVERITY)
 
@@ -62,6 +66,10 @@ class LoadedModel:
     provider: str  # "CUDAExecutionProvider" or "CPUExecutionProvider"
     input_size: int
     session: Any = field(repr=False)
+    # True when a ``.sha256`` sidecar beside the file matched its bytes; False
+    # when there is none (a mismatched sidecar is refused at load). Shown as
+    # "unverified model" in the GUI, CSV (model_verified) and PDF.
+    verified: bool = False
 
     @property
     def short_sha(self) -> str:
@@ -70,6 +78,11 @@ class LoadedModel:
     @property
     def display_name(self) -> str:
         return f"{self.metadata.model_name} {self.metadata.model_version}"
+
+    @property
+    def verification_label(self) -> str:
+        """"verified" or "unverified model" (no ``.sha256`` sidecar vouches for the file)."""
+        return "verified" if self.verified else UNVERIFIED_LABEL
 
     @property
     def provider_label(self) -> str:
@@ -139,7 +152,9 @@ def check_sidecar(path: Path, digest: str) -> bool:
     if not sidecar.exists():
         return False
     try:
-        text = sidecar.read_text(encoding="utf-8", errors="replace").strip()
+        fd, _ = open_regular(sidecar)
+        with open(fd, "rb") as fh:
+            text = fh.read(_MAX_SIDECAR_BYTES).decode("utf-8", errors="replace").strip()
     except OSError as exc:
         reason = f"cannot read hash file {sidecar.name} ({exc.strerror or exc})"
         raise ModelHashMismatchError(path, reason) from None
@@ -158,6 +173,9 @@ def check_sidecar(path: Path, digest: str) -> bool:
 # --- metadata without a session ---------------------------------------------------
 
 _METADATA_PROPS_FIELD = 14  # ModelProto.metadata_props (onnx.proto)
+# UTF-8 needs at most 4 bytes a character: anything longer is refused by the
+# metadata checks anyway, so it is not even read into memory.
+_MAX_METADATA_ENTRY_BYTES = 4 * MAX_PROP_CHARS + 4096
 
 
 def _read_varint(fh: BinaryIO) -> int | None:
@@ -227,6 +245,11 @@ def read_metadata_props(path: str | Path) -> dict[str, str]:
                         msg = "length runs past the end of the file"
                         raise ValueError(msg)
                     if number == _METADATA_PROPS_FIELD:
+                        if length > _MAX_METADATA_ENTRY_BYTES:
+                            raise ModelMetadataError(
+                                path, f"a metadata entry is {length:,} bytes; at most "
+                                f"{_MAX_METADATA_ENTRY_BYTES:,}"
+                            )
                         key, value = _parse_entry(fh.read(length))
                         props[key] = value
                     else:
@@ -374,14 +397,15 @@ def load_model(
 ) -> LoadedModel:
     """Open and check a model file; raises a ModelError subclass naming the reason.
 
-    Order: the file exists -> its SHA-256 matches the sidecar (when one exists)
-    -> ONNX Runtime loads it -> its metadata parses -> its input/output names and
-    shapes follow the contract.
+    Order: the file exists -> its SHA-256 matches the sidecar (a mismatch is
+    refused; no sidecar loads the model with ``verified=False``) -> ONNX Runtime
+    loads it -> its metadata is loaded, migrated and validated -> its
+    input/output names and shapes follow the contract.
     """
     path = Path(path)
     _check_readable(path)
     digest = _file_hash(path)
-    check_sidecar(path, digest)
+    verified = check_sidecar(path, digest)
     session = _create_session(path, prefer_gpu, intra_op_threads)
     props = dict(session.get_modelmeta().custom_metadata_map)
     metadata = _metadata_from(path, props)
@@ -395,6 +419,7 @@ def load_model(
         provider=CUDA if provider == CUDA else CPU,
         input_size=size,
         session=session,
+        verified=verified,
     )
 
 

@@ -4,20 +4,48 @@ Export writes :class:`ModelMetadata` into ``metadata_props`` with
 :meth:`ModelMetadata.to_props`; the app reads it back with
 :meth:`ModelMetadata.from_props`. Values are strings (ONNX's rule); structured
 values are JSON.
+
+Reading is three steps, so a model file is data the app checks, never trusts:
+**loaded** (required keys present, ``format_version`` in the supported range,
+each value within :data:`MAX_PROP_CHARS`) -> **migrated** (an older format
+brought to :data:`FORMAT_VERSION` by :data:`MIGRATIONS`) -> **validated**
+(:func:`validate_metadata`: finite, positive, in-range numbers, a threshold
+above zero, a pixel limit that can only tighten the app's, short text fields
+without control characters). Any failure is a :class:`MetadataError` naming
+every problem found.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.text_safety import strip_control
 
 FORMAT_VERSION = 1
+# The oldest metadata format this app reads (through MIGRATIONS).
+MIN_FORMAT_VERSION = 1
 PREFIX = "dermscreen."
+# Upper bound on one metadata value's length (the largest real one, the
+# evaluation record, is ~13,000 characters); bounds parsing time and memory.
+MAX_PROP_CHARS = 1_000_000
+# Text fields people read in the GUI, terminal, CSV and PDF: longest allowed,
+# after control characters are stripped.
+TEXT_LIMITS: dict[str, int] = {
+    "model_name": 200,
+    "model_version": 64,
+    "created": 64,
+    "threshold_rule": 500,
+    "description": 10_000,
+}
+# Benign validation scores kept in the model (for percentiles): enough for any
+# validation set, few enough to load in milliseconds.
+MAX_BENIGN_SCORES = 200_000
 
 INPUT_NAME = "image"  # float32 [N, size, size, 3], NHWC, values in [0, 1]
 OUTPUT_RECONSTRUCTION = "reconstruction"  # float32 [N, size, size, 3]
@@ -49,6 +77,8 @@ def ssim_window_size(sigma: float) -> int:
 
 
 SSIM_BORDERS = ("valid", "reflect")
+# A 97x97 window at sigma 16; the improved model uses 8 (49x49) on 128x128 images.
+MAX_SSIM_SIGMA = 16.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +95,9 @@ class SsimWindow:
     border: str = "valid"
 
     def __post_init__(self) -> None:
-        ssim_window_size(self.sigma)  # validates sigma
+        if not isinstance(self.sigma, int | float) or not 0 < self.sigma <= MAX_SSIM_SIGMA:
+            msg = f"SSIM window sigma must be above 0 and at most {MAX_SSIM_SIGMA:g}, got {self.sigma!r}"
+            raise ValueError(msg)
         if self.border not in SSIM_BORDERS:
             msg = f"SSIM border must be one of {SSIM_BORDERS}, got {self.border!r}"
             raise ValueError(msg)
@@ -144,10 +176,14 @@ class ModelMetadata:
 
     @classmethod
     def from_props(cls, props: dict[str, str]) -> ModelMetadata:
-        missing = [k for k in REQUIRED_KEYS if PREFIX + k not in props]
-        if missing:
-            msg = "model metadata lacks " + ", ".join(PREFIX + k for k in missing)
-            raise MetadataError(msg)
+        """Loaded -> migrated -> validated; raises :class:`MetadataError` naming the problems."""
+        version = _load_checks(props)
+        props = migrate_props(props, version)
+        return validate_metadata(cls._parse(props, version))
+
+    @classmethod
+    def _parse(cls, props: dict[str, str], version: int) -> ModelMetadata:
+        """Build the dataclass from (migrated) props; values are checked by :func:`validate_metadata`."""
 
         def get_json(key: str, default: Any) -> Any:
             raw = props.get(PREFIX + key)
@@ -160,12 +196,11 @@ class ModelMetadata:
                 raise MetadataError(msg) from None
 
         try:
-            version = int(props[PREFIX + "format_version"])
-            if version > FORMAT_VERSION:
-                msg = (
-                    f"model format version {version} is newer than this app understands "
-                    f"({FORMAT_VERSION}); update DermScreen"
-                )
+            vmax_raw = props.get(PREFIX + "heatmap_vmax")
+            heatmap_vmax = 0.0 if vmax_raw is None else float(vmax_raw)
+            if vmax_raw is not None and not heatmap_vmax > 0:
+                # 0 means "no heatmap scale" only when the key is absent.
+                msg = f"heatmap_vmax must be a finite number above 0, got {vmax_raw!r}"
                 raise MetadataError(msg)
             return cls(
                 format_version=version,
@@ -174,7 +209,7 @@ class ModelMetadata:
                 created=props[PREFIX + "created"],
                 threshold=float(props[PREFIX + "threshold"]),
                 threshold_rule=props.get(PREFIX + "threshold_rule", ""),
-                heatmap_vmax=float(props.get(PREFIX + "heatmap_vmax", "0")),
+                heatmap_vmax=heatmap_vmax,
                 benign_stats=BenignStats.from_dict(get_json("benign_stats", {})),
                 loss_weights={k: float(v) for k, v in get_json("loss_weights", {}).items()},
                 ssim_window=SsimWindow.from_dict(get_json("ssim_window", {})),
@@ -187,6 +222,115 @@ class ModelMetadata:
             )
         except MetadataError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
-            msg = f"model metadata does not parse: {exc}"
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            msg = f"model metadata is not valid: {exc}"
             raise MetadataError(msg) from None
+
+
+def _load_checks(props: dict[str, str]) -> int:
+    """Step 1 (loaded): required keys, value sizes, a supported ``format_version``; returns it."""
+    missing = [k for k in REQUIRED_KEYS if PREFIX + k not in props]
+    if missing:
+        msg = "model metadata lacks " + ", ".join(PREFIX + k for k in missing)
+        raise MetadataError(msg)
+    for key, value in props.items():
+        if key.startswith(PREFIX) and len(value) > MAX_PROP_CHARS:
+            msg = f"metadata {key} is {len(value):,} characters long; at most {MAX_PROP_CHARS:,}"
+            raise MetadataError(msg)
+    raw = props[PREFIX + "format_version"].strip()
+    try:
+        version = int(raw)
+    except ValueError:
+        msg = f"model format version {raw[:20]!r} is not a whole number"
+        raise MetadataError(msg) from None
+    if version > FORMAT_VERSION:
+        msg = (
+            f"model format version {version} is newer than this app understands "
+            f"({FORMAT_VERSION}); update DermScreen"
+        )
+        raise MetadataError(msg)
+    if version < MIN_FORMAT_VERSION:
+        msg = (
+            f"model format version {version} is not supported (this app reads "
+            f"{MIN_FORMAT_VERSION} to {FORMAT_VERSION})"
+        )
+        raise MetadataError(msg)
+    return version
+
+
+# Step 2 (migrated): MIGRATIONS[v] turns format v's props into format v + 1's.
+# Format 1 is the first, so there is nothing to migrate yet; a format 2 adds
+# its step here and keeps reading every model written before it.
+MIGRATIONS: dict[int, Callable[[dict[str, str]], dict[str, str]]] = {}
+
+
+def migrate_props(props: dict[str, str], version: int) -> dict[str, str]:
+    """``props`` of format ``version`` brought to :data:`FORMAT_VERSION`."""
+    out = dict(props)
+    for step in range(version, FORMAT_VERSION):
+        out = MIGRATIONS[step](out)
+    out[PREFIX + "format_version"] = str(FORMAT_VERSION)
+    return out
+
+
+def _finite(value: float) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def validate_metadata(meta: ModelMetadata) -> ModelMetadata:
+    """Step 3 (validated): ``meta`` with text fields cleaned, or :class:`MetadataError` listing every problem.
+
+    Text fields lose control characters (ANSI escapes, newlines, bidi
+    overrides) and must then fit :data:`TEXT_LIMITS`; the threshold must be a
+    finite number above zero (the score is a non-negative reconstruction
+    error); the benign statistics finite with sd > 0 and sorted scores; the
+    heatmap scale finite and not negative; loss weights finite. The
+    preprocessing and SSIM window check themselves when built.
+    """
+    problems: list[str] = []
+    texts: dict[str, str] = {}
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(meta, name)
+        if not isinstance(value, str):
+            problems.append(f"{name} must be text")
+            continue
+        clean = strip_control(value).strip()
+        if len(clean) > limit:
+            problems.append(f"{name} is {len(clean):,} characters long; at most {limit:,}")
+        texts[name] = clean
+    if "model_name" in texts and not texts["model_name"]:
+        problems.append("model_name is empty")
+    if not (_finite(meta.threshold) and meta.threshold > 0):
+        problems.append(
+            f"threshold must be a finite number above 0 (the score is a reconstruction "
+            f"error), got {meta.threshold!r}"
+        )
+    stats = meta.benign_stats
+    if not _finite(stats.mean):
+        problems.append(f"benign mean must be finite, got {stats.mean!r}")
+    if not (_finite(stats.sd) and stats.sd > 0):
+        problems.append(f"benign sd must be a finite number above 0, got {stats.sd!r}")
+    if not _finite(stats.alpha):
+        problems.append(f"benign alpha must be finite, got {stats.alpha!r}")
+    if stats.n < 2:
+        problems.append(f"benign statistics need at least 2 validation scores, got n={stats.n}")
+    if len(stats.scores) > MAX_BENIGN_SCORES:
+        problems.append(f"{len(stats.scores):,} benign scores stored; at most {MAX_BENIGN_SCORES:,}")
+    elif not all(math.isfinite(v) for v in stats.scores):
+        problems.append("benign scores must all be finite")
+    if not all(_finite(v) for v in stats.quantiles.values()):
+        problems.append("benign quantiles must all be finite")
+    if not (_finite(meta.heatmap_vmax) and meta.heatmap_vmax >= 0):
+        problems.append(f"heatmap_vmax must be finite and not negative, got {meta.heatmap_vmax!r}")
+    if not all(_finite(v) for v in meta.loss_weights.values()):
+        problems.append("loss weights must all be finite")
+    for name, kind in (("data", dict), ("evaluation", dict), ("extra", dict),
+                       ("operating_points", list)):
+        if not isinstance(getattr(meta, name), kind):
+            problems.append(f"{name} must be a JSON {'object' if kind is dict else 'list'}")
+    if problems:
+        raise MetadataError("model metadata is not valid: " + "; ".join(problems))
+    if list(stats.scores) != sorted(stats.scores):
+        # Percentiles bisect the stored scores: keep them sorted whatever wrote them.
+        stats = replace(stats, scores=tuple(sorted(stats.scores)))
+    return replace(meta, benign_stats=stats, **texts)

@@ -5,12 +5,20 @@ decode (RGB) -> digital hair removal (black-hat, threshold, Telea inpainting)
 
 Training and the app call :func:`preprocess_file` with the configuration stored
 in the model, so the same file gives bit-identical tensors on both sides.
+
+Cost is bounded by construction: the decoder refuses images over the pixel
+limit, under :data:`MIN_IMAGE_SIDE` or beyond :data:`MAX_ASPECT_RATIO` from
+the header alone, and hair removal never runs on more than
+:func:`max_work_side` pixels along the long side (kernel and inpainting radius
+grow with that side), so no input makes one image cost more than a fixed
+amount. Blank (constant) images are refused: there is no lesion to judge.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -18,9 +26,27 @@ from typing import Any
 import cv2
 import numpy as np
 
-from desktop_app.core.imageio import DEFAULT_MAX_PIXELS, read_image
+from desktop_app.core.errors import BlankImageError
+from desktop_app.core.imageio import DEFAULT_MAX_PIXELS, ImageBytes, decode_image, read_file
 
 PREPROCESS_VERSION = 1
+SUPPORTED_PREPROCESS_VERSIONS = frozenset({PREPROCESS_VERSION})
+# Lesion photographs are 1:1 to 3:2 (dermatoscopes), 16:9 at most (phones);
+# squashing anything longer than 4:1 into the model's square says nothing
+# about a lesion, and hair-removal cost grows with the long side.
+MAX_ASPECT_RATIO = 4.0
+# A 1x1 or thumbnail-sized image holds no lesion detail; the model sees 128x128.
+MIN_IMAGE_SIDE = 32
+# A model may tighten the app's decompression-bomb limit, never loosen it, and
+# must allow at least an ordinary 1-megapixel photograph.
+MIN_MAX_PIXELS = 1_000_000
+# An image whose every channel spans at most this many levels is blank (a
+# constant colour, give or take JPEG rounding): refused rather than decided.
+BLANK_MAX_RANGE = 2
+# Largest black-hat kernel and inpainting radius (pixels) a configuration may
+# reach on its largest working image; the defaults reach 49 and 8.5.
+MAX_BLACKHAT_KERNEL = 101
+MAX_INPAINT_RADIUS = 25.0
 
 
 @dataclass(frozen=True)
@@ -52,9 +78,16 @@ class PreprocessConfig:
     version: int = PREPROCESS_VERSION
 
     def __post_init__(self) -> None:
-        if self.size < 8:
-            msg = f"size must be at least 8, got {self.size}"
+        _check_int("size", self.size, 8, 512)
+        if not isinstance(self.hair_removal, bool):
+            msg = f"hair_removal must be true or false, got {self.hair_removal!r}"
             raise ValueError(msg)
+        _check_int("hair_work_max_side", self.hair_work_max_side, 8, 1024)
+        _check_int("hair_ref_side", self.hair_ref_side, 16, 4096)
+        _check_int("blackhat_kernel", self.blackhat_kernel, 1, 63)
+        _check_int("hair_threshold", self.hair_threshold, 0, 255)
+        _check_float("inpaint_radius", self.inpaint_radius, 0.0, 20.0)
+        _check_int("max_pixels", self.max_pixels, MIN_MAX_PIXELS, 2**62)
         if self.blackhat_shape not in _SHAPES:
             msg = f"blackhat_shape must be one of {sorted(_SHAPES)}, got {self.blackhat_shape!r}"
             raise ValueError(msg)
@@ -63,6 +96,28 @@ class PreprocessConfig:
             raise ValueError(msg)
         if self.hair_work_max_side < self.size:
             msg = "hair_work_max_side must be at least size"
+            raise ValueError(msg)
+        # Kernel and radius grow with the working side: bounded at the largest one.
+        side = max_work_side(self)
+        if blackhat_kernel_size(side, self) > MAX_BLACKHAT_KERNEL:
+            msg = (
+                f"blackhat_kernel {self.blackhat_kernel} at hair_ref_side {self.hair_ref_side} "
+                f"grows to {blackhat_kernel_size(side, self)} pixels on a {side}-pixel side; "
+                f"at most {MAX_BLACKHAT_KERNEL}"
+            )
+            raise ValueError(msg)
+        if inpaint_radius_at(side, self) > MAX_INPAINT_RADIUS:
+            msg = (
+                f"inpaint_radius {self.inpaint_radius:g} at hair_ref_side {self.hair_ref_side} "
+                f"grows to {inpaint_radius_at(side, self):.0f} pixels on a {side}-pixel side; "
+                f"at most {MAX_INPAINT_RADIUS}"
+            )
+            raise ValueError(msg)
+        if self.version not in SUPPORTED_PREPROCESS_VERSIONS:
+            msg = (
+                f"preprocessing version {self.version!r} is not one this app implements "
+                f"({sorted(SUPPORTED_PREPROCESS_VERSIONS)})"
+            )
             raise ValueError(msg)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,8 +144,32 @@ class PreprocessConfig:
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
 
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        msg = f"{name} must be a whole number from {low} to {high}, got {value!r}"
+        raise ValueError(msg)
+
+
+def _check_float(name: str, value: object, low: float, high: float) -> None:
+    """``low < value <= high``, finite (NaN and infinities fail)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not low < value <= high:
+        msg = f"{name} must be a number above {low:g} and at most {high:g}, got {value!r}"
+        raise ValueError(msg)
+
+
 _SHAPES = {"cross": cv2.MORPH_CROSS, "rect": cv2.MORPH_RECT, "ellipse": cv2.MORPH_ELLIPSE}
 _INTERP = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+
+
+def max_work_side(cfg: PreprocessConfig) -> int:
+    """The longest side hair removal ever runs on: bounds its cost for any input."""
+    return max(cfg.hair_work_max_side, math.ceil(MAX_ASPECT_RATIO * cfg.size))
+
+
+def effective_max_pixels(cfg: PreprocessConfig) -> int:
+    """The decompression-bomb limit: the model's ``max_pixels`` may tighten the app's, never loosen it."""
+    return min(cfg.max_pixels, DEFAULT_MAX_PIXELS)
 
 
 def working_size(width: int, height: int, cfg: PreprocessConfig) -> tuple[int, int]:
@@ -98,6 +177,9 @@ def working_size(width: int, height: int, cfg: PreprocessConfig) -> tuple[int, i
     scale = min(1.0, cfg.hair_work_max_side / max(width, height))
     # Keep enough pixels for the final resize when the original has them.
     scale = max(scale, min(1.0, cfg.size / min(width, height)))
+    # Beyond MAX_ASPECT_RATIO (arrays the decoder did not check) the long side
+    # is capped instead, so the kernel and inpainting radius stay bounded.
+    scale = min(scale, max_work_side(cfg) / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
@@ -106,10 +188,20 @@ def _odd(n: float) -> int:
     return k if k % 2 == 1 else k + 1
 
 
+def blackhat_kernel_size(side: int, cfg: PreprocessConfig) -> int:
+    """Black-hat kernel (odd, pixels) for an image whose longest side is ``side``."""
+    return _odd(cfg.blackhat_kernel * side / cfg.hair_ref_side)
+
+
+def inpaint_radius_at(side: int, cfg: PreprocessConfig) -> float:
+    """Telea inpainting radius (pixels) for an image whose longest side is ``side``."""
+    return max(1.0, cfg.inpaint_radius * side / cfg.hair_ref_side)
+
+
 def hair_mask(rgb: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """Binary uint8 mask (255 = hair) from a morphological black-hat."""
     side = max(rgb.shape[:2])
-    kernel_size = _odd(cfg.blackhat_kernel * side / cfg.hair_ref_side)
+    kernel_size = blackhat_kernel_size(side, cfg)
     kernel = cv2.getStructuringElement(_SHAPES[cfg.blackhat_shape], (kernel_size, kernel_size))
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     blackhat = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel)
@@ -122,8 +214,7 @@ def remove_hair(rgb: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     mask = hair_mask(rgb, cfg)
     if not mask.any():
         return rgb
-    side = max(rgb.shape[:2])
-    radius = max(1.0, cfg.inpaint_radius * side / cfg.hair_ref_side)
+    radius = inpaint_radius_at(max(rgb.shape[:2]), cfg)
     return cv2.inpaint(rgb, mask, radius, cv2.INPAINT_TELEA)
 
 
@@ -143,16 +234,51 @@ def preprocess_array(rgb: np.ndarray, cfg: PreprocessConfig | None = None) -> np
     return small.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def decode_for_model(path: str | Path, cfg: PreprocessConfig | None = None) -> np.ndarray:
-    """Decode a file at the resolution preprocessing needs (JPEG DCT scaling where it helps)."""
+def check_not_blank(rgb: np.ndarray, path: str | Path) -> None:
+    """Raise :class:`BlankImageError` when every channel of ``rgb`` is (nearly) constant."""
+    # cv2 per channel: ~40x faster than numpy's strided axis-0 reduction (1 ms a 180x180 image).
+    spread = max(int(hi - lo) for lo, hi, _, _ in (cv2.minMaxLoc(ch) for ch in cv2.split(rgb)))
+    if spread <= BLANK_MAX_RANGE:
+        colour = ", ".join(str(int(v)) for v in rgb[0, 0])
+        raise BlankImageError(
+            path, f"image is blank (every pixel is colour {colour}); there is no lesion to judge"
+        )
+
+
+def decode_bytes_for_model(blob: ImageBytes, cfg: PreprocessConfig | None = None) -> np.ndarray:
+    """Decode file bytes at the resolution preprocessing needs (JPEG DCT scaling where it helps).
+
+    Refuses, with a typed :class:`~desktop_app.core.errors.ImageError`, what
+    the model cannot judge: over the pixel limit, a side under
+    :data:`MIN_IMAGE_SIDE`, an aspect ratio beyond :data:`MAX_ASPECT_RATIO`
+    (all from the header, before decoding), or a blank image.
+    """
     cfg = cfg or PreprocessConfig()
     # Ask the decoder for at least the working resolution in both directions;
     # a JPEG is then decoded at 1/2, 1/4 or 1/8 scale instead of in full.
     want = (cfg.hair_work_max_side, cfg.hair_work_max_side)
-    return read_image(path, max_pixels=cfg.max_pixels, min_size=want)
+    rgb = decode_image(
+        blob,
+        max_pixels=effective_max_pixels(cfg),
+        min_size=want,
+        min_side=MIN_IMAGE_SIDE,
+        max_aspect=MAX_ASPECT_RATIO,
+    )
+    check_not_blank(rgb, blob.path)
+    return rgb
+
+
+def decode_for_model(path: str | Path, cfg: PreprocessConfig | None = None) -> np.ndarray:
+    """:func:`decode_bytes_for_model` of the file at ``path`` (read once)."""
+    return decode_bytes_for_model(read_file(path), cfg)
+
+
+def preprocess_bytes(blob: ImageBytes, cfg: PreprocessConfig | None = None) -> np.ndarray:
+    """File bytes -> model input tensor (size, size, 3) float32 in [0, 1]."""
+    cfg = cfg or PreprocessConfig()
+    return preprocess_array(decode_bytes_for_model(blob, cfg), cfg)
 
 
 def preprocess_file(path: str | Path, cfg: PreprocessConfig | None = None) -> np.ndarray:
     """File -> model input tensor (size, size, 3) float32 in [0, 1]."""
-    cfg = cfg or PreprocessConfig()
-    return preprocess_array(decode_for_model(path, cfg), cfg)
+    return preprocess_bytes(read_file(path), cfg)

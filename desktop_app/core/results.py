@@ -13,16 +13,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core.files import utc_now_iso
 from desktop_app.core.score_stats import BenignStats, decide
 
-STATUS_OK = "ok"
-STATUS_ERROR = "error"
-DECISION_ANOMALOUS = "anomalous"
-DECISION_NORMAL = "normal"
+
+class Status(StrEnum):
+    """Whether a file was analysed. A StrEnum: equal to its plain string (``Status.OK == "ok"``)."""
+
+    OK = "ok"
+    ERROR = "error"
+
+
+class Decision(StrEnum):
+    """What a result says; :attr:`NONE` (empty) on an error row. Equal to its plain string."""
+
+    ANOMALOUS = "anomalous"
+    NORMAL = "normal"
+    NONE = ""
+
+
+STATUS_OK = Status.OK
+STATUS_ERROR = Status.ERROR
+DECISION_ANOMALOUS = Decision.ANOMALOUS
+DECISION_NORMAL = Decision.NORMAL
 
 CSV_COLUMNS: tuple[str, ...] = (
     "index",
@@ -40,6 +57,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "model_name",
     "model_version",
     "model_sha256",
+    "model_verified",
     "provider",
     "seconds",
     "analysed_at",
@@ -52,12 +70,12 @@ class AnalysisResult:
 
     index: int
     path: Path
-    status: str
+    status: Status
     error: str
     error_code: str
     score: float | None
     threshold: float | None
-    decision: str
+    decision: Decision
     z: float | None
     percentile: float | None
     image_sha256: str
@@ -67,6 +85,8 @@ class AnalysisResult:
     provider: str
     seconds: float
     analysed_at: str
+    # False when no .sha256 sidecar vouched for the model file ("unverified model").
+    model_verified: bool = False
 
     @property
     def ok(self) -> bool:
@@ -100,6 +120,7 @@ class AnalysisResult:
             "model_name": self.model_name,
             "model_version": self.model_version,
             "model_sha256": self.model_sha256,
+            "model_verified": "yes" if self.model_verified else "no",
             "provider": self.provider,
             "seconds": f"{self.seconds:.4f}",
             "analysed_at": self.analysed_at,
@@ -114,10 +135,14 @@ def ok_result(
     threshold: float,
     stats: BenignStats,
     image_sha256: str,
-    model_info: dict[str, str],
+    model_info: dict[str, Any],
     seconds: float,
 ) -> AnalysisResult:
-    """A successful result: decision, z and percentile derived from ``stats``."""
+    """A successful result: decision, z and percentile derived from ``stats``.
+
+    ``model_info``: model_name, model_version, model_sha256, provider and
+    optionally model_verified (:meth:`desktop_app.core.engine.Engine.model_info`).
+    """
     score = float(score)
     return AnalysisResult(
         index=index,
@@ -127,7 +152,7 @@ def ok_result(
         error_code="",
         score=score,
         threshold=float(threshold),
-        decision=decide(score, threshold),
+        decision=Decision(decide(score, threshold)),
         z=float(stats.z(score)),
         percentile=float(stats.percentile(score)),
         image_sha256=image_sha256,
@@ -144,7 +169,7 @@ def error_result(
     error: str,
     error_code: str,
     image_sha256: str,
-    model_info: dict[str, str],
+    model_info: dict[str, Any],
     seconds: float,
 ) -> AnalysisResult:
     """A failed result: no score, no decision, the reason kept."""
@@ -156,7 +181,7 @@ def error_result(
         error_code=error_code,
         score=None,
         threshold=None,
-        decision="",
+        decision=Decision.NONE,
         z=None,
         percentile=None,
         image_sha256=image_sha256,
@@ -175,7 +200,7 @@ def redecide(result: AnalysisResult, stats: BenignStats, threshold: float) -> An
     return replace(
         result,
         threshold=float(threshold),
-        decision=decide(result.score, threshold),
+        decision=Decision(decide(result.score, threshold)),
         z=float(stats.z(result.score)),
         percentile=float(stats.percentile(result.score)),
     )

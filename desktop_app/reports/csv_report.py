@@ -6,6 +6,12 @@ dot decimal separator; empty cells mean "not applicable" (an error row has no
 score). Columns, in this fixed order: :data:`desktop_app.core.results.CSV_COLUMNS`,
 each described in :data:`desktop_app.core.texts.CSV_COLUMN_DOCS` (also printed by
 ``dermscreen analyse --help``).
+
+Spreadsheet-safe (OWASP CSV injection): a text cell starting with ``= + - @``
+(or a control character) gets a leading apostrophe so it is never run as a
+formula, and control characters (newlines, tabs, escapes) in names are
+replaced by U+FFFD; numbers are left numbers. :func:`read_results_csv` undoes
+the apostrophe.
 """
 
 from __future__ import annotations
@@ -18,16 +24,21 @@ from pathlib import Path
 
 from desktop_app.core.files import atomic_path
 from desktop_app.core.results import CSV_COLUMNS, AnalysisResult
+from desktop_app.core.text_safety import spreadsheet_safe, spreadsheet_unescape
 from desktop_app.core.texts import CSV_COLUMN_DOCS
 
 ENCODING = "utf-8-sig"  # UTF-8 with BOM, for Excel
-
 
 
 def columns_help() -> str:
     """The column list as plain text, for ``--help``."""
     width = max(map(len, CSV_COLUMNS))
     return "\n".join(f"  {name.ljust(width)}  {CSV_COLUMN_DOCS[name]}" for name in CSV_COLUMNS)
+
+
+def safe_row(row: dict[str, str]) -> dict[str, str]:
+    """Every cell made spreadsheet-safe (:func:`desktop_app.core.text_safety.spreadsheet_safe`)."""
+    return {name: spreadsheet_safe(value) for name, value in row.items()}
 
 
 def write_results_csv(target: str | Path, results: Iterable[AnalysisResult]) -> Path:
@@ -42,13 +53,17 @@ def write_results_csv(target: str | Path, results: Iterable[AnalysisResult]) -> 
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         for result in rows:
-            writer.writerow(result.to_row())
+            writer.writerow(safe_row(result.to_row()))
         fh.flush()
         os.fsync(fh.fileno())
     return target
 
 
 def read_results_csv(path: str | Path) -> list[dict[str, str]]:
-    """Rows of a results.csv as dicts (BOM stripped)."""
+    """Rows of a results.csv as dicts (BOM stripped, formula-guard apostrophes removed)."""
     text = Path(path).read_text(encoding=ENCODING)
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+    return [
+        {name: spreadsheet_unescape(value) if isinstance(value, str) else value
+         for name, value in row.items()}
+        for row in csv.DictReader(io.StringIO(text, newline=""))
+    ]

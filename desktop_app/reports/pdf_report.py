@@ -1,6 +1,10 @@
 """PDF reports: a summary of a batch and one case report per anomalous image.
 
-Drawn by Qt (QPdfWriter + QTextDocument, QtGui only), written atomically. The
+Drawn by Qt (QPdfWriter + QTextDocument, QtGui only) into memory, checked for
+a complete PDF structure (:func:`check_pdf_structure`: header, cross-reference
+table, trailer, ``%%EOF``), then written atomically by Python, so a full disk or
+a permission problem is reported with its cause and never leaves a truncated
+PDF in place. The
 heatmap uses the model's fixed scale (:mod:`desktop_app.core.heatmap`), the
 distribution plot is painted with QPainter (:mod:`desktop_app.reports.render`).
 Every report says plainly that DermScreen is a triage aid, not a diagnosis.
@@ -9,16 +13,17 @@ Every report says plainly that DermScreen is a triage aid, not a diagnosis.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMarginsF, QSizeF, QUrl
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QSizeF, QUrl
 from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
 from desktop_app.core import number_format as nf
-from desktop_app.core.files import FileWriteError, atomic_path
+from desktop_app.core.files import FileWriteError, write_bytes_atomic
 from desktop_app.core.heatmap import colorbar, overlay
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.results import AnalysisResult, summarize
@@ -76,11 +81,51 @@ def _decision_html(result: AnalysisResult) -> str:
     return f"<b style='color:{color}'>{_esc(result.decision.upper())}</b>"
 
 
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+
+
+def check_pdf_structure(data: bytes) -> None:
+    """Raise ValueError naming what is missing unless ``data`` is a complete PDF file.
+
+    Complete: the ``%PDF-`` header, a final ``startxref`` + ``%%EOF`` whose
+    offset points at a cross-reference table (``xref`` ... ``trailer``) or a
+    cross-reference stream inside the file. A write cut short (full disk,
+    killed writer) fails here, whatever its first bytes are.
+    """
+    if not data.startswith(b"%PDF-"):
+        msg = "no %PDF- header"
+        raise ValueError(msg)
+    match = _STARTXREF.search(data[-1024:])
+    if match is None:
+        msg = "no startxref/%%EOF at the end (the file is truncated)"
+        raise ValueError(msg)
+    offset = int(match.group(1))
+    if not 0 < offset < len(data):
+        msg = f"startxref points outside the file ({offset} of {len(data)} bytes)"
+        raise ValueError(msg)
+    section = data[offset:]
+    if section.startswith(b"xref"):
+        if b"trailer" not in section:
+            msg = "cross-reference table without a trailer"
+            raise ValueError(msg)
+    elif not (re.match(rb"\d+\s+\d+\s+obj\b", section) and b"/XRef" in section[:512]):
+        msg = "startxref does not point at a cross-reference table"
+        raise ValueError(msg)
+
+
 def _write_document(target: Path, title: str, body: str, images: dict[str, QImage]) -> Path:
-    """Lay out ``body`` (HTML) with ``images`` (name -> QImage) on A4 pages into ``target``."""
+    """Lay out ``body`` (HTML) with ``images`` (name -> QImage) on A4 pages into ``target``.
+
+    Qt renders into memory; the bytes are checked (:func:`check_pdf_structure`)
+    and then written atomically, so a write error names its cause (no space left
+    on device, permission denied) and an incomplete PDF never replaces a file.
+    """
     ensure_gui_app()
-    with atomic_path(target) as tmp:
-        writer = QPdfWriter(str(tmp))
+    buffer = QBuffer()
+    if not buffer.open(QIODevice.OpenModeFlag.WriteOnly):
+        raise FileWriteError(target.parent, f"{target.name}: Qt could not open a memory buffer")
+    try:
+        writer = QPdfWriter(buffer)
         writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
         writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
         writer.setResolution(150)
@@ -98,12 +143,17 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
         rect = writer.pageLayout().paintRectPixels(writer.resolution())
         doc.setPageSize(QSizeF(_CONTENT_WIDTH, _CONTENT_WIDTH * rect.height() / rect.width()))
         doc.print_(writer)
-        del writer  # flushes and closes the file
-        with open(tmp, "rb") as fh:
-            head = fh.read(5)
-        if head != b"%PDF-":
-            raise FileWriteError(target.parent, f"{target.name}: Qt could not write the PDF")
-    return target
+        del writer  # ends the PDF: cross-reference table and trailer
+        pdf = bytes(buffer.data().data())
+    finally:
+        buffer.close()
+    try:
+        check_pdf_structure(pdf)
+    except ValueError as exc:
+        raise FileWriteError(
+            target.parent, f"{target.name}: Qt produced an incomplete PDF ({exc})"
+        ) from None
+    return write_bytes_atomic(target, pdf)
 
 
 def write_case_pdf(

@@ -13,7 +13,7 @@ import pytest
 from desktop_app.core.engine import Engine, Progress
 from desktop_app.core.imageio import file_sha256
 from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.preprocess import preprocess_file
+from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
 from desktop_app.core.results import redecide
 from tests.support.data import make_bad_files
 
@@ -179,8 +179,14 @@ def test_explain_gives_case_images(model: LoadedModel, real_files: list[Path]) -
 def test_engine_settings(model: LoadedModel) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         Engine(model, batch_size=0)
+    from desktop_app.core.engine import usable_cores
+
+    cores = usable_cores()
     engine = Engine(model, workers=3, batch_size=8)
-    assert engine.workers == 3
+    assert engine.workers == min(3, cores)
+    # Capped at the core count (each worker holds one decoded original).
+    assert Engine(model, workers=1000).workers == cores
+    assert Engine(model, workers=-3).workers == 1
     # The in-flight window keeps every worker busy during a batch yet stays small.
     assert engine.batch_size + engine.workers <= engine.window <= 4 * engine.batch_size
     assert engine.default_threshold == model.metadata.threshold
@@ -192,3 +198,116 @@ def test_inference_threads_use_every_core() -> None:
 
     assert [inference_threads(n) for n in (1, 2, 4, 16)] == [1, 2, 4, 16]
     assert inference_threads() >= 1
+
+
+# --- hostile inputs and a stuck worker (the shipped reference model) ---------------
+
+
+@pytest.fixture(scope="module")
+def reference() -> LoadedModel:
+    from tests.desktop_app.core.contract_model import REFERENCE_MODEL
+
+    return load_model(REFERENCE_MODEL, prefer_gpu=False)
+
+
+def test_non_regular_files_get_error_rows_and_the_batch_goes_on(
+    reference: LoadedModel, isic9_test_files: list[Path], tmp_path: Path
+) -> None:
+    import os
+    import socket
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    shutil.copy(isic9_test_files[0], folder / "a.jpg")
+    os.mkfifo(folder / "b-pipe.jpg")
+    (folder / "c-zero.jpg").symlink_to("/dev/zero")
+    (folder / "d-dir.jpg").mkdir()
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(folder / "e-sock.jpg"))
+    shutil.copy(isic9_test_files[1], folder / "f.jpg")
+    try:
+        results = Engine(reference, workers=2, batch_size=2).analyze_all([folder])
+    finally:
+        sock.close()
+    by_name = {r.path.name: r for r in results}
+    assert [r.path.name for r in results] == sorted(by_name)
+    assert by_name["a.jpg"].ok and by_name["f.jpg"].ok
+    for name in ("b-pipe.jpg", "c-zero.jpg", "d-dir.jpg", "e-sock.jpg"):
+        r = by_name[name]
+        assert r.status == "error" and r.error_code == "unreadable"
+        assert "not a regular file" in r.error and r.image_sha256 == ""
+    assert all(r.model_verified for r in results)  # the shipped model has its sidecar
+
+
+def test_cancel_does_not_wait_for_a_stuck_worker(
+    reference: LoadedModel, isic9_test_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker blocked in a read (a dead network share) must not hold up cancel or exit."""
+    from desktop_app.core import engine as engine_module
+
+    files = isic9_test_files[:12]
+    victim = files[5]
+    release = threading.Event()
+    stuck = threading.Event()
+    unstuck = threading.Event()
+    real = engine_module.prepare_file
+
+    def prepare(index: int, path: Path, cfg: PreprocessConfig) -> object:
+        if path == victim:
+            stuck.set()
+            release.wait(60)  # stands in for a read that never returns
+            unstuck.set()
+        return real(index, path, cfg)
+
+    monkeypatch.setattr(engine_module, "prepare_file", prepare)
+    cancel = threading.Event()
+    got = []
+
+    def on_progress(p: Progress) -> None:
+        if stuck.is_set() and p.done >= 3:
+            cancel.set()
+
+    try:
+        for r in Engine(reference, workers=2, batch_size=1).analyze(files, progress=on_progress,
+                                                                   cancel=cancel):
+            got.append(r)
+        # The generator has returned (its pool shut down) while the worker is still stuck;
+        # a pool that joined its threads would only get here after the 60 s wait ended.
+        assert stuck.is_set() and not unstuck.is_set()
+        assert cancel.is_set() and 3 <= len(got) < len(files)
+        assert victim not in {r.path for r in got}
+        assert all(r.ok for r in got)
+    finally:
+        release.set()
+
+
+def test_error_rows_keep_the_hash_of_the_bytes_read(
+    reference: LoadedModel, tmp_path: Path, isic9_test_files: list[Path]
+) -> None:
+    import hashlib
+
+    import numpy as np
+    from PIL import Image
+
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(blank)
+    results = Engine(reference, workers=1).analyze_all([blank, isic9_test_files[0]])
+    assert results[0].error_code == "blank_image" and "blank" in results[0].error
+    assert results[0].image_sha256 == hashlib.sha256(blank.read_bytes()).hexdigest()
+    assert results[1].ok and results[1].image_sha256 == file_sha256(isic9_test_files[0])
+
+
+def test_explain_checks_the_hash_on_the_bytes_it_decodes(
+    reference: LoadedModel, tmp_path: Path, isic9_test_files: list[Path]
+) -> None:
+    from desktop_app.core.errors import ImageChangedError
+
+    path = tmp_path / "case.jpg"
+    shutil.copy(isic9_test_files[0], path)
+    scored = Engine(reference, workers=1).analyze_all([path])[0]
+    case = Engine(reference).explain(path, expected_sha256=scored.image_sha256)
+    assert case.sha256 == scored.image_sha256
+    assert case.score == pytest.approx(scored.score, rel=1e-5, abs=1e-7)
+    shutil.copy(isic9_test_files[1], path)  # replaced after the batch
+    with pytest.raises(ImageChangedError, match="changed since it was analysed"):
+        Engine(reference).explain(path, expected_sha256=scored.image_sha256)

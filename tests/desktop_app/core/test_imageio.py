@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +13,10 @@ import pytest
 from PIL import Image
 
 from desktop_app.core import errors
-from desktop_app.core.imageio import list_images, read_image
+from desktop_app.core.imageio import decode_image, file_sha256, list_images, read_file, read_image
 from tests.support.data import make_bad_files
+
+REPO = Path(__file__).resolve().parents[3]
 
 EXPECTED_ERRORS = {
     "empty": errors.EmptyFileError,
@@ -154,3 +159,92 @@ def test_list_images_filters_folders_but_keeps_named_files(tmp_path: Path, isic9
     assert [p.name for p in list_images([tmp_path])] == ["b.jpg"]
     assert sorted(p.name for p in list_images([tmp_path], recursive=True)) == ["a.JPG", "b.jpg"]
     assert list_images([tmp_path / "notes.txt"]) == [tmp_path / "notes.txt"]
+
+
+# --- non-regular files, one read, size caps, 16-bit --------------------------------
+
+
+def _socket_at(path: Path):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    return sock
+
+
+def test_non_regular_files_are_refused_before_any_read(tmp_path: Path) -> None:
+    """A FIFO or /dev/zero would block or never end if read: refused from stat alone."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.jpg")  # no writer: a blocking read would hang this test
+    (tmp_path / "zero.jpg").symlink_to("/dev/zero")
+    (tmp_path / "folder.jpg").mkdir()
+    sock = _socket_at(tmp_path / "sock.jpg")
+    try:
+        kinds = {"pipe.jpg": "named pipe", "zero.jpg": "character device",
+                 "folder.jpg": "folder", "sock.jpg": "socket"}
+        for name, kind in kinds.items():
+            with pytest.raises(errors.NotARegularFileError, match=kind) as info:
+                read_image(tmp_path / name)
+            assert info.value.reason_code == "unreadable"
+            assert "refused without reading it" in info.value.reason
+            with pytest.raises(OSError, match="not a regular file"):
+                file_sha256(tmp_path / name)
+    finally:
+        sock.close()
+
+
+def test_hash_is_of_the_bytes_decoded(tmp_path: Path, isic9_test_files: list[Path]) -> None:
+    src = isic9_test_files[0]
+    path = tmp_path / "a.jpg"
+    shutil.copy(src, path)
+    blob = read_file(path)
+    # The file is replaced after the one read: the hash and the pixels stay those of the bytes read.
+    shutil.copy(isic9_test_files[1], path)
+    assert blob.sha256 == hashlib.sha256(src.read_bytes()).hexdigest() == file_sha256(src)
+    assert np.array_equal(decode_image(blob), read_image(src))
+    assert file_sha256(path) != blob.sha256
+
+
+def test_file_size_cap(tmp_path: Path, isic9_test_files: list[Path]) -> None:
+    src = isic9_test_files[0]
+    with pytest.raises(errors.ImageTooLargeError, match="file size limit"):
+        read_file(src, max_bytes=src.stat().st_size - 1)
+    assert read_file(src, max_bytes=src.stat().st_size).data == src.read_bytes()
+
+
+def test_16_bit_png_exact_rounding_in_integers(tmp_path: Path) -> None:
+    """Every 16-bit value maps to round(v / 257), the old float64 formula, without float64."""
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    path = tmp_path / "all16.png"
+    Image.fromarray(values).save(path)
+    out = read_image(path)
+    want = np.clip(np.rint(values.astype(np.float64) * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+    assert out.shape == (256, 256, 3)
+    assert np.array_equal(out[:, :, 0], want) and np.array_equal(out[:, :, 2], want)
+
+
+def test_16_bit_png_memory_stays_near_the_8_bit_output(tmp_path: Path) -> None:
+    """A 6000x6000 16-bit PNG (36 MP) decodes in well under float64's 8 bytes per pixel.
+
+    Measured as the child process's peak RSS growth over its own start (numbers,
+    not time): the decoded RGB is 108 MB, the 16-bit image 72 MB; float64 alone
+    would be 288 MB per copy (the old path peaked near 1 GB here).
+    """
+    path = tmp_path / "big16.png"
+    gradient = (np.arange(6000, dtype=np.uint32) * 10).astype(np.uint16)
+    Image.fromarray(np.broadcast_to(gradient[:, None], (6000, 6000)).copy()).save(path)
+    code = (
+        "import resource, sys\n"
+        "from desktop_app.core.imageio import read_image\n"
+        "import numpy, PIL.Image, cv2\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "rgb = read_image(sys.argv[1])\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(rgb.shape[0], rgb.shape[1], (after - before) // 1024)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, cwd=REPO, check=True, timeout=300)
+    height, width, grown_mb = map(int, proc.stdout.split())
+    assert (height, width) == (6000, 6000)
+    assert grown_mb < 400, f"decoding grew the process by {grown_mb} MB"

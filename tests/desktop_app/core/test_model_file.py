@@ -12,7 +12,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
 
 from desktop_app.core import model_file
 from desktop_app.core.errors import (
@@ -33,6 +32,12 @@ from desktop_app.core.model_file import (
 )
 from desktop_app.core.model_metadata import OUTPUT_NAMES, PREFIX
 from desktop_app.core.preprocess import preprocess_file
+from tests.desktop_app.core.contract_model import (
+    REFERENCE_MODEL,
+    contract_graph,
+    reference_props,
+    save_contract_model,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -45,44 +50,6 @@ def _copy_model(src: Path, folder: Path, name: str = "model.onnx", sidecar: bool
         digest = hashlib.sha256(dst.read_bytes()).hexdigest()
         sidecar_path(dst).write_text(f"{digest}  {name}\n", encoding="utf-8")
     return dst
-
-
-def _contract_graph(
-    props: dict[str, str],
-    *,
-    size: int = 128,
-    input_name: str = "image",
-    outputs: tuple[str, ...] = OUTPUT_NAMES,
-) -> onnx.ModelProto:
-    """A small hand-built graph with the contract's signature (identity reconstruction)."""
-    nodes = [helper.make_node("Identity", [input_name], ["reconstruction"])]
-    nodes.append(helper.make_node("Sub", [input_name, "reconstruction"], ["diff"]))
-    nodes.append(helper.make_node("Mul", ["diff", "diff"], ["sq"]))
-    nodes.append(helper.make_node("ReduceMean", ["sq", "axis_c"], ["error_map"], keepdims=0))
-    nodes.append(helper.make_node("ReduceMean", ["sq", "axes_img"], ["score"], keepdims=0))
-    inits = [
-        helper.make_tensor("axis_c", TensorProto.INT64, [1], [3]),
-        helper.make_tensor("axes_img", TensorProto.INT64, [3], [1, 2, 3]),
-    ]
-    shapes = {
-        "reconstruction": ["N", size, size, 3],
-        "error_map": ["N", size, size],
-        "score": ["N"],
-    }
-    graph = helper.make_graph(
-        nodes,
-        "contract",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", size, size, 3])],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in outputs],
-        initializer=inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    for key, value in props.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(model)
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +209,7 @@ def test_metadata_missing_a_required_key(
 ) -> None:
     props = {k: v for k, v in small_props.items() if k != PREFIX + drop}
     path = tmp_path / "partial.onnx"
-    onnx.save(_contract_graph(props), str(path))
+    onnx.save(contract_graph(props), str(path))
     with pytest.raises(ModelMetadataError, match=PREFIX + drop):
         load_model(path)
 
@@ -251,12 +218,12 @@ def test_metadata_that_does_not_parse(small_props: dict[str, str], tmp_path: Pat
     props = dict(small_props)
     props[PREFIX + "benign_stats"] = "{not json"
     path = tmp_path / "garbled.onnx"
-    onnx.save(_contract_graph(props), str(path))
+    onnx.save(contract_graph(props), str(path))
     with pytest.raises(ModelMetadataError, match="not valid JSON"):
         load_model(path)
     props = dict(small_props)
     props[PREFIX + "format_version"] = "99"
-    onnx.save(_contract_graph(props), str(path))
+    onnx.save(contract_graph(props), str(path))
     with pytest.raises(ModelMetadataError, match="newer"):
         load_model(path)
 
@@ -264,7 +231,7 @@ def test_metadata_that_does_not_parse(small_props: dict[str, str], tmp_path: Pat
 def test_hand_built_contract_graph_loads(small_props: dict[str, str], tmp_path: Path) -> None:
     """The builder used below is right when its shapes are right (control case)."""
     path = tmp_path / "ok.onnx"
-    onnx.save(_contract_graph(small_props), str(path))
+    onnx.save(contract_graph(small_props), str(path))
     model = load_model(path, prefer_gpu=False)
     out = model.run(np.full((2, 128, 128, 3), 0.5, np.float32), OUTPUT_NAMES)
     assert out["score"].tolist() == [0.0, 0.0]
@@ -283,7 +250,7 @@ def test_wrong_signature(
     kwargs: dict, match: str, small_props: dict[str, str], tmp_path: Path
 ) -> None:
     path = tmp_path / "wrong.onnx"
-    onnx.save(_contract_graph(small_props, **kwargs), str(path))
+    onnx.save(contract_graph(small_props, **kwargs), str(path))
     with pytest.raises(ModelShapeError, match=match):
         load_model(path)
 
@@ -294,7 +261,7 @@ def test_metadata_size_must_match_the_graph(small_props: dict[str, str], tmp_pat
     pre["size"] = 96
     props[PREFIX + "preprocess"] = json.dumps(pre)
     path = tmp_path / "mismatch.onnx"
-    onnx.save(_contract_graph(props, size=128), str(path))
+    onnx.save(contract_graph(props, size=128), str(path))
     with pytest.raises(ModelShapeError, match="96"):
         load_model(path)
 
@@ -322,3 +289,130 @@ def test_find_models(
     assert found == [user, bundled, extra]
     assert find_models() == [user, bundled]
     assert model_file.paths.user_models_dir() == isolated_user_home / "models"
+
+
+# --- hostile metadata and unverified files (reference model's metadata, contract graph) ----
+
+
+def _with(props: dict[str, str], key: str, value: str) -> dict[str, str]:
+    return {**props, PREFIX + key: value}
+
+
+def _with_json(props: dict[str, str], key: str, field: str, value: object) -> dict[str, str]:
+    data = json.loads(props[PREFIX + key])
+    data[field] = value
+    return {**props, PREFIX + key: json.dumps(data)}
+
+
+def test_reference_metadata_on_the_contract_graph_loads_verified(tmp_path: Path) -> None:
+    """Control case for the refusals below: the shipped metadata is valid, the sidecar matches."""
+    model = load_model(save_contract_model(tmp_path / "ok.onnx", reference_props()), prefer_gpu=False)
+    assert model.verified and model.verification_label == "verified"
+    assert model.metadata == read_metadata(REFERENCE_MODEL)
+    bundled = load_model(REFERENCE_MODEL, prefer_gpu=False)
+    assert bundled.verified  # the shipped model carries its sidecar
+
+
+HOSTILE_METADATA = {
+    "threshold-nan": (("threshold", "nan"), "threshold must be a finite number above 0"),
+    "threshold-inf": (("threshold", "inf"), "threshold must be a finite number above 0"),
+    "threshold-negative": (("threshold", "-1"), "threshold must be a finite number above 0"),
+    "sd-zero": (("benign_stats", "sd", 0.0), "benign sd must be a finite number above 0"),
+    "sd-negative": (("benign_stats", "sd", -0.5), "benign sd must be a finite number above 0"),
+    "mean-nan": (("benign_stats", "mean", float("nan")), "benign mean must be finite"),
+    "max-pixels-1": (("preprocess", "max_pixels", 1), "max_pixels must be a whole number"),
+    "hair-ref-side-0": (("preprocess", "hair_ref_side", 0), "hair_ref_side must be a whole number"),
+    "preprocess-version-2": (("preprocess", "version", 2), "preprocessing version 2"),
+    "inpaint-radius-huge": (("preprocess", "inpaint_radius", 1e6), "inpaint_radius must be"),
+    "heatmap-vmax-nan": (("heatmap_vmax", "nan"), "heatmap_vmax must be a finite number above 0"),
+    "heatmap-vmax-negative": (("heatmap_vmax", "-0.3"), "heatmap_vmax must be a finite number"),
+    "format-version-negative": (("format_version", "-7"), "format version -7 is not supported"),
+    "format-version-text": (("format_version", "one"), "not a whole number"),
+    "model-name-2mb": (("model_name", "A" * 2_000_000), "at most 1,000,000"),
+    "model-name-long": (("model_name", "A" * 201), "model_name is 201 characters long; at most 200"),
+    "model-name-blank": (("model_name", "\x1b\x07 \n\t"), "model_name is empty"),
+    "ssim-sigma-inf": (("ssim_window", "sigma", float("inf")), "SSIM window sigma"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_METADATA))
+def test_hostile_metadata_is_refused_with_its_reason(case: str, tmp_path: Path) -> None:
+    change, reason = HOSTILE_METADATA[case]
+    props = reference_props()
+    if len(change) == 2:
+        props = _with(props, *change)
+    elif change[0] == "ssim_window":
+        props = _with(props, "ssim_window", json.dumps({"sigma": change[2], "border": "valid"}))
+    else:
+        props = _with_json(props, *change)
+    path = save_contract_model(tmp_path / f"{case}.onnx", props)
+    with pytest.raises(ModelMetadataError) as info:
+        load_model(path, prefer_gpu=False)
+    assert reason in str(info.value)
+    assert str(path) in str(info.value)
+    with pytest.raises(ModelMetadataError):
+        read_metadata(path)  # the session-free reader applies the same rules
+
+
+def test_model_pixel_limit_tightens_never_loosens(tmp_path: Path) -> None:
+    from desktop_app.core.imageio import DEFAULT_MAX_PIXELS
+    from desktop_app.core.preprocess import effective_max_pixels
+
+    loose = _with_json(reference_props(), "preprocess", "max_pixels", 10**12)
+    model = load_model(save_contract_model(tmp_path / "loose.onnx", loose), prefer_gpu=False)
+    assert effective_max_pixels(model.metadata.preprocess) == DEFAULT_MAX_PIXELS
+    tight = _with_json(reference_props(), "preprocess", "max_pixels", 2_000_000)
+    model = load_model(save_contract_model(tmp_path / "tight.onnx", tight), prefer_gpu=False)
+    assert effective_max_pixels(model.metadata.preprocess) == 2_000_000
+
+
+def test_control_characters_are_stripped_from_text_fields(tmp_path: Path) -> None:
+    props = _with(reference_props(), "model_name", "\x1b[31mEvil\x1b[0m\r\nCAE\u202e")
+    props = _with(props, "model_version", "1.0\x07")
+    model = load_model(save_contract_model(tmp_path / "ansi.onnx", props), prefer_gpu=False)
+    assert model.metadata.model_name == "[31mEvil[0mCAE"
+    assert model.metadata.model_version == "1.0"
+    assert "\x1b" not in model.display_name
+
+
+def test_unsorted_benign_scores_are_sorted(tmp_path: Path) -> None:
+    props = reference_props()
+    stats = json.loads(props[PREFIX + "benign_stats"])
+    stats["scores"] = list(reversed(stats["scores"]))
+    props = _with(props, "benign_stats", json.dumps(stats))
+    model = load_model(save_contract_model(tmp_path / "rev.onnx", props), prefer_gpu=False)
+    scores = model.metadata.benign_stats.scores
+    assert list(scores) == sorted(scores)
+    assert model.metadata.benign_stats == read_metadata(REFERENCE_MODEL).benign_stats
+
+
+def test_a_model_without_sidecar_loads_unverified(tmp_path: Path) -> None:
+    path = save_contract_model(tmp_path / "bare.onnx", reference_props(), sidecar=False)
+    model = load_model(path, prefer_gpu=False)
+    assert model.verified is False
+    assert model.verification_label == "unverified model"
+    # One changed byte with the old sidecar still present: refused.
+    good = save_contract_model(tmp_path / "signed.onnx", reference_props())
+    data = bytearray(good.read_bytes())
+    data[-1] ^= 0x01
+    good.write_bytes(bytes(data))
+    with pytest.raises(ModelHashMismatchError, match="does not match"):
+        load_model(good, prefer_gpu=False)
+
+
+def test_a_fifo_sidecar_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    path = save_contract_model(tmp_path / "m.onnx", reference_props(), sidecar=False)
+    os.mkfifo(sidecar_path(path))
+    with pytest.raises(ModelHashMismatchError, match="not a regular file"):
+        load_model(path, prefer_gpu=False)
+
+
+def test_a_huge_metadata_entry_is_not_read_into_memory(tmp_path: Path) -> None:
+    props = _with(reference_props(), "description", "D" * 5_000_000)
+    path = save_contract_model(tmp_path / "huge.onnx", props)
+    with pytest.raises(ModelMetadataError, match="a metadata entry is 5,000,"):
+        read_metadata(path)
+    with pytest.raises(ModelMetadataError, match="at most 1,000,000"):
+        load_model(path, prefer_gpu=False)

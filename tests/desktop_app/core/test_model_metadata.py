@@ -48,3 +48,68 @@ def test_bad_json_and_newer_version() -> None:
     props[PREFIX + "format_version"] = "99"
     with pytest.raises(MetadataError, match="newer"):
         ModelMetadata.from_props(props)
+
+
+def test_loaded_migrated_validated() -> None:
+    from desktop_app.core.model_metadata import (
+        FORMAT_VERSION,
+        MIN_FORMAT_VERSION,
+        migrate_props,
+        validate_metadata,
+    )
+
+    props = _meta().to_props()
+    assert migrate_props(props, FORMAT_VERSION) == props
+    assert MIN_FORMAT_VERSION <= FORMAT_VERSION
+    for bad in ("0", "-7", "1.5", ""):
+        props[PREFIX + "format_version"] = bad
+        with pytest.raises(MetadataError, match="format version"):
+            ModelMetadata.from_props(props)
+    meta = _meta()
+    assert validate_metadata(meta) == meta
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("threshold", float("nan"), "threshold"),
+        ("threshold", 0.0, "threshold"),
+        ("threshold", -1.0, "threshold"),
+        ("heatmap_vmax", float("inf"), "heatmap_vmax"),
+        ("model_name", "x" * 201, "model_name is 201 characters"),
+        ("description", "d" * 10_001, "description"),
+        ("loss_weights", {"mse": float("nan")}, "loss weights"),
+        ("data", [1, 2], "data must be a JSON object"),
+    ],
+)
+def test_validation_refusals(field: str, value: object, match: str) -> None:
+    from dataclasses import replace
+
+    from desktop_app.core.model_metadata import validate_metadata
+
+    with pytest.raises(MetadataError, match=match):
+        validate_metadata(replace(_meta(), **{field: value}))
+
+
+def test_every_problem_is_named_at_once() -> None:
+    from dataclasses import replace
+
+    from desktop_app.core.model_metadata import validate_metadata
+
+    meta = _meta()
+    bad = replace(meta, threshold=float("inf"),
+                  benign_stats=replace(meta.benign_stats, sd=0.0, mean=float("nan")))
+    with pytest.raises(MetadataError) as info:
+        validate_metadata(bad)
+    text = str(info.value)
+    assert "threshold" in text and "benign sd" in text and "benign mean" in text
+
+
+def test_text_fields_lose_control_characters() -> None:
+    from dataclasses import replace
+
+    from desktop_app.core.model_metadata import validate_metadata
+
+    meta = validate_metadata(replace(_meta(), model_name=" \x1b[1mCAE\x1b[0m\n",
+                                     threshold_rule="mean\t+ alpha\u202e"))
+    assert meta.model_name == "[1mCAE[0m" and meta.threshold_rule == "mean+ alpha"

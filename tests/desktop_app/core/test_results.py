@@ -99,3 +99,28 @@ def test_threshold_for_rules(stats: BenignStats) -> None:
     assert threshold_for(stats, default=0.123) == 0.123
     with pytest.raises(ValueError, match="either"):
         threshold_for(stats, alpha=1.0, threshold=0.5)
+
+
+def test_status_and_decision_are_str_enums(stats: BenignStats) -> None:
+    from desktop_app.core.results import Decision, Status
+
+    r = make_ok(stats, 0.035, stats.threshold())
+    assert r.status is Status.OK and r.status == "ok" and isinstance(r.status, str)
+    assert r.decision is Decision.ANOMALOUS and r.decision == "anomalous"
+    assert f"{r.decision}" == "anomalous" and r.decision.upper() == "ANOMALOUS"
+    err = error_result(index=1, path=Path("x.jpg"), error="e", error_code="empty_file",
+                       image_sha256="", model_info=INFO, seconds=0.0)
+    assert err.status is Status.ERROR and err.decision is Decision.NONE and err.decision == ""
+    assert redecide(r, stats, 1.0).decision is Decision.NORMAL
+    row = r.to_row()
+    assert type(row["status"]) is str or row["status"] == "ok"
+    assert {row["status"], row["decision"]} == {"ok", "anomalous"}
+
+
+def test_model_verified_column(stats: BenignStats) -> None:
+    unverified = make_ok(stats, 0.01, 0.02)
+    assert unverified.model_verified is False and unverified.to_row()["model_verified"] == "no"
+    signed = ok_result(index=0, path=Path("a.jpg"), score=0.01, threshold=0.02, stats=stats,
+                       image_sha256="", model_info={**INFO, "model_verified": True}, seconds=0.0)
+    assert signed.to_row()["model_verified"] == "yes"
+    assert CSV_COLUMNS.index("model_verified") == CSV_COLUMNS.index("model_sha256") + 1
