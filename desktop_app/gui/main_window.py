@@ -226,7 +226,14 @@ class MainWindow(QMainWindow):
             return
         model, engine = value
         meta = model.metadata
-        self.banner.hide()
+        if model.verified:
+            self.banner.hide()
+        else:
+            # Loaded, but nothing vouches for the file: say so where it cannot be missed.
+            self.banner.show_message(
+                f"Unverified model: no {model.path.name}.sha256 file vouches for this model, so "
+                "it may not be the file that was validated. Results are marked \"unverified "
+                "model\" in the CSV and PDF.", "warning")
         self.model_status.show_model(model)
         self.setWindowTitle(f"{APP_TITLE} — {meta.model_name} {meta.model_version}")
         self.results_model.words.band_low = borderline_low(meta)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
+from desktop_app.core.model_file import UNVERIFIED_LABEL
 from desktop_app.gui.icons import load_icon
 
 if TYPE_CHECKING:
@@ -81,9 +82,10 @@ class ModelStatus:
 
     def show_model(self, model: LoadedModel) -> None:
         meta = model.metadata
+        unverified = "" if model.verified else f" · {UNVERIFIED_LABEL.upper()}"
         self.model_label.setText(
-            f"Model {meta.model_name} {meta.model_version} · sha {model.short_sha}")
-        self.model_label.setToolTip(f"{model.path}\nSHA-256 {model.sha256}")
+            f"Model {meta.model_name} {meta.model_version} · sha {model.short_sha}{unverified}")
+        self.model_label.setToolTip(f"{model.path}\nSHA-256 {model.sha256}\n{model.verification_label}")
         self.provider_label.setText(f"Runs on {model.provider_label}")
 
     def no_model(self) -> None:

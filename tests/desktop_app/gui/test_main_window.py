@@ -443,6 +443,21 @@ def test_status_bar_names_model_and_provider(make_window):
     assert window.model.provider_label in ("CPU", "CUDA")
 
 
+def test_a_model_without_its_sha256_file_opens_marked_unverified(make_window, small_model_path,
+                                                                   tmp_path):
+    bare = tmp_path / "bare.onnx"
+    shutil.copy2(small_model_path, bare)  # the model alone: no .sha256 beside it
+    window = make_window(bare)
+    assert window.engine is not None
+    assert not window.model.verified
+    assert "UNVERIFIED MODEL" in window.model_label.text()
+    assert window.banner.isVisible() and "Unverified model" in window.banner.text
+    verified = make_window()  # the session's model has its sidecar
+    assert verified.model.verified
+    assert "UNVERIFIED" not in verified.model_label.text()
+    assert not verified.banner.isVisible()
+
+
 def test_about_shows_intended_use_and_model_card(make_window, small_model_path, tmp_path):
     model = tmp_path / "carded.onnx"
     shutil.copy2(small_model_path, model)
