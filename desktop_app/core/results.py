@@ -26,6 +26,7 @@ DECISION_NORMAL = "normal"
 
 CSV_COLUMNS: tuple[str, ...] = (
     "index",
+    "case_id",
     "path",
     "file_name",
     "status",
@@ -34,6 +35,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "score",
     "threshold",
     "decision",
+    "triage",
+    "reviewed",
+    "review_note",
     "z",
     "percentile",
     "image_sha256",
@@ -43,6 +47,12 @@ CSV_COLUMNS: tuple[str, ...] = (
     "provider",
     "seconds",
     "analysed_at",
+    "clinician",
+    "app_version",
+)
+# Filled by the report writer (desktop_app.reports.csv_report), not by a result alone.
+REPORT_COLUMNS: tuple[str, ...] = (
+    "case_id", "triage", "reviewed", "review_note", "clinician", "app_version",
 )
 
 
@@ -77,7 +87,7 @@ class AnalysisResult:
         return self.decision == DECISION_ANOMALOUS
 
     def to_row(self) -> dict[str, str]:
-        """The result as CSV cells (strings), keyed by :data:`CSV_COLUMNS`."""
+        """The result's own CSV cells (strings): :data:`CSV_COLUMNS` but :data:`REPORT_COLUMNS`."""
 
         def num(value: float | None, digits: int = 6) -> str:
             if value is None or not math.isfinite(value):

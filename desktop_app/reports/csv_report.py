@@ -6,6 +6,11 @@ dot decimal separator; empty cells mean "not applicable" (an error row has no
 score). Columns, in this fixed order: :data:`desktop_app.core.results.CSV_COLUMNS`,
 each described in :data:`desktop_app.core.texts.CSV_COLUMN_DOCS` (also printed by
 ``dermscreen analyse --help``).
+
+Cells a person typed or a file name chose (case ID, clinician, note, paths,
+reasons) are made spreadsheet-safe: one starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return gets a leading apostrophe, so a spreadsheet
+shows it as text and never runs it as a formula (CSV injection).
 """
 
 from __future__ import annotations
@@ -19,9 +24,36 @@ from pathlib import Path
 from desktop_app.core.files import atomic_path
 from desktop_app.core.results import CSV_COLUMNS, AnalysisResult
 from desktop_app.core.texts import CSV_COLUMN_DOCS
+from desktop_app.reports.context import ReportContext
+from desktop_app.version import app_version
 
 ENCODING = "utf-8-sig"  # UTF-8 with BOM, for Excel
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Text cells that can hold what a person typed or a file name chose.
+TEXT_COLUMNS = ("case_id", "path", "file_name", "error", "review_note", "clinician")
 
+
+def spreadsheet_safe(text: str) -> str:
+    """``text``, with a leading apostrophe when a spreadsheet would read it as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def report_row(result: AnalysisResult, context: ReportContext) -> dict[str, str]:
+    """One CSV row: the result's cells plus the report's (case ID, triage, review...)."""
+    row = result.to_row()
+    review = context.review_of(result)
+    row.update({
+        "case_id": context.case_id_of(result),
+        "path": context.shown_path(result),
+        "triage": context.triage_label(result),
+        "reviewed": "" if review is None else ("yes" if review[0] else "no"),
+        "review_note": "" if review is None else review[1],
+        "clinician": context.clinician,
+        "app_version": app_version(),
+    })
+    for name in TEXT_COLUMNS:
+        row[name] = spreadsheet_safe(row[name])
+    return row
 
 
 def columns_help() -> str:
@@ -30,19 +62,24 @@ def columns_help() -> str:
     return "\n".join(f"  {name.ljust(width)}  {CSV_COLUMN_DOCS[name]}" for name in CSV_COLUMNS)
 
 
-def write_results_csv(target: str | Path, results: Iterable[AnalysisResult]) -> Path:
+def write_results_csv(target: str | Path, results: Iterable[AnalysisResult],
+                      context: ReportContext | None = None) -> Path:
     """Write ``results`` (sorted by index) to ``target`` atomically; returns the path.
+
+    ``context``: case ID, clinician, paths and reviews (default: none of them,
+    file names only).
 
     Raises :class:`desktop_app.core.files.FileWriteError` when the folder
     cannot be written; an existing file is then left untouched.
     """
     target = Path(target)
     rows = sorted(results, key=lambda r: r.index)
+    context = context or ReportContext()
     with atomic_path(target) as tmp, open(tmp, "w", encoding=ENCODING, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         for result in rows:
-            writer.writerow(result.to_row())
+            writer.writerow(report_row(result, context))
         fh.flush()
         os.fsync(fh.fileno())
     return target
