@@ -164,7 +164,7 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
             raise FileWriteError(target.parent, f"{target.name}: Qt could not start the PDF")
         try:
             small = QFont(font)
-            small.setPointSizeF(8)
+            small.setPixelSize(10)  # document pixels, like the layout: metrics match the drawing
             for page in range(pages):
                 if page:
                     writer.newPage()
