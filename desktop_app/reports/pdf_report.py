@@ -66,7 +66,7 @@ def _report_time() -> str:
 def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str) -> list[tuple[str, str]]:
     return [
         ("Model", f"{_esc(meta.model_name)} {_esc(meta.model_version)}"),
-        ("Model SHA-256", f"<span style='font-family:monospace'>{_esc(model_sha256)}</span>"),
+        ("Model SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(model_sha256)}</span>"),
         ("Execution provider", _esc(provider)),
         ("DermScreen version", _esc(app_version())),
     ]
@@ -249,7 +249,7 @@ def write_case_pdf(
     rows = [
         ("Case / patient ID", _esc(case_id) or "&ndash; (not given)"),
         ("File", _esc(context.shown_path(result))),
-        ("Image SHA-256", f"<span style='font-family:monospace'>{_esc(result.image_sha256)}</span>"),
+        ("Image SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(result.image_sha256)}</span>"),
         ("Decision", _decision_html(result, context)),
         ("Anomaly score", f"{nf.score(result.score)} (threshold {nf.score(threshold)})"),
         ("z (benign validation)", nf.signed(result.z)),

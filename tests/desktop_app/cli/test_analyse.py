@@ -32,7 +32,8 @@ def test_analyse_csv_every_column(model: LoadedModel, model_path: Path, good_fil
                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     missing = tmp_path / "missing.jpg"
-    code = run_cli("analyse", *good_files, bad_dir, missing, "--out", out, "--model", model_path)
+    code = run_cli("analyse", *good_files, bad_dir, missing, "--out", out, "--model", model_path,
+                   "--full-paths")
     assert code == 0
     stdout = capsys.readouterr().out
     n_files = len(good_files) + len(BAD_CODES) + 1
@@ -132,7 +133,7 @@ def test_pdf_reports(qapp: QApplication, model: LoadedModel, model_path: Path,
     assert files[1].name in text and "triage aid, not a diagnosis" in text.lower()
     assert model.sha256 in text
     summary = pdf_text(out / "summary.pdf")
-    assert "3 files: 2 analysed, 1 errors" in summary and cases[0].name in summary
+    assert "3 files: 2 analysed, 1 could not be analysed" in summary and cases[0].name in summary
 
 
 def test_console_script_headless_pdf(model_path: Path, good_files: list[Path], bad_dir: Path,
@@ -224,7 +225,7 @@ def test_rerun_moves_the_earlier_runs_pdfs_aside(model_path: Path, good_files: l
     assert sorted(p.name for p in moved[0].iterdir()) == sorted([*old_cases, "summary.pdf"])
     assert (out / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
     rows = read_results_csv(out / "results.csv")
-    assert [r["path"] for r in rows] == [str(p) for p in good_files[2:4]]
+    assert [r["path"] for r in rows] == [p.name for p in good_files[2:4]]
 
 
 def test_no_terminal_escapes_from_data(model_path: Path, good_files: list[Path],
