@@ -113,10 +113,15 @@ class ReportContext:
         return self.case_id
 
     def shown_inputs(self) -> list[str]:
-        """The opened folders and files as the reports name them."""
+        """What was opened, as the reports name it: full paths only when asked for, else
+        only how many folders and files (an opened folder's own name can name a patient)."""
         if self.full_paths:
             return [os.path.abspath(p) for p in self.inputs]
-        return [Path(p).name or str(p) for p in self.inputs]
+        folders = sum(1 for p in self.inputs if Path(p) in self.roots)
+        files = len(self.inputs) - folders
+        parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in
+                 ((folders, "folder"), (files, "file")) if n]
+        return [" and ".join(parts) + " opened"] if parts else []
 
     def review_of(self, result: AnalysisResult) -> tuple[bool, str] | None:
         """(reviewed, note), or None when reviews are not recorded (CLI)."""

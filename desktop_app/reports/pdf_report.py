@@ -350,11 +350,11 @@ def write_summary_pdf(
         case_head = "<th align='left'>Case</th>" if per_case_id else ""
         review_head = "<th>Reviewed</th><th align='left'>Note</th>" if has_reviews else ""
         if kind:
-            head = (f"<tr><th align='left'>#</th>{case_head}<th align='left'>File</th>"
+            head = (f"<tr><th align='left'>#</th>{case_head}<th align='left' width='30%'>File</th>"
                     f"<th>Score</th><th>z</th><th>Percentile</th>{review_head}"
                     "<th align='left'>Case report</th></tr>")
         else:
-            head = (f"<tr><th align='left'>#</th>{case_head}<th align='left'>File</th>"
+            head = (f"<tr><th align='left'>#</th>{case_head}<th align='left' width='30%'>File</th>"
                     f"<th align='left'>Reason</th>{review_head}</tr>")
         lines = []
         for r in shown:
@@ -362,20 +362,23 @@ def write_summary_pdf(
             reviewed, note = _review_text(r, context)
             review_cells = (f"<td align='center'>{reviewed}</td><td>{_esc(note)}</td>"
                             if has_reviews else "")
+            # A path breaks after its slashes, never inside a name ("ISIC_0010889.j / pg").
+            path = _esc(context.shown_path(r)).replace("/", "/&#8203;")
             if kind:
                 lines.append(
-                    f"<tr><td>{r.index}</td>{case_cell}<td>{_esc(context.shown_path(r))}</td>"
+                    f"<tr><td>{r.index}</td>{case_cell}<td>{path}</td>"
                     f"<td align='right'>{nf.number(r.score)}</td>"
                     f"<td align='right'>{nf.signed(r.z)}</td>"
-                    f"<td align='right'>{nf.number(r.percentile, '.1f')}</td>{review_cells}"
-                    f"<td>{_esc(case_files.get(r.index, ''))}</td></tr>")
+                    f"<td align='right'>{nf.number(r.percentile, '.1f')}</td>"
+                    f"{review_cells}<td>{_esc(case_files.get(r.index, ''))}</td></tr>")
             else:
                 lines.append(
-                    f"<tr><td>{r.index}</td>{case_cell}<td>{_esc(context.shown_path(r))}</td>"
+                    f"<tr><td>{r.index}</td>{case_cell}<td>{path}</td>"
                     f"<td>{_esc(r.error)}</td>{review_cells}</tr>")
         more = (f"<p>&hellip; and {len(items) - len(shown)} more: see the CSV.</p>"
                 if len(items) > len(shown) else "")
-        return (f"<table cellspacing='0' cellpadding='3' border='1'>{head}{''.join(lines)}"
+        return (f"<table width='100%' cellspacing='0' cellpadding='3' border='1'>{head}"
+                f"{''.join(lines)}"
                 f"</table>{more}")
 
     sections = []
