@@ -352,7 +352,7 @@ def write_summary_pdf(
         if kind:
             head = (f"<tr><th align='left'>#</th>{case_head}<th align='left' width='30%'>File</th>"
                     f"<th>Score</th><th>z</th><th>Percentile</th>{review_head}"
-                    "<th align='left'>Case report</th></tr>")
+                    "<th align='left' width='22%'>Case report</th></tr>")
         else:
             head = (f"<tr><th align='left'>#</th>{case_head}<th align='left' width='30%'>File</th>"
                     f"<th align='left'>Reason</th>{review_head}</tr>")

@@ -26,7 +26,7 @@ from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv, write_results_csv
 from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
 from desktop_app.version import app_version
-from tests.desktop_app.reports.pdf_tools import pdf_text
+from tests.desktop_app.reports.pdf_tools import pdf_cells_text, pdf_text
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,8 @@ def test_summary_lists_every_case_grouped_with_page_numbers(
                      key=lambda r: r.score, reverse=True)
     positions = [flagged_part.index(r.path.name) for r in flagged]
     assert positions == sorted(positions)  # highest score first
-    assert "refer to clinic" in text and "recheck in 3 months" in text
+    cells = pdf_cells_text(pdf)
+    assert "refer to clinic" in cells and "recheck in 3 months" in cells
     assert "Dr. Ada Lovelace" in text and "Reviewed by: Dr. Ada Lovelace" in text
     assert f"DermScreen version {app_version()}" in text and model.sha256 in text
     sentence, _validation, _data = expected_words(model.metadata, batch.threshold)
