@@ -84,8 +84,11 @@ def _threshold_rows(meta: ModelMetadata, threshold: float) -> list[tuple[str, st
 
 
 def _case_rows(context: ReportContext) -> list[tuple[str, str]]:
+    case = _esc(context.case_id) or "&ndash; (not given)"
+    if context.case_id_from_subfolder:
+        case = f"each image's subfolder (images directly in the opened folder: {case})"
     return [
-        ("Case / patient ID", _esc(context.case_id) or "&ndash; (not given)"),
+        ("Case / patient ID", case),
         ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
     ]
 
@@ -347,34 +350,38 @@ def write_summary_pdf(
 
     def rows_html(kind: str, items: list[AnalysisResult]) -> str:
         shown = items[:SUMMARY_MAX_ROWS]
-        case_head = "<th align='left'>Case</th>" if per_case_id else ""
-        review_head = "<th>Reviewed</th><th align='left'>Note</th>" if has_reviews else ""
+        review_head = "<th>Reviewed</th>" if has_reviews else ""
         if kind:
-            head = (f"<tr><th align='left'>#</th>{case_head}<th align='left' width='30%'>File</th>"
+            head = (f"<tr><th align='left'>#</th><th align='left' width='40%'>File</th>"
                     f"<th>Score</th><th>z</th><th>Percentile</th>{review_head}"
-                    "<th align='left' width='22%'>Case report</th></tr>")
+                    "<th align='left' width='24%'>Case report</th></tr>")
         else:
-            head = (f"<tr><th align='left'>#</th>{case_head}<th align='left' width='30%'>File</th>"
+            head = (f"<tr><th align='left'>#</th><th align='left' width='40%'>File</th>"
                     f"<th align='left'>Reason</th>{review_head}</tr>")
         lines = []
         for r in shown:
-            case_cell = f"<td>{_esc(context.case_id_of(r))}</td>" if per_case_id else ""
             reviewed, note = _review_text(r, context)
-            review_cells = (f"<td align='center'>{reviewed}</td><td>{_esc(note)}</td>"
-                            if has_reviews else "")
-            # A path breaks after its slashes, never inside a name ("ISIC_0010889.j / pg").
+            review_cell = f"<td align='center'>{reviewed}</td>" if has_reviews else ""
+            # A path breaks after its slashes, never inside a name ("ISIC_0010889.j / pg");
+            # the case (when each subfolder names one) and the note go under the file.
             path = _esc(context.shown_path(r)).replace("/", "/&#8203;")
+            extra = []
+            if per_case_id and context.case_id_of(r):
+                extra.append(f"case {_esc(context.case_id_of(r))}")
+            if note:
+                extra.append(f"note: {_esc(note)}")
+            if extra:
+                path += f"<br><i style='color:#444'>{'; '.join(extra)}</i>"
             if kind:
                 lines.append(
-                    f"<tr><td>{r.index}</td>{case_cell}<td>{path}</td>"
+                    f"<tr><td>{r.index}</td><td>{path}</td>"
                     f"<td align='right'>{nf.number(r.score)}</td>"
                     f"<td align='right'>{nf.signed(r.z)}</td>"
                     f"<td align='right'>{nf.number(r.percentile, '.1f')}</td>"
-                    f"{review_cells}<td>{_esc(case_files.get(r.index, ''))}</td></tr>")
+                    f"{review_cell}<td>{_esc(case_files.get(r.index, ''))}</td></tr>")
             else:
-                lines.append(
-                    f"<tr><td>{r.index}</td>{case_cell}<td>{path}</td>"
-                    f"<td>{_esc(r.error)}</td>{review_cells}</tr>")
+                lines.append(f"<tr><td>{r.index}</td><td>{path}</td>"
+                             f"<td>{_esc(r.error)}</td>{review_cell}</tr>")
         more = (f"<p>&hellip; and {len(items) - len(shown)} more: see the CSV.</p>"
                 if len(items) > len(shown) else "")
         return (f"<table width='100%' cellspacing='0' cellpadding='3' border='1'>{head}"
