@@ -26,7 +26,6 @@ DECISION_NORMAL = "normal"
 
 CSV_COLUMNS: tuple[str, ...] = (
     "index",
-    "case_id",
     "path",
     "file_name",
     "status",
@@ -47,6 +46,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "provider",
     "seconds",
     "analysed_at",
+    "case_id",
     "clinician",
     "app_version",
 )
@@ -87,14 +87,15 @@ class AnalysisResult:
         return self.decision == DECISION_ANOMALOUS
 
     def to_row(self) -> dict[str, str]:
-        """The result's own CSV cells (strings): :data:`CSV_COLUMNS` but :data:`REPORT_COLUMNS`."""
+        """The result as CSV cells (strings), keyed by :data:`CSV_COLUMNS` in order; the
+        :data:`REPORT_COLUMNS` are empty here (the report writer fills them)."""
 
         def num(value: float | None, digits: int = 6) -> str:
             if value is None or not math.isfinite(value):
                 return ""
             return f"{value:.{digits}g}"
 
-        return {
+        cells = {
             "index": str(self.index),
             "path": str(self.path),
             "file_name": self.path.name,
@@ -114,6 +115,7 @@ class AnalysisResult:
             "seconds": f"{self.seconds:.4f}",
             "analysed_at": self.analysed_at,
         }
+        return {name: cells.get(name, "") for name in CSV_COLUMNS}
 
 
 def ok_result(

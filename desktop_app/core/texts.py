@@ -29,8 +29,6 @@ DISCLAIMER = (
 # (a test keeps the two in step).
 CSV_COLUMN_DOCS: dict[str, str] = {
     "index": "position of the file in the input list (0-based)",
-    "case_id": "case or patient ID given for the batch (or the file's subfolder, when that "
-    "names the case); empty when none was given",
     "path": "the file relative to the opened folder (a file given alone: its name); the full "
     "path only when asked for (--full-paths)",
     "file_name": "the file's base name",
@@ -55,6 +53,8 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "provider": "ONNX Runtime execution provider (CPU or CUDA)",
     "seconds": "wall time spent on this image",
     "analysed_at": "UTC time of the result (ISO 8601)",
+    "case_id": "case or patient ID given for the batch (or the file's subfolder, when that "
+    "names the case); empty when none was given",
     "clinician": "reviewing clinician named for the batch; empty when none was given",
     "app_version": "DermScreen version that wrote the report",
 }
