@@ -41,7 +41,10 @@ def _epilog() -> str:
         "Writes DIR/results.csv: UTF-8 with BOM (opens in Excel), one row per input file in\n"
         "input order, error rows included. Columns, in this fixed order:\n"
         f"{columns_help()}\n\n"
-        "With --pdf also DIR/summary.pdf and DIR/case-NNNNN-NAME.pdf for every anomalous image.\n"
+        "With --pdf also DIR/summary.pdf (every case: flagged and borderline first, then not\n"
+        "flagged, then errors; page numbers, app and model version, what to expect at the\n"
+        "threshold, a sign-off line) and DIR/case-NNNNN-NAME.pdf for every flagged image.\n"
+        "Files are named relative to the given folder unless --full-paths.\n"
         "Reports an earlier run left in DIR are moved to DIR/superseded/<time>/ first; one run\n"
         "at a time may write into DIR.\n"
         "The threshold is the model's default unless --alpha (T = benign mean + alpha * sd)\n"
@@ -71,6 +74,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--pdf", action="store_true",
                         help="also write summary.pdf and one case PDF per anomalous image")
     parser.add_argument("--model", metavar="FILE", help="ONNX model (default: bundled model)")
+    doc = parser.add_argument_group("what the reports name")
+    doc.add_argument("--case-id", default="", metavar="ID",
+                     help="case or patient ID printed on every report and CSV row")
+    doc.add_argument("--case-id-from-subfolder", action="store_true",
+                     help="a file's first subfolder below the given folder names its case "
+                          "(files directly in the folder keep --case-id)")
+    doc.add_argument("--clinician", default="", metavar="NAME",
+                     help="reviewing clinician, printed on the reports and the sign-off line")
+    doc.add_argument("--full-paths", action="store_true",
+                     help="print full file paths (default: relative to the given folder, "
+                          "since folder names can carry a patient's name)")
     add_workers_option(parser)
     parser.set_defaults(handler=run)
     return parser
@@ -108,6 +122,7 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
     from desktop_app.core.files import FileWriteError
     from desktop_app.core.results import summarize, threshold_for
     from desktop_app.reports.batch import verified_explainer, write_batch_reports
+    from desktop_app.reports.context import ReportContext
     from desktop_app.reports.names import RESULTS_FILE_NAME
 
     threshold = threshold_for(model.metadata.benign_stats, alpha=args.alpha,
@@ -115,13 +130,18 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
     done = run_engine(model, args.paths, recursive=args.recursive, threshold=threshold,
                       workers=workers, stop=stop)
     counts = summarize(done.results)
+    context = ReportContext(case_id=args.case_id,
+                            case_id_from_subfolder=args.case_id_from_subfolder,
+                            clinician=args.clinician, full_paths=args.full_paths)
     try:
         if done.stopped:
-            reports = write_batch_reports(out, done.results, model, threshold, partial=True)
+            reports = write_batch_reports(out, done.results, model, threshold, partial=True,
+                                          inputs=args.paths, context=context)
         else:
             reports = write_batch_reports(
                 out, done.results, model, threshold, inputs=args.paths, pdf=args.pdf,
                 explain=verified_explainer(done.engine) if args.pdf else None, cancel=stop.event,
+                context=context,
             )
     except FileWriteError as exc:
         err(printable(exc))

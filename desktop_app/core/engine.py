@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 DISPLAY_MAX_SIDE = 1024
 # How long the pipeline waits for a worker before re-checking cancellation.
 _POLL_S = 0.05
+# How long a cancelled or finished batch waits for a worker still on its last file.
+WORKER_GRACE_S = 1.0
 
 
 @dataclass
@@ -309,9 +311,13 @@ class Engine:
                 if exhausted and not inflight and not pending:
                     return
         finally:
-            # Queued work is dropped; a running worker finishes its one file in
-            # the background (or never, if stuck): nobody waits for it.
+            # Queued work is dropped. A running worker gets a moment to finish its one
+            # file (a few ms to a few hundred), so no thread is still inside OpenCV or
+            # ONNX Runtime when the process exits (Python ends such daemon threads with
+            # a forced unwind through C++ frames: "terminate called", SIGABRT). A stuck
+            # one (a read that never returns) is left behind after WORKER_GRACE_S.
             pool.shutdown()
+            pool.join(WORKER_GRACE_S)
 
     def analyze_all(self, inputs: Sequence[str | Path], **kwargs: Any) -> list[AnalysisResult]:
         """:meth:`analyze` collected and sorted by input position."""

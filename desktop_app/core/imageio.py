@@ -57,6 +57,15 @@ IMAGE_SUFFIXES = frozenset(
 # Rows converted at a time from 16-bit or float pixels: bounds the temporary
 # arrays to a few MB whatever the image's size.
 _CONVERT_CHUNK_PIXELS = 1 << 22
+# Image formats DermScreen does not analyse, by suffix. A file with one of these
+# inside an opened folder is listed anyway, so it becomes an error row that says
+# why ("unsupported image format GIF") instead of vanishing from the batch; files
+# that are not images at all (.txt, .csv, .json, .md, .pdf...) stay unlisted.
+UNSUPPORTED_IMAGE_SUFFIXES: dict[str, str] = {
+    ".gif": "GIF", ".dcm": "DICOM", ".dicom": "DICOM", ".heic": "HEIC", ".heif": "HEIF",
+    ".avif": "AVIF", ".jp2": "JPEG 2000", ".j2k": "JPEG 2000", ".jpx": "JPEG 2000",
+    ".jxl": "JPEG XL", ".psd": "PSD", ".dng": "DNG (camera raw)", ".ico": "ICO", ".svg": "SVG",
+}
 
 # Our own pixel cap is enforced explicitly below; Pillow's global one would only
 # turn the same situation into a warning or a differently typed exception.
@@ -76,6 +85,13 @@ _OPEN_FLAGS = (
 def is_image_path(path: str | Path) -> bool:
     """True when the file name carries an image suffix DermScreen analyses."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _listed_in_folder(path: Path) -> bool:
+    """A folder's file that gets a row: an analysed image, or an image DermScreen refuses."""
+    suffix = path.suffix.lower()
+    return (suffix in IMAGE_SUFFIXES or suffix in UNSUPPORTED_IMAGE_SUFFIXES) \
+        and not path.name.startswith(".")
 
 
 def file_kind(mode: int) -> str:
@@ -256,8 +272,11 @@ def decode_image(
                     raise NotAnImageError(
                         path, "not an image: the content is not a readable image format"
                     ) from None
+                named = UNSUPPORTED_IMAGE_SUFFIXES.get(path.suffix.lower())
                 raise UnsupportedFormatError(
-                    path, f"unsupported file type {path.suffix or '(no suffix)'!r}"
+                    path, f"unsupported image format {named}; use one of "
+                    + ", ".join(sorted(SUPPORTED_FORMATS - {"MPO"})) if named
+                    else f"unsupported file type {path.suffix or '(no suffix)'!r}"
                 ) from None
             fmt = img.format or "unknown"
             if fmt not in SUPPORTED_FORMATS:
@@ -338,8 +357,9 @@ def list_images(paths: list[str | Path] | tuple[str | Path, ...], recursive: boo
     """Expand files and folders into a sorted list of candidate image files.
 
     Explicitly named files are kept whatever their suffix (so a bad file the
-    user dropped in gets an error row); files inside folders are kept only
-    when their suffix looks like an image.
+    user dropped in gets an error row); files inside folders are kept when
+    their suffix is an image's, supported or not (:data:`UNSUPPORTED_IMAGE_SUFFIXES`:
+    those become error rows that say why); hidden files and non-images are skipped.
     """
     out: list[Path] = []
     for raw in paths:
@@ -347,7 +367,7 @@ def list_images(paths: list[str | Path] | tuple[str | Path, ...], recursive: boo
         if p.is_dir():
             walker = p.rglob("*") if recursive else p.iterdir()
             found = sorted(
-                (c for c in walker if is_image_path(c) and not c.name.startswith(".")),
+                (c for c in walker if _listed_in_folder(c)),
                 key=lambda c: os.fspath(c).lower(),
             )
             out.extend(found)

@@ -51,6 +51,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "score",
     "threshold",
     "decision",
+    "triage",
+    "reviewed",
+    "review_note",
     "z",
     "percentile",
     "image_sha256",
@@ -61,6 +64,13 @@ CSV_COLUMNS: tuple[str, ...] = (
     "provider",
     "seconds",
     "analysed_at",
+    "case_id",
+    "clinician",
+    "app_version",
+)
+# Filled by the report writer (desktop_app.reports.csv_report), not by a result alone.
+REPORT_COLUMNS: tuple[str, ...] = (
+    "case_id", "triage", "reviewed", "review_note", "clinician", "app_version",
 )
 
 
@@ -97,14 +107,15 @@ class AnalysisResult:
         return self.decision == DECISION_ANOMALOUS
 
     def to_row(self) -> dict[str, str]:
-        """The result as CSV cells (strings), keyed by :data:`CSV_COLUMNS`."""
+        """The result as CSV cells (strings), keyed by :data:`CSV_COLUMNS` in order; the
+        :data:`REPORT_COLUMNS` are empty here (the report writer fills them)."""
 
         def num(value: float | None, digits: int = 6) -> str:
             if value is None or not math.isfinite(value):
                 return ""
             return f"{value:.{digits}g}"
 
-        return {
+        cells = {
             "index": str(self.index),
             "path": str(self.path),
             "file_name": self.path.name,
@@ -125,6 +136,7 @@ class AnalysisResult:
             "seconds": f"{self.seconds:.4f}",
             "analysed_at": self.analysed_at,
         }
+        return {name: cells.get(name, "") for name in CSV_COLUMNS}
 
 
 def ok_result(

@@ -29,7 +29,8 @@ DISCLAIMER = (
 # (a test keeps the two in step).
 CSV_COLUMN_DOCS: dict[str, str] = {
     "index": "position of the file in the input list (0-based)",
-    "path": "the file as given or found in a folder",
+    "path": "the file relative to the opened folder (a file given alone: its name); the full "
+    "path only when asked for (--full-paths)",
     "file_name": "the file's base name",
     "status": "ok or error",
     "error_code": "empty, or a reason code (empty_file, truncated, not_an_image, "
@@ -39,6 +40,11 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "score": "anomaly score (reconstruction error); empty on error",
     "threshold": "threshold the decision used",
     "decision": "anomalous (score > threshold), normal, or empty on error",
+    "triage": "flagged, borderline (not flagged, but above the point that flags 95% of "
+    "validation cancers), not flagged, or error",
+    "reviewed": "yes or no: marked reviewed by the clinician in the app; empty when not "
+    "recorded (command line)",
+    "review_note": "the clinician's note on the case, if any",
     "z": "(score - benign mean) / benign sd",
     "percentile": "percent of benign validation scores at or below the score",
     "image_sha256": "SHA-256 of the bytes that were decoded (empty when unreadable)",
@@ -49,4 +55,8 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "provider": "ONNX Runtime execution provider (CPU or CUDA)",
     "seconds": "wall time spent on this image",
     "analysed_at": "UTC time of the result (ISO 8601)",
+    "case_id": "case or patient ID given for the batch (or the file's subfolder, when that "
+    "names the case); empty when none was given",
+    "clinician": "reviewing clinician named for the batch; empty when none was given",
+    "app_version": "DermScreen version that wrote the report",
 }

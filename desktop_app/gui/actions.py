@@ -82,6 +82,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "export-pdf", "Save a PDF summary of the batch", _export),
     ActionSpec("export_case_pdf", "Export Case P&DF…", "exporter.export_case_pdf", "Ctrl+Shift+P", None,
                "Save a PDF report of the selected case", _case),
+    ActionSpec("export_all", "Export &All Reports…", "exporter.export_all_reports",
+               "Ctrl+Shift+E", None, "Save the CSV, the PDF summary and a case PDF per flagged "
+               "image into a new folder", _export),
     ActionSpec("cancel", "&Cancel Batch", "cancel_batch", "Esc", "cancel",
                "Stop the running batch", _running),
     ActionSpec("quit", "&Quit", "close", "Ctrl+Q"),  # StandardKey.Quit is empty on some desktops
@@ -116,7 +119,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
 
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open_folder", "open_images", "include_subfolders", RECENT, SEP, "export_csv",
-               "export_pdf", "export_case_pdf", SEP, "cancel", SEP, "quit")),
+               "export_pdf", "export_case_pdf", "export_all", SEP, "cancel", SEP, "quit")),
     ("&View", ("fit", "one_to_one", "zoom_in", "zoom_out", "zoom_reset", SEP, "show_all",
                "show_anomalous", "show_errors", "find")),
     ("&Review", ("next_flagged", "previous_flagged", "next_unreviewed", "toggle_reviewed")),

@@ -1,32 +1,29 @@
-"""How the window words and colours a decision, including the GUI's borderline band.
+"""How the window words and colours a decision (flagged, borderline, not flagged, error).
 
-Core decides "anomalous" or "normal" at the threshold (desktop_app.core.results).
-The window adds one more word, **borderline**, for a case that is not flagged
-at the chosen threshold but would be flagged at the model's high-sensitivity
-validation point (the highest threshold that flags at least 95% of validation
-cancers, when the model stores it, or a point with ``role == "borderline"``). The
-band exists only when that point lies below the chosen threshold. This GUI-only value should move into core's
-decision vocabulary once core has one (issue 14; see the report to the lead).
+The rule itself, borderline band included, lives in
+:mod:`desktop_app.core.decision_rules` (the CSV and PDF reports use the same);
+this module adds the window's colours and keeps the band's edge per window.
 """
 
 from __future__ import annotations
 
+from desktop_app.core.decision_rules import (
+    BORDERLINE,
+    BORDERLINE_RULE,
+    TRIAGE_LABEL,
+    triage_decision,
+)
 from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
 
-BORDERLINE = "borderline"
-BORDERLINE_RULE = (
-    "Borderline: not flagged at the chosen threshold, but above the point that flags "
-    "95% of validation cancers."
-)
+__all__ = ["BORDERLINE", "BORDERLINE_RULE", "DECISION_STYLE", "DecisionWords"]
 
 # Decision colours carry text too ("FLAGGED", "borderline", "not flagged", "error"): never
-# colour alone. "not flagged", not "normal": a clinician reads "normal" as "benign", which
-# the model cannot say. (label, background, foreground)
+# colour alone. (label, background, foreground)
 DECISION_STYLE: dict[str, tuple[str, str, str]] = {
-    DECISION_ANOMALOUS: ("FLAGGED", "#f6d3d3", "#8b0000"),
-    BORDERLINE: ("borderline", "#fbe7c6", "#7a4a00"),
-    DECISION_NORMAL: ("not flagged", "#d8eedb", "#1e5b2a"),
-    "": ("error", "#e6e6e6", "#444444"),
+    DECISION_ANOMALOUS: (TRIAGE_LABEL[DECISION_ANOMALOUS].upper(), "#f6d3d3", "#8b0000"),
+    BORDERLINE: (TRIAGE_LABEL[BORDERLINE], "#fbe7c6", "#7a4a00"),
+    DECISION_NORMAL: (TRIAGE_LABEL[DECISION_NORMAL], "#d8eedb", "#1e5b2a"),
+    "": (TRIAGE_LABEL[""], "#e6e6e6", "#444444"),
 }
 
 
@@ -38,12 +35,7 @@ class DecisionWords:
         self.band_low: float | None = None  # the 95%-validation-sensitivity threshold
 
     def of(self, result: AnalysisResult) -> str:
-        if not result.ok or result.score is None or result.threshold is None:
-            return ""
-        if result.decision == DECISION_NORMAL and self.band_low is not None and \
-                self.band_low < result.threshold and result.score > self.band_low:
-            return BORDERLINE
-        return result.decision
+        return triage_decision(result, self.band_low)
 
     def style(self, result: AnalysisResult) -> tuple[str, str, str]:
         return DECISION_STYLE.get(self.of(result), DECISION_STYLE[""])

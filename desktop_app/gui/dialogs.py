@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 if TYPE_CHECKING:
     from desktop_app.core.model_file import LoadedModel
+    from desktop_app.gui.report_details import ReportDetails
 
 INTENDED_USE = (
     "DermScreen is a triage aid for dermoscopic images of skin lesions. It flags images "
@@ -66,6 +67,12 @@ class DialogPathProvider:
     def save_file(self, parent: QWidget, title: str, suggested: str, filters: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
         return path or None
+
+    def report_details(self, parent: QWidget, details: ReportDetails) -> ReportDetails | None:
+        """Optional for a provider: the case ID, clinician and options before an export."""
+        from desktop_app.gui.report_details import ask_report_details
+
+        return ask_report_details(parent, details)
 
 
 _BAR_STYLES = {

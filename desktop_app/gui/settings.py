@@ -192,3 +192,26 @@ def initial_model_path() -> Path:
     if saved and Path(saved).is_file() and not os.environ.get("DERMSCREEN_MODEL"):
         return Path(saved)
     return default_model_path()
+
+
+KEY_CLINICIAN = "reports/clinician"
+KEY_FULL_PATHS = "reports/full_paths"
+KEY_CASE_FROM_SUBFOLDER = "reports/case_id_from_subfolder"
+
+
+def report_preferences() -> tuple[str, bool, bool]:
+    """(clinician, full paths, case ID from subfolder) last used in a report; the case ID
+    itself is per batch and never kept."""
+    store = settings()
+    clinician = store.value(KEY_CLINICIAN)
+    return (str(clinician) if isinstance(clinician, str) else "",
+            str(store.value(KEY_FULL_PATHS)).lower() == "true",
+            str(store.value(KEY_CASE_FROM_SUBFOLDER)).lower() == "true")
+
+
+def save_report_preferences(clinician: str, full_paths: bool, case_id_from_subfolder: bool) -> None:
+    store = settings()
+    store.setValue(KEY_CLINICIAN, clinician)
+    store.setValue(KEY_FULL_PATHS, "true" if full_paths else "false")
+    store.setValue(KEY_CASE_FROM_SUBFOLDER, "true" if case_id_from_subfolder else "false")
+    _commit(store)

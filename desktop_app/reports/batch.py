@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from desktop_app.core.errors import DermScreenError
 from desktop_app.core.files import ensure_output_dir
+from desktop_app.reports.context import ReportContext, ReviewLike
 from desktop_app.reports.names import (
     PARTIAL_RESULTS_FILE_NAME,
     RESULTS_FILE_NAME,
@@ -78,6 +79,31 @@ def verified_explainer(engine: Engine) -> Explain:
     return explain
 
 
+def batch_context(context: ReportContext | None, inputs: Sequence[str | Path]) -> ReportContext:
+    """``context`` (or an empty one) knowing the batch's inputs and opened folders."""
+    from dataclasses import replace
+
+    from desktop_app.reports.context import folder_roots
+
+    context = context or ReportContext()
+    if inputs and not context.inputs:
+        context = replace(context, inputs=tuple(str(p) for p in inputs))
+    if not context.roots:
+        context = replace(context, roots=folder_roots(context.inputs))
+    return context
+
+
+def reviews_of(pairs: dict[str, tuple[bool, str]]) -> dict[str, ReviewLike]:
+    """Reviews from plain ``{sha256: (reviewed, note)}`` pairs."""
+    return {sha: _Review(bool(r), str(n)) for sha, (r, n) in pairs.items()}
+
+
+@dataclass(frozen=True)
+class _Review:
+    reviewed: bool
+    note: str
+
+
 def write_batch_reports(
     out_dir: str | Path,
     results: Sequence[AnalysisResult],
@@ -90,6 +116,7 @@ def write_batch_reports(
     partial: bool = False,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
+    context: ReportContext | None = None,
 ) -> BatchReports:
     """Write the reports of ``results`` (all decided at ``threshold``) into ``out_dir``.
 
@@ -99,7 +126,9 @@ def write_batch_reports(
     ``results.csv`` is written, and with ``pdf`` one case PDF per flagged image
     (via ``explain``, see the module docstring) and ``summary.pdf``.
     ``cancel`` stops between case PDFs (no summary then; ``cancelled`` says so);
-    ``progress(done, total)`` follows the case PDFs. The folder is created if
+    ``progress(done, total)`` follows the case PDFs. ``context``: case ID,
+    clinician, reviews (by image SHA-256) and how files are named (relative to
+    the opened folders in ``inputs`` unless ``full_paths``). The folder is created if
     needed; the caller holds it
     (:class:`desktop_app.reports.output_folder.OutputFolderLock`). Raises
     :class:`desktop_app.core.files.FileWriteError` when a file cannot be written.
@@ -109,11 +138,12 @@ def write_batch_reports(
 
     out = ensure_output_dir(out_dir)
     ordered = sorted(results, key=lambda r: r.index)
+    context = batch_context(context, inputs).for_model(model.metadata)
     if partial:
-        return BatchReports(write_results_csv(out / PARTIAL_RESULTS_FILE_NAME, ordered),
+        return BatchReports(write_results_csv(out / PARTIAL_RESULTS_FILE_NAME, ordered, context),
                             partial=True)
     superseded = supersede_stale_reports(out)
-    written = BatchReports(write_results_csv(out / RESULTS_FILE_NAME, ordered),
+    written = BatchReports(write_results_csv(out / RESULTS_FILE_NAME, ordered, context),
                            superseded=superseded)
     if not pdf:
         return written
@@ -139,7 +169,8 @@ def write_batch_reports(
             written.problems.append(f"no case report for {result.path}: {exc}")
             continue
         target = out / case_pdf_name(result)
-        written.case_pdfs[result.index] = write_case_pdf(target, result, case, model.metadata)
+        written.case_pdfs[result.index] = write_case_pdf(target, result, case, model.metadata,
+                                                         context=context)
         del case  # one case's images at a time
     if cancel is not None and cancel.is_set():
         written.cancelled = True
@@ -149,6 +180,6 @@ def write_batch_reports(
     written.summary_pdf = write_summary_pdf(
         out / SUMMARY_FILE_NAME, ordered, model.metadata, threshold,
         model_sha256=model.sha256, provider=model.provider_label, inputs=list(inputs),
-        case_files={i: p.name for i, p in written.case_pdfs.items()},
+        case_files={i: p.name for i, p in written.case_pdfs.items()}, context=context,
     )
     return written

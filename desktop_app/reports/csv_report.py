@@ -9,9 +9,9 @@ each described in :data:`desktop_app.core.texts.CSV_COLUMN_DOCS` (also printed b
 
 Spreadsheet-safe (OWASP CSV injection): a text cell starting with ``= + - @``
 (or a control character) gets a leading apostrophe so it is never run as a
-formula, and control characters (newlines, tabs, escapes) in names are
-replaced by U+FFFD; numbers are left numbers. :func:`read_results_csv` undoes
-the apostrophe.
+formula, and control characters (newlines, tabs, escapes) in names, notes and
+typed fields are replaced by U+FFFD; numbers are left numbers.
+:func:`read_results_csv` undoes the apostrophe.
 """
 
 from __future__ import annotations
@@ -26,8 +26,27 @@ from desktop_app.core.files import atomic_path
 from desktop_app.core.results import CSV_COLUMNS, AnalysisResult
 from desktop_app.core.text_safety import spreadsheet_safe, spreadsheet_unescape
 from desktop_app.core.texts import CSV_COLUMN_DOCS
+from desktop_app.reports.context import ReportContext
+from desktop_app.version import app_version
 
 ENCODING = "utf-8-sig"  # UTF-8 with BOM, for Excel
+
+
+def report_row(result: AnalysisResult, context: ReportContext) -> dict[str, str]:
+    """One CSV row, every cell spreadsheet-safe: the result's plus the report's (case ID,
+    triage, review...)."""
+    row = result.to_row()
+    review = context.review_of(result)
+    row.update({
+        "case_id": context.case_id_of(result),
+        "path": context.shown_path(result),
+        "triage": context.triage_label(result),
+        "reviewed": "" if review is None else ("yes" if review[0] else "no"),
+        "review_note": "" if review is None else review[1],
+        "clinician": context.clinician,
+        "app_version": app_version(),
+    })
+    return {name: spreadsheet_safe(value) for name, value in row.items()}
 
 
 def columns_help() -> str:
@@ -36,24 +55,24 @@ def columns_help() -> str:
     return "\n".join(f"  {name.ljust(width)}  {CSV_COLUMN_DOCS[name]}" for name in CSV_COLUMNS)
 
 
-def safe_row(row: dict[str, str]) -> dict[str, str]:
-    """Every cell made spreadsheet-safe (:func:`desktop_app.core.text_safety.spreadsheet_safe`)."""
-    return {name: spreadsheet_safe(value) for name, value in row.items()}
-
-
-def write_results_csv(target: str | Path, results: Iterable[AnalysisResult]) -> Path:
+def write_results_csv(target: str | Path, results: Iterable[AnalysisResult],
+                      context: ReportContext | None = None) -> Path:
     """Write ``results`` (sorted by index) to ``target`` atomically; returns the path.
+
+    ``context``: case ID, clinician, paths and reviews (default: none of them,
+    file names only).
 
     Raises :class:`desktop_app.core.files.FileWriteError` when the folder
     cannot be written; an existing file is then left untouched.
     """
     target = Path(target)
     rows = sorted(results, key=lambda r: r.index)
+    context = context or ReportContext()
     with atomic_path(target) as tmp, open(tmp, "w", encoding=ENCODING, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         for result in rows:
-            writer.writerow(safe_row(result.to_row()))
+            writer.writerow(report_row(result, context))
         fh.flush()
         os.fsync(fh.fileno())
     return target

@@ -19,27 +19,43 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QSizeF, QUrl
-from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QTextDocument,
+)
 
 from desktop_app.core import number_format as nf
+from desktop_app.core.decision_rules import BORDERLINE, BORDERLINE_RULE
 from desktop_app.core.files import FileWriteError, write_bytes_atomic
 from desktop_app.core.heatmap import colorbar, overlay
 from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.results import AnalysisResult, summarize
-from desktop_app.core.texts import DISCLAIMER
+from desktop_app.core.operating_points import expected_words
+from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
+from desktop_app.core.texts import DISCLAIMER, DISCLAIMER_SHORT
+from desktop_app.reports.context import ReportContext
 from desktop_app.reports.render import (
     distribution_plot,
     ensure_gui_app,
     float_to_rgb8,
     qimage_from_rgb,
 )
+from desktop_app.version import app_version
 
 if TYPE_CHECKING:
     from desktop_app.core.engine import CaseImages
 
-# Rows listed in the summary PDF per table; the CSV always holds every row.
-SUMMARY_MAX_ROWS = 300
+# Rows listed in the summary PDF per group (flagged, borderline, not flagged, errors);
+# the CSV always holds every row, and the summary says how many it leaves to it.
+SUMMARY_MAX_ROWS = 1000
+_FOOTER_HEIGHT = 28  # document pixels kept free at the bottom of each page for the footer
 HEATMAP_OPACITY = 0.5
 _CONTENT_WIDTH = 680  # document pixels; the page is laid out at this width
 
@@ -55,9 +71,40 @@ def _report_time() -> str:
 def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str) -> list[tuple[str, str]]:
     return [
         ("Model", f"{_esc(meta.model_name)} {_esc(meta.model_version)}"),
-        ("Model SHA-256", f"<span style='font-family:monospace'>{_esc(model_sha256)}</span>"),
+        ("Model SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(model_sha256)}</span>"),
         ("Execution provider", _esc(provider)),
+        ("DermScreen version", _esc(app_version())),
     ]
+
+
+def _threshold_rows(meta: ModelMetadata, threshold: float) -> list[tuple[str, str]]:
+    """The threshold and what to expect there: the operating-point panel's own sentences."""
+    stats = meta.benign_stats
+    test, validation, data = expected_words(meta, threshold)
+    return [
+        ("Threshold", f"{nf.score(threshold)} (alpha {nf.fixed(stats.alpha_for(threshold), 2)})"),
+        ("Expected at this threshold", f"{_esc(test)} {_esc(validation)}<br>"
+                                       f"<span style='color:#555'>{_esc(data)}</span>"),
+    ]
+
+
+def _case_rows(context: ReportContext) -> list[tuple[str, str]]:
+    case = _esc(context.case_id) or "&ndash; (not given)"
+    if context.case_id_from_subfolder:
+        case = f"each image's subfolder (images directly in the opened folder: {case})"
+    return [
+        ("Case / patient ID", case),
+        ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
+    ]
+
+
+def _signoff_html(context: ReportContext) -> str:
+    name = _esc(context.clinician) or "_" * 28
+    return (
+        "<p></p><table cellspacing='0' cellpadding='6' width='100%'><tr>"
+        f"<td>Reviewed by: <b>{name}</b></td><td>Signature: {'_' * 24}</td>"
+        f"<td>Date: {'_' * 14}</td></tr></table>"
+    )
 
 
 def _table(rows: Sequence[tuple[str, str]]) -> str:
@@ -74,11 +121,8 @@ def _disclaimer_html() -> str:
     )
 
 
-def _decision_html(result: AnalysisResult) -> str:
-    if not result.ok:
-        return "<span style='color:#666'>error</span>"
-    color = "#c81e1e" if result.is_anomalous else "#1e783c"
-    return f"<b style='color:{color}'>{_esc(result.decision.upper())}</b>"
+_DECISION_COLOR = {DECISION_ANOMALOUS: "#c81e1e", BORDERLINE: "#a05a00",
+                   DECISION_NORMAL: "#1e783c", "": "#666666"}
 
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -113,9 +157,24 @@ def check_pdf_structure(data: bytes) -> None:
         raise ValueError(msg)
 
 
-def _write_document(target: Path, title: str, body: str, images: dict[str, QImage]) -> Path:
+def _decision_html(result: AnalysisResult, context: ReportContext) -> str:
+    color = _DECISION_COLOR.get(context.triage(result), "#666666")
+    return f"<b style='color:{color}'>{_esc(context.triage_label(result).upper())}</b>"
+
+
+def _review_text(result: AnalysisResult, context: ReportContext) -> tuple[str, str]:
+    """(reviewed, note) as printed; ("", "") when reviews are not recorded."""
+    review = context.review_of(result)
+    if review is None:
+        return "", ""
+    return ("yes" if review[0] else "no"), review[1]
+
+
+def _write_document(target: Path, title: str, body: str, images: dict[str, QImage],
+                    footer: str) -> Path:
     """Lay out ``body`` (HTML) with ``images`` (name -> QImage) on A4 pages into ``target``.
 
+    Every page ends with ``footer`` and "Page n of N", drawn below the laid-out text.
     Qt renders into memory; the bytes are checked (:func:`check_pdf_structure`)
     and then written atomically, so a write error names its cause (no space left
     on device, permission denied) and an incomplete PDF never replaces a file.
@@ -130,7 +189,7 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
         writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
         writer.setResolution(150)
         writer.setTitle(title)
-        writer.setCreator("DermScreen")
+        writer.setCreator(f"DermScreen {app_version()}")
         doc = QTextDocument()
         font = QFont()
         font.setPointSizeF(9.5)
@@ -139,10 +198,43 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
         for name, image in images.items():
             doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
         # Lay out at a fixed width with the page's aspect ratio, so the layout
-        # does not depend on the printer resolution.
+        # does not depend on the printer resolution; the footer's strip stays free.
         rect = writer.pageLayout().paintRectPixels(writer.resolution())
-        doc.setPageSize(QSizeF(_CONTENT_WIDTH, _CONTENT_WIDTH * rect.height() / rect.width()))
-        doc.print_(writer)
+        scale = rect.width() / _CONTENT_WIDTH
+        page_h = _CONTENT_WIDTH * rect.height() / rect.width()
+        text_h = page_h - _FOOTER_HEIGHT
+        doc.setPageSize(QSizeF(_CONTENT_WIDTH, text_h))
+        pages = max(1, doc.pageCount())
+        painter = QPainter()
+        if not painter.begin(writer):
+            raise FileWriteError(target.parent, f"{target.name}: Qt could not start the PDF")
+        try:
+            small = QFont(font)
+            small.setPixelSize(10)  # document pixels, like the layout: metrics match the drawing
+            for page in range(pages):
+                if page:
+                    writer.newPage()
+                painter.save()
+                painter.scale(scale, scale)
+                painter.save()
+                painter.translate(0, -page * text_h)
+                doc.drawContents(painter, QRectF(0, page * text_h, _CONTENT_WIDTH, text_h))
+                painter.restore()
+                painter.setFont(small)
+                painter.setPen(QColor("#555555"))
+                line = QRectF(0, page_h - _FOOTER_HEIGHT + 8, _CONTENT_WIDTH, _FOOTER_HEIGHT - 8)
+                painter.drawLine(line.topLeft(), line.topRight())
+                number = f"Page {page + 1} of {pages}"
+                metrics = QFontMetricsF(small)
+                left = metrics.elidedText(footer, Qt.TextElideMode.ElideRight,
+                                          line.width() - metrics.horizontalAdvance(number) - 24)
+                painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                                 left)
+                painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                                 number)
+                painter.restore()
+        finally:
+            painter.end()
         del writer  # ends the PDF: cross-reference table and trailer
         pdf = bytes(buffer.data().data())
     finally:
@@ -156,6 +248,12 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
     return write_bytes_atomic(target, pdf)
 
 
+def _footer(kind: str, context: ReportContext, case_id: str = "") -> str:
+    case = case_id or context.case_id
+    return " · ".join(x for x in (f"DermScreen {app_version()} {kind}",
+                                  f"Case {case}" if case else "", DISCLAIMER_SHORT) if x)
+
+
 def write_case_pdf(
     target: str | Path,
     result: AnalysisResult,
@@ -163,9 +261,14 @@ def write_case_pdf(
     metadata: ModelMetadata,
     *,
     opacity: float = HEATMAP_OPACITY,
+    context: ReportContext | None = None,
 ) -> Path:
-    """One case: original, heatmap overlay, reconstruction, score on the benign distribution."""
+    """One case: original, heatmap overlay, reconstruction, score on the benign distribution.
+
+    ``context``: case ID, clinician, how the file is named, its review.
+    """
     target = Path(target)
+    context = (context or ReportContext()).for_model(metadata)
     stats = metadata.benign_stats
     threshold = result.threshold if result.threshold is not None else metadata.threshold
     vmax = metadata.heatmap_vmax
@@ -188,25 +291,36 @@ def write_case_pdf(
     else:
         heat_cell = "<i>the model carries no heatmap scale</i>"
         heat_caption = "Heatmap unavailable"
-    alpha = stats.alpha_for(threshold)
+    case_id = context.case_id_of(result)
+    reviewed, note = _review_text(result, context)
+    review_rows = [] if not reviewed else [
+        ("Reviewed in the app", reviewed),
+        ("Clinician's note", _esc(note).replace("\n", "<br>") or "&ndash;"),
+    ]
     rows = [
-        ("File", _esc(result.path)),
-        ("Image SHA-256", f"<span style='font-family:monospace'>{_esc(result.image_sha256)}</span>"),
-        ("Decision", _decision_html(result)),
-        ("Anomaly score", f"{nf.score(result.score)} (threshold {nf.score(threshold)}, "
-                          f"alpha {nf.fixed(alpha, 2)})"),
+        ("Case / patient ID", _esc(case_id) or "&ndash; (not given)"),
+        ("File", _esc(context.shown_path(result))),
+        ("Image SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(result.image_sha256)}</span>"),
+        ("Decision", _decision_html(result, context)),
+        ("Anomaly score", f"{nf.score(result.score)} (threshold {nf.score(threshold)})"),
         ("z (benign validation)", nf.signed(result.z)),
         ("Benign percentile", f"{nf.number(result.percentile, '.1f')} % of benign validation scores "
                               "are at or below this score"),
+        *review_rows,
+        *_threshold_rows(metadata, threshold),
         *_model_rows(metadata, result.model_sha256, result.provider),
+        ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
         ("Analysed", _esc(result.analysed_at)),
         ("Report written", _report_time()),
     ]
+    band = (f"<p style='color:#555'>{_esc(BORDERLINE_RULE)}</p>"
+            if context.triage(result) == BORDERLINE else "")
     body = f"""
     <h2>DermScreen case report</h2>
     {_disclaimer_html()}
     <p></p>
     {_table(rows)}
+    {band}
     <p></p>
     <table cellspacing='4'><tr>
       <td align='center'><img src='img:original' width='{w}' height='{h}'></td>
@@ -222,9 +336,31 @@ def write_case_pdf(
     <p style='color:#555'>Bars: anomaly scores of {stats.n} benign validation images
     (mean {nf.number(stats.mean)}, sd {nf.number(stats.sd)}). Dashed line: the threshold; solid line: this image.
     The heatmap shows where the reconstruction differs most from the image the model saw.</p>
+    {_signoff_html(context)}
     <p style='color:#555'><i>{_esc(DISCLAIMER)}</i></p>
     """
-    return _write_document(target, f"DermScreen case {result.path.name}", body, images)
+    return _write_document(target, f"DermScreen case {result.path.name}", body, images,
+                           _footer("case report", context, case_id))
+
+
+# The summary's groups, in the order a clinician works through them.
+_GROUPS = (
+    (DECISION_ANOMALOUS, "Flagged", "highest score first"),
+    (BORDERLINE, "Borderline", "highest score first"),
+    (DECISION_NORMAL, "Not flagged", "highest score first"),
+    ("", "Could not be analysed", "in input order"),
+)
+
+
+def summary_groups(results: Sequence[AnalysisResult], context: ReportContext
+                   ) -> list[tuple[str, list[AnalysisResult]]]:
+    """Every result in one of the groups: flagged, borderline, not flagged, errors."""
+    by_kind: dict[str, list[AnalysisResult]] = {kind: [] for kind, _t, _o in _GROUPS}
+    for r in sorted(results, key=lambda r: r.index):
+        by_kind.setdefault(context.triage(r), by_kind[""]).append(r)
+    for kind in (DECISION_ANOMALOUS, BORDERLINE, DECISION_NORMAL):
+        by_kind[kind].sort(key=lambda r: r.score if r.score is not None else 0.0, reverse=True)
+    return [(kind, by_kind[kind]) for kind, _t, _o in _GROUPS]
 
 
 def write_summary_pdf(
@@ -237,50 +373,89 @@ def write_summary_pdf(
     provider: str,
     inputs: Sequence[str | Path] = (),
     case_files: dict[int, str] | None = None,
+    context: ReportContext | None = None,
 ) -> Path:
-    """Batch summary: counts, the scores on the benign distribution, anomalous and error lists."""
+    """Batch summary: counts, what to expect at the threshold, the scores on the benign
+    distribution, then every case: flagged, borderline, not flagged, errors.
+
+    ``context``: case ID, clinician, how files are named, reviews; ``inputs`` are
+    used when the context names none.
+    """
     target = Path(target)
+    context = (context or ReportContext()).for_model(metadata)
+    if not context.inputs and inputs:
+        from dataclasses import replace
+
+        context = replace(context, inputs=tuple(str(p) for p in inputs))
     stats = metadata.benign_stats
     ordered = sorted(results, key=lambda r: r.index)
-    counts = summarize(ordered)
     case_files = case_files or {}
     scores = [r.score for r in ordered if r.ok and r.score is not None]
     images = {"img:plot": distribution_plot(stats, threshold, marks=scores)}
+    groups = summary_groups(ordered, context)
+    per_case_id = context.case_id_from_subfolder
+    has_reviews = context.reviews is not None
 
-    anomalous = sorted((r for r in ordered if r.ok and r.is_anomalous),
-                       key=lambda r: r.score or 0.0, reverse=True)
-    errors = [r for r in ordered if not r.ok]
-
-    def rows_html(items: list[AnalysisResult], kind: str) -> str:
+    def rows_html(kind: str, items: list[AnalysisResult]) -> str:
         shown = items[:SUMMARY_MAX_ROWS]
-        if kind == "anomalous":
-            head = "<tr><th align='left'>#</th><th align='left'>File</th><th>Score</th>" \
-                   "<th>z</th><th>Percentile</th><th align='left'>Case report</th></tr>"
-            body = "".join(
-                f"<tr><td>{r.index}</td><td>{_esc(r.path.name)}</td>"
-                f"<td align='right'>{nf.number(r.score)}</td><td align='right'>{nf.signed(r.z)}</td>"
-                f"<td align='right'>{nf.number(r.percentile, '.1f')}</td>"
-                f"<td>{_esc(case_files.get(r.index, ''))}</td></tr>"
-                for r in shown
-            )
+        review_head = "<th>Reviewed</th>" if has_reviews else ""
+        if kind:
+            head = (f"<tr><th align='left'>#</th><th align='left' width='40%'>File</th>"
+                    f"<th>Score</th><th>z</th><th>Percentile</th>{review_head}"
+                    "<th align='left' width='24%'>Case report</th></tr>")
         else:
-            head = "<tr><th align='left'>#</th><th align='left'>File</th><th align='left'>Reason</th></tr>"
-            body = "".join(
-                f"<tr><td>{r.index}</td><td>{_esc(r.path.name)}</td><td>{_esc(r.error)}</td></tr>"
-                for r in shown
-            )
-        more = (f"<p>&hellip; and {len(items) - len(shown)} more: see results.csv.</p>"
+            head = (f"<tr><th align='left'>#</th><th align='left' width='40%'>File</th>"
+                    f"<th align='left'>Reason</th>{review_head}</tr>")
+        lines = []
+        for r in shown:
+            reviewed, note = _review_text(r, context)
+            review_cell = f"<td align='center'>{reviewed}</td>" if has_reviews else ""
+            # A path breaks after its slashes, never inside a name ("ISIC_0010889.j / pg");
+            # the case (when each subfolder names one) and the note go under the file.
+            path = _esc(context.shown_path(r)).replace("/", "/&#8203;")
+            extra = []
+            if per_case_id and context.case_id_of(r):
+                extra.append(f"case {_esc(context.case_id_of(r))}")
+            if note:
+                extra.append(f"note: {_esc(note)}")
+            if extra:
+                path += f"<br><i style='color:#444'>{'; '.join(extra)}</i>"
+            if kind:
+                lines.append(
+                    f"<tr><td>{r.index}</td><td>{path}</td>"
+                    f"<td align='right'>{nf.number(r.score)}</td>"
+                    f"<td align='right'>{nf.signed(r.z)}</td>"
+                    f"<td align='right'>{nf.number(r.percentile, '.1f')}</td>"
+                    f"{review_cell}<td>{_esc(case_files.get(r.index, ''))}</td></tr>")
+            else:
+                lines.append(f"<tr><td>{r.index}</td><td>{path}</td>"
+                             f"<td>{_esc(r.error)}</td>{review_cell}</tr>")
+        more = (f"<p>&hellip; and {len(items) - len(shown)} more: see the CSV.</p>"
                 if len(items) > len(shown) else "")
-        return f"<table cellspacing='0' cellpadding='3' border='1'>{head}{body}</table>{more}"
+        return (f"<table width='100%' cellspacing='0' cellpadding='3' border='1'>{head}"
+                f"{''.join(lines)}"
+                f"</table>{more}")
 
-    inputs_text = ", ".join(_esc(p) for p in inputs[:10]) + (" &hellip;" if len(inputs) > 10 else "")
+    sections = []
+    for (kind, items), (_k, title, order) in zip(groups, _GROUPS, strict=True):
+        sections.append(f"<h3>{title} ({len(items)}){', ' + order if items else ''}</h3>")
+        sections.append(rows_html(kind, items) if items else "<p>None.</p>")
+    count = {kind: len(items) for kind, items in groups}
+    shown_inputs = context.shown_inputs()
+    inputs_text = ", ".join(_esc(p) for p in shown_inputs[:10]) + (
+        " &hellip;" if len(shown_inputs) > 10 else "")
+    n_ok = len(ordered) - count[""]
     rows = [
+        *_case_rows(context),
         ("Inputs", inputs_text or "&ndash;"),
-        ("Images", f"{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors"),
-        ("Anomalous", f"<b style='color:#c81e1e'>{counts['anomalous']}</b>"),
-        ("Normal", f"{counts['normal']}"),
-        ("Threshold", f"{nf.score(threshold)} (alpha {nf.fixed(stats.alpha_for(threshold), 2)}; "
-                      f"benign validation specificity {nf.number(100 * stats.specificity_at(threshold), '.1f')} %)"),
+        ("Images", f"{len(ordered)} files: {n_ok} analysed, {count['']} could not be analysed"),
+        ("Flagged", f"<b style='color:#c81e1e'>{count[DECISION_ANOMALOUS]}</b>"),
+        ("Borderline", f"<b style='color:#a05a00'>{count[BORDERLINE]}</b>"
+                       + ("" if context.band_low is not None
+                          and context.band_low < threshold else " (the model defines no band "
+                                                                "below this threshold)")),
+        ("Not flagged", f"{count[DECISION_NORMAL]}"),
+        *_threshold_rows(metadata, threshold),
         *_model_rows(metadata, model_sha256, provider),
         ("Report written", _report_time()),
     ]
@@ -289,12 +464,13 @@ def write_summary_pdf(
     {_disclaimer_html()}
     <p></p>
     {_table(rows)}
+    <p style='color:#555'>{_esc(BORDERLINE_RULE)}</p>
     <p><b>Scores of this batch (ticks) on the benign validation distribution (bars)</b></p>
     <img src='img:plot' width='{_CONTENT_WIDTH - 20}' height='{(_CONTENT_WIDTH - 20) * 2 // 5}'>
-    <h3>Anomalous images ({len(anomalous)}), highest score first</h3>
-    {rows_html(anomalous, "anomalous") if anomalous else "<p>None.</p>"}
-    <h3>Files that could not be analysed ({len(errors)})</h3>
-    {rows_html(errors, "errors") if errors else "<p>None.</p>"}
+    <h3>All {len(ordered)} cases: flagged and borderline first, then not flagged, then errors</h3>
+    {''.join(sections)}
+    {_signoff_html(context)}
     <p style='color:#555'><i>{_esc(DISCLAIMER)}</i></p>
     """
-    return _write_document(target, "DermScreen batch summary", body, images)
+    return _write_document(target, "DermScreen batch summary", body, images,
+                           _footer("batch summary", context))

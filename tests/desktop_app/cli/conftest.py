@@ -18,6 +18,7 @@ BAD_CODES = {
     "bomb.png": "too_large",
     "empty.jpg": "empty_file",
     "folder.jpg": "unreadable",
+    "lesion.gif": "unsupported_format",  # an image format DermScreen does not read: a row says so
     "notes.jpg": "not_an_image",
     "truncated.jpg": "truncated",
 }

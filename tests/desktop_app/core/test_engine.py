@@ -83,12 +83,12 @@ def test_folders_and_recursion(model: LoadedModel, real_files: list[Path], tmp_p
 
 def test_bad_files_become_error_rows(model: LoadedModel, real_files: list[Path], tmp_path: Path) -> None:
     cases = make_bad_files(tmp_path / "bad")
-    # The folder of bad files is listed like a clinician's folder; named files are kept
-    # whatever their suffix, so the GIF and the missing file get rows too.
-    inputs = [real_files[0], tmp_path / "bad", cases["unsupported"], tmp_path / "missing.jpg",
-              real_files[1]]
+    # The folder of bad files is listed like a clinician's folder (its GIF included: an
+    # unsupported image format gets a row saying so); a named file is kept whatever its
+    # suffix, so the missing file gets a row too.
+    inputs = [real_files[0], tmp_path / "bad", tmp_path / "missing.jpg", real_files[1]]
     results = Engine(model, workers=2, batch_size=4).analyze_all(inputs)
-    assert len(results) == len(cases) + 3
+    assert len(results) == len(cases) + 3  # + missing and the two real files
     codes = {r.path.name: r.error_code for r in results}
     assert codes == {
         real_files[0].name: "",

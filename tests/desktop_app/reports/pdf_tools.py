@@ -41,3 +41,22 @@ def pdf_text(pdf: Path) -> str:
     # NFKC folds the typesetter's ligatures ("ﬁ") back into letters.
     text = unicodedata.normalize("NFKC", done.stdout.decode("utf-8", "replace"))
     return " ".join(text.split())
+
+
+def pdf_cells_text(pdf: Path) -> str:
+    """The PDF's text in content order (``pdftotext -raw``), a table cell's wrapped lines
+    joined again: no space after a break at "/" or "-" (where paths and names wrap)."""
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext (poppler-utils) is needed to check PDFs")
+    done = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], check=True,
+                          capture_output=True, timeout=120)
+    text = unicodedata.normalize("NFKC", done.stdout.decode("utf-8", "replace"))
+    text = text.replace("\u200b", "")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if out and out[-1].endswith(("/", "-")):
+            out[-1] += line
+        else:
+            out.append(line)
+    return " ".join(" ".join(out).split())

@@ -15,7 +15,7 @@ from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from desktop_app.core.results import AnalysisResult, redecide
 from desktop_app.reports.batch import verified_explainer, write_batch_reports
 from desktop_app.reports.csv_report import read_results_csv
-from tests.desktop_app.reports.pdf_tools import pdf_text
+from tests.desktop_app.reports.pdf_tools import pdf_cells_text
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +53,17 @@ def test_flagged_cases_only_and_the_summary_links_them(
     out = tmp_path / "out"
     out.mkdir()
     (out / "case-00099-old.pdf").write_bytes(b"%PDF- an earlier batch")
-    reports = write_batch_reports(out, results, model, threshold, inputs=["images"], pdf=True,
-                                  explain=counting)
+    reports = write_batch_reports(out, results, model, threshold, inputs=[files[0].parent],
+                                  pdf=True, explain=counting)
     flagged = [r.index for r in results if r.is_anomalous]
     assert len(flagged) == 3 and calls == flagged  # one re-run per flagged case, none else
     assert sorted(reports.case_pdfs) == flagged and reports.problems == []
     assert reports.superseded is not None and (reports.superseded / "case-00099-old.pdf").is_file()
     assert sorted(p.name for p in out.glob("case-*.pdf")) == sorted(
         p.name for p in reports.case_pdfs.values())
-    assert [r["path"] for r in read_results_csv(reports.csv)] == [str(f) for f in files]
-    summary = pdf_text(reports.summary_pdf)
+    # Named relative to the opened folder: its name (and anything above) stays out.
+    assert [r["path"] for r in read_results_csv(reports.csv)] == [f.name for f in files]
+    summary = pdf_cells_text(reports.summary_pdf)  # a long name may wrap in its cell
     assert all(p.name in summary for p in reports.case_pdfs.values())
 
 

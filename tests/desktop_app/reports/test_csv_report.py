@@ -8,6 +8,7 @@ import numpy as np
 
 from desktop_app.core.results import CSV_COLUMNS, error_result, ok_result
 from desktop_app.core.score_stats import BenignStats
+from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import columns_help, read_results_csv, write_results_csv
 
 INFO = {"model_name": "cae", "model_version": "1", "model_sha256": "f" * 64, "provider": "CPU"}
@@ -21,7 +22,7 @@ def test_bom_header_order_and_unicode(tmp_path: Path) -> None:
         ok_result(index=0, path=Path("/data/Müller, José/läsion \"1\".jpg"), score=0.05,
                   threshold=0.02, stats=stats, image_sha256="e" * 64, model_info=INFO, seconds=0.1),
     ]
-    target = write_results_csv(tmp_path / "results.csv", rows)
+    target = write_results_csv(tmp_path / "results.csv", rows, ReportContext(full_paths=True))
     raw = target.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
     header = raw[3:].split(b"\r\n", 1)[0].decode()

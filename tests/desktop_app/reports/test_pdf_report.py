@@ -28,7 +28,7 @@ def test_case_pdf(qapp: QApplication, model: LoadedModel, fullres_files: list[Pa
                   tmp_path: Path) -> None:
     engine = Engine(model, workers=1)
     result = engine.analyze_all([fullres_files[0]])[0]
-    # Decide at a threshold below the score so the case reads "anomalous".
+    # Decide at a threshold below the score so the case reads "flagged".
     result = redecide(result, model.metadata.benign_stats, result.score * 0.5)
     case = engine.explain(result.path)
     name = case_pdf_name(result)
@@ -38,7 +38,7 @@ def test_case_pdf(qapp: QApplication, model: LoadedModel, fullres_files: list[Pa
     assert_not_blank(render_first_page(pdf, tmp_path))
     text = pdf_text(pdf)
     assert "triage aid, not a diagnosis" in text.lower()
-    assert "ANOMALOUS" in text
+    assert "FLAGGED" in text
     assert model.metadata.model_name in text and model.sha256 in text
     assert result.image_sha256 in text
     assert f"{result.z:+.2f}" in text and f"{result.percentile:.1f} %" in text
@@ -58,10 +58,10 @@ def test_summary_pdf_and_overwrite(qapp: QApplication, model: LoadedModel,
     assert target.read_bytes()[:5] == b"%PDF-"
     assert_not_blank(render_first_page(target, tmp_path))
     text = pdf_text(target)
-    assert "13 files: 12 analysed, 1 errors" in text
+    assert "13 files: 12 analysed, 1 could not be analysed" in text
     assert "gone.jpg" in text and "file not found" in text
     anomalous = [r for r in results if r.is_anomalous]
-    assert f"Anomalous images ({len(anomalous)})" in text
+    assert f"Flagged ({len(anomalous)})" in text
     assert all(r.path.name in text for r in anomalous)
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 

@@ -1,0 +1,49 @@
+"""The triage decision a person reads: flagged, borderline, not flagged (Qt-free).
+
+Core decides "anomalous" or "normal" at the threshold
+(:mod:`desktop_app.core.results`). The reports and the window add one more
+word, **borderline**, for a case that is not flagged at the chosen threshold
+but would be flagged at the model's high-sensitivity validation point (the
+highest threshold that flags at least 95% of validation cancers, or a point
+with ``role == "borderline"``: :func:`desktop_app.core.operating_points.borderline_low`).
+The band exists only when that point lies below the chosen threshold. This is
+the one home of the rule: the GUI table, the CSV ``triage`` column and the PDFs
+all call :func:`triage_decision`.
+"""
+
+from __future__ import annotations
+
+from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
+
+BORDERLINE = "borderline"
+BORDERLINE_RULE = (
+    "Borderline: not flagged at the chosen threshold, but above the point that flags "
+    "95% of validation cancers."
+)
+
+# The words for each decision ("" = an error row). "not flagged", not "normal": a
+# clinician reads "normal" as "benign", which the model cannot say.
+TRIAGE_LABEL: dict[str, str] = {
+    DECISION_ANOMALOUS: "flagged",
+    BORDERLINE: "borderline",
+    DECISION_NORMAL: "not flagged",
+    "": "error",
+}
+
+
+def triage_decision(result: AnalysisResult, band_low: float | None) -> str:
+    """``anomalous``, ``borderline``, ``normal``, or "" for a row without a score.
+
+    ``band_low``: the borderline band's lower edge (None: the model has no band).
+    """
+    if not result.ok or result.score is None or result.threshold is None:
+        return ""
+    if result.decision == DECISION_NORMAL and band_low is not None and \
+            band_low < result.threshold and result.score > band_low:
+        return BORDERLINE
+    return result.decision
+
+
+def triage_label(result: AnalysisResult, band_low: float | None) -> str:
+    """The decision in words: flagged, borderline, not flagged, error."""
+    return TRIAGE_LABEL.get(triage_decision(result, band_low), "error")

@@ -1,0 +1,140 @@
+"""What a batch's reports say beyond the results: case ID, clinician, paths, reviews, band.
+
+One :class:`ReportContext` per export, captured when the export is asked for,
+used by the CSV, the summary PDF and the case PDFs alike (Qt-free, no GUI
+imports: a review is anything with ``reviewed`` and ``note``).
+
+Paths: by default a file is named relative to the opened folder that holds it
+(folder names can carry a patient's name or a diagnosis); a file given on its
+own is named by its file name. ``full_paths`` prints absolute paths instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from desktop_app.core.decision_rules import triage_decision, triage_label
+from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.operating_points import borderline_low
+from desktop_app.core.results import AnalysisResult
+
+MAX_FIELD_CHARS = 120  # a case ID or clinician name longer than this is cut
+
+
+class ReviewLike(Protocol):
+    """A clinician's review of one image (the GUI's ``Review`` fits)."""
+
+    @property
+    def reviewed(self) -> bool: ...
+
+    @property
+    def note(self) -> str: ...
+
+
+def clean_field(text: str) -> str:
+    """A typed case ID or name as printed: one line, no control characters, capped."""
+    kept = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return " ".join(kept.split())[:MAX_FIELD_CHARS]
+
+
+def folder_roots(inputs: Sequence[str | Path]) -> tuple[Path, ...]:
+    """The opened folders among ``inputs`` (paths are made relative to these)."""
+    roots = []
+    for raw in inputs:
+        p = Path(raw)
+        try:
+            if p.is_dir():
+                roots.append(p)
+        except OSError:
+            continue
+    return tuple(roots)
+
+
+def _relative_to(path: Path, root: Path) -> Path | None:
+    for a, b in ((path, root), (Path(os.path.abspath(path)), Path(os.path.abspath(root)))):
+        try:
+            return a.relative_to(b)
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Per-export facts the reports print (all optional; the defaults print nothing extra)."""
+
+    case_id: str = ""
+    case_id_from_subfolder: bool = False  # a file's first subfolder names its case
+    clinician: str = ""
+    roots: tuple[Path, ...] = ()  # opened folders
+    full_paths: bool = False
+    reviews: Mapping[str, ReviewLike] | None = None  # by image SHA-256; None: not recorded
+    band_low: float | None = None  # borderline band's lower edge (None: no band)
+    inputs: tuple[str, ...] = field(default=())  # what was opened, as given
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "case_id", clean_field(self.case_id))
+        object.__setattr__(self, "clinician", clean_field(self.clinician))
+
+    def for_model(self, meta: ModelMetadata) -> ReportContext:
+        """This context with the model's borderline band when none was given."""
+        if self.band_low is not None:
+            return self
+        return replace(self, band_low=borderline_low(meta))
+
+    def shown_path(self, result: AnalysisResult) -> str:
+        """The file as the reports name it: relative to its opened folder, or in full."""
+        if self.full_paths:
+            return os.path.abspath(result.path)
+        for root in self.roots:
+            rel = _relative_to(result.path, root)
+            if rel is not None and rel.parts:
+                return rel.as_posix()
+        return result.path.name
+
+    def subfolder(self, result: AnalysisResult) -> str:
+        """The first folder below the opened folder holding the file ("" when directly in it)."""
+        for root in self.roots:
+            rel = _relative_to(result.path, root)
+            if rel is not None and len(rel.parts) > 1:
+                return rel.parts[0]
+        return ""
+
+    def case_id_of(self, result: AnalysisResult) -> str:
+        """The batch's case ID, or the file's subfolder when that names the case."""
+        if self.case_id_from_subfolder:
+            sub = clean_field(self.subfolder(result))
+            if sub:
+                return sub
+        return self.case_id
+
+    def shown_inputs(self) -> list[str]:
+        """What was opened, as the reports name it: full paths only when asked for, else
+        only how many folders and files (an opened folder's own name can name a patient)."""
+        if self.full_paths:
+            return [os.path.abspath(p) for p in self.inputs]
+        folders = sum(1 for p in self.inputs if Path(p) in self.roots)
+        files = len(self.inputs) - folders
+        parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in
+                 ((folders, "folder"), (files, "file")) if n]
+        return [" and ".join(parts) + " opened"] if parts else []
+
+    def review_of(self, result: AnalysisResult) -> tuple[bool, str] | None:
+        """(reviewed, note), or None when reviews are not recorded (CLI)."""
+        if self.reviews is None:
+            return None
+        review = self.reviews.get(result.image_sha256) if result.image_sha256 else None
+        if review is None:
+            return False, ""
+        return bool(review.reviewed), str(review.note)
+
+    def triage(self, result: AnalysisResult) -> str:
+        """anomalous / borderline / normal / "" (see desktop_app.core.decision_rules)."""
+        return triage_decision(result, self.band_low)
+
+    def triage_label(self, result: AnalysisResult) -> str:
+        return triage_label(result, self.band_low)
