@@ -65,7 +65,7 @@ grep -q "^provider running the model: \(CPU\|CUDA\)ExecutionProvider" <<<"$check
 mkdir -p "$tmp/in"
 find "$DATA/isic9/Test/nevus" "$DATA/isic9/Test/melanoma" -name '*.jpg' | sort | head -n 4 \
   | while read -r f; do cp "$f" "$tmp/in/"; done
-workstation dermscreen analyze "$tmp/in" --out "$tmp/out"
+workstation dermscreen analyse "$tmp/in" --out "$tmp/out"
 rows=$(( $(wc -l < "$tmp/out/results.csv") - 1 ))
 [ "$rows" = 4 ] || fail "results.csv has $rows rows, expected 4"
 grep -c ",ok," "$tmp/out/results.csv" | grep -qx 4 || fail "not every row is ok"

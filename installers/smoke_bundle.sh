@@ -4,7 +4,7 @@
 # where this machine allows a private network namespace (unshare -n), offscreen Qt.
 #   1. `dermscreen --version`
 #   2. `dermscreen check-gpu`: the bundled default model loads; which provider runs it
-#   3. `dermscreen analyze` on real images (and one bad file) -> CSV: rows and columns checked
+#   3. `dermscreen analyse` on real images (and one bad file) -> CSV: rows and columns checked
 #   4. the SBOM beside the bundle is CycloneDX JSON listing every locked package
 #   5. the Linux installer script puts it in a prefix and the installed copy starts
 set -euo pipefail
@@ -56,7 +56,7 @@ grep -q "^provider running the model: \(CPU\|CUDA\)ExecutionProvider" <<<"$check
 grep -q "_internal/resources/models/dermscreen-reference.onnx" <<<"$check_out" \
   || fail "check-gpu did not load the bundled default model"
 
-step "dermscreen analyze (headless)"
+step "dermscreen analyse (headless)"
 mkdir -p "$tmp/in"
 # Two images from each of four classes (folder names with spaces), one full-resolution
 # original when present, and one bad file that must become an error row, not a crash.
@@ -76,7 +76,7 @@ analyze_rc=$?
 set -e
 cat "$tmp/analyze.log"
 echo "analyze exit status $analyze_rc, $(( $(date +%s) - t0 ))s for ${#inputs[@]} files"
-# Exit status 0 even with a bad file (it becomes an error row), per `dermscreen analyze --help`.
+# Exit status 0 even with a bad file (it becomes an error row), per `dermscreen analyse --help`.
 "$PY" - "$tmp/out" "$analyze_rc" "${inputs[@]}" <<'PY'
 import csv, sys
 from pathlib import Path
