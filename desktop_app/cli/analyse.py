@@ -23,8 +23,9 @@ from desktop_app.cli.parser import (
     add_workers_option,
     finite_float,
 )
-from desktop_app.cli.terminal import err, printable, say, warn
+from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core import number_format as nf
+from desktop_app.core.text_safety import terminal_safe
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -102,14 +103,17 @@ def run(args: argparse.Namespace) -> int:
         try:
             model = load_model_quietly(args.model)
         except ModelError as exc:
-            err(f"invalid model: {printable(exc)}")
+            err(f"invalid model: {terminal_safe(exc)}")
             return EXIT_MODEL
+        if not model.verified:
+            warn(f"unverified model: no {terminal_safe(model.path.name)}.sha256 file vouches for "
+                 "it; results are marked model_verified=no")
         try:
             out = check_output_folder(args.out)
             lock = OutputFolderLock(out)
             lock.acquire()
         except FileWriteError as exc:
-            err(printable(exc))
+            err(terminal_safe(exc))
             return EXIT_OUTPUT
         try:
             return _analyse_into(out, model, args, workers, stop)
@@ -144,25 +148,26 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
                 context=context,
             )
     except FileWriteError as exc:
-        err(printable(exc))
+        err(terminal_safe(exc))
         return EXIT_OUTPUT
     except KeyboardInterrupt:  # a second signal while the reports were written
-        err(f"stopped by {stop.reason} while writing the reports in {printable(out)}: each file "
+        err(f"stopped by {stop.reason} while writing the reports in {terminal_safe(out)}: each file "
             "there is whole (written to a temporary file, then renamed), some may be missing")
         return stop.exit_code
     for problem in reports.problems:
-        warn(printable(problem))
+        warn(terminal_safe(problem))
     partial = "PARTIAL, stopped early: " if done.stopped else ""
     say(f"{partial}{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors, "
         f"{counts['anomalous']} anomalous (threshold {nf.score(threshold)}, model "
-        f"{printable(model.display_name)}, {printable(model.provider_label)})")
-    say(f"results: {printable(reports.csv)}")
+        f"{terminal_safe(model.display_name)}, {terminal_safe(model.provider_label)}"
+        f"{'' if model.verified else ', UNVERIFIED MODEL'})")
+    say(f"results: {terminal_safe(reports.csv)}")
     if reports.superseded is not None:
-        say(f"reports of an earlier run moved to {printable(reports.superseded)}")
+        say(f"reports of an earlier run moved to {terminal_safe(reports.superseded)}")
     if done.stopped:
         total = max(done.total, len(done.results))
         err(f"stopped by {stop.reason} after {len(done.results)} of {total} files: "
-            f"{printable(reports.csv)} holds the rows finished so far (PARTIAL); "
+            f"{terminal_safe(reports.csv)} holds the rows finished so far (PARTIAL); "
             f"{RESULTS_FILE_NAME} was not written")
         return stop.exit_code
     if args.pdf:
@@ -171,7 +176,7 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
                 f"complete, {len(reports.case_pdfs)} of {reports.flagged} case reports and no "
                 "summary.pdf were written")
             return stop.exit_code
-        say(f"PDF reports: {printable(out)} (summary + {len(reports.case_pdfs)} case reports)")
+        say(f"PDF reports: {terminal_safe(out)} (summary + {len(reports.case_pdfs)} case reports)")
     if counts["total"] == 0:
         warn("no image files found in the given paths")
     return EXIT_OK

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,16 +18,10 @@ if TYPE_CHECKING:
     from desktop_app.core.results import AnalysisResult
 
 
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # no affinity API (Windows, macOS)
-        return max(1, os.cpu_count() or 1)
-
-
 def capped_workers(requested: int | None) -> tuple[int | None, str]:
     """``--workers`` capped at the core count: (workers, a note when capped, else '')."""
+    from desktop_app.core.engine import usable_cores
+
     cores = usable_cores()
     if requested is None or requested <= cores:
         return requested, ""

@@ -25,8 +25,9 @@ from desktop_app.cli.parser import (
     finite_float,
     resamples_count,
 )
-from desktop_app.cli.terminal import err, printable, say, warn
+from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core import number_format as nf
+from desktop_app.core.text_safety import terminal_safe
 from desktop_app.core.texts import DISCLAIMER_SHORT
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         samples = scan_dataset(args.data_dir)
     except (FileNotFoundError, NotADirectoryError, DermScreenError, ValueError) as exc:
-        err(printable(exc))
+        err(terminal_safe(exc))
         return EXIT_USAGE
     test = [s for s in samples if s.split == "Test"]
     chosen = test or [s for s in samples if s.split == ""] or samples
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             model = load_model_quietly(args.model)
         except ModelError as exc:
-            err(f"invalid model: {printable(exc)}")
+            err(f"invalid model: {terminal_safe(exc)}")
             return EXIT_MODEL
         stats = model.metadata.benign_stats
         threshold = threshold_for(stats, alpha=args.alpha, default=model.metadata.threshold)
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     ok = [r for r in results if r.ok and r.score is not None]
     labels = [1 if chosen[r.index].is_malignant else 0 for r in ok]
     if len(set(labels)) < 2:
-        err(f"{printable(args.data_dir)}: need both benign and malignant images that could be "
+        err(f"{terminal_safe(args.data_dir)}: need both benign and malignant images that could be "
             "analysed")
         return EXIT_USAGE
     figures = evaluation_figures(
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
                 ensure_output_dir(target.parent)
             write_text_atomic(target, json.dumps(report, indent=2, sort_keys=True, default=_jsonable))
         except FileWriteError as exc:
-            err(printable(exc))
+            err(terminal_safe(exc))
             return EXIT_OUTPUT
     return EXIT_OK
 
@@ -170,7 +171,7 @@ def _jsonable(value: Any) -> Any:
 def format_evaluation(report: dict[str, Any]) -> str:
     """Plain-text evaluation report (the figures of ``report['metrics']``); data made printable."""
     model, fig = report["model"], report["metrics"]
-    p = printable
+    p = terminal_safe
     lines = [
         f"Local validation: {p(report['data_dir'])} ({report['split']} split)",
         f"model {p(model['name'])} {p(model['version'])} ({model['sha256'][:12]}, "

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop_app.core.errors import DermScreenError
 from desktop_app.core.files import ensure_output_dir
 from desktop_app.reports.context import ReportContext, ReviewLike
 from desktop_app.reports.names import (
@@ -55,26 +54,16 @@ class BatchReports:
     cancelled: bool = False  # stopped before the PDFs were all written
 
 
-class FileChangedError(DermScreenError):
-    """The file's bytes are not those the batch analysed."""
-
-
 def verified_explainer(engine: Engine) -> Explain:
     """``explain`` for :func:`write_batch_reports`: re-run one case on the batch's engine.
 
-    Refuses (raises :class:`FileChangedError`) when the file's SHA-256 differs
-    from the row's: the case PDF must show the pixels that were scored.
+    The bytes read again must hash to the row's SHA-256, else
+    :class:`~desktop_app.core.errors.ImageChangedError`: the case PDF must show
+    the pixels that were scored.
     """
-    from desktop_app.core.imageio import file_sha256
 
     def explain(result: AnalysisResult) -> CaseImages:
-        try:
-            digest = file_sha256(result.path)
-        except (OSError, ValueError) as exc:
-            raise FileChangedError(f"cannot read the file again ({exc})") from None
-        if result.image_sha256 and digest != result.image_sha256:
-            raise FileChangedError("the file changed since it was analysed")
-        return engine.explain(result.path)
+        return engine.explain(result.path, expected_sha256=result.image_sha256)
 
     return explain
 

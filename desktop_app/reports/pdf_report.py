@@ -68,10 +68,14 @@ def _report_time() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str) -> list[tuple[str, str]]:
+def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str,
+                verified: bool) -> list[tuple[str, str]]:
+    check = ("matches its .sha256 file" if verified else
+             "<b style='color:#c81e1e'>UNVERIFIED MODEL</b>: no .sha256 file vouched for it")
     return [
         ("Model", f"{_esc(meta.model_name)} {_esc(meta.model_version)}"),
         ("Model SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(model_sha256)}</span>"),
+        ("Model file", check),
         ("Execution provider", _esc(provider)),
         ("DermScreen version", _esc(app_version())),
     ]
@@ -308,7 +312,7 @@ def write_case_pdf(
                               "are at or below this score"),
         *review_rows,
         *_threshold_rows(metadata, threshold),
-        *_model_rows(metadata, result.model_sha256, result.provider),
+        *_model_rows(metadata, result.model_sha256, result.provider, result.model_verified),
         ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
         ("Analysed", _esc(result.analysed_at)),
         ("Report written", _report_time()),
@@ -456,7 +460,9 @@ def write_summary_pdf(
                                                                 "below this threshold)")),
         ("Not flagged", f"{count[DECISION_NORMAL]}"),
         *_threshold_rows(metadata, threshold),
-        *_model_rows(metadata, model_sha256, provider),
+        # One model scored the batch: its rows all carry the same verification.
+        *_model_rows(metadata, model_sha256, provider,
+                     all(r.model_verified for r in ordered if r.ok)),
         ("Report written", _report_time()),
     ]
     body = f"""

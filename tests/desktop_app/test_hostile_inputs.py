@@ -189,11 +189,16 @@ def test_a_model_cannot_switch_the_bomb_limit_off(tmp_path: Path, isic9_test_fil
 
 def test_unverified_and_tampered_models(tmp_path: Path, isic9_test_files: list[Path]) -> None:
     bare = _hostile_model(tmp_path, "bare", "model_version", "1.0.0", sidecar=False)
-    proc = run_cli(["analyze", isic9_test_files[0], "--out", tmp_path / "out", "--model", bare],
-                   tmp_path / "home")
+    proc = run_cli(["analyze", isic9_test_files[0], "--out", tmp_path / "out", "--model", bare,
+                    "--pdf"], tmp_path / "home")
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     _, rows = csv_rows(tmp_path / "out")
     assert rows[0]["status"] == "ok" and rows[0]["model_verified"] == "no"
+    assert "warning: unverified model" in proc.stderr.decode(errors="replace")
+    assert "UNVERIFIED MODEL" in proc.stdout.decode(errors="replace")
+    summary = subprocess.run(["pdftotext", "-layout", str(tmp_path / "out" / "summary.pdf"), "-"],
+                             capture_output=True, check=True, text=True).stdout
+    assert "UNVERIFIED MODEL" in summary
     # One byte changed after the sidecar was written: refused, and said why.
     signed = _hostile_model(tmp_path, "signed", "model_version", "1.0.0")
     data = bytearray(signed.read_bytes())
