@@ -31,6 +31,21 @@ def fullres_files() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
+def isic9_sample_dir(isic9_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The isic9 layout with a few real images per class (symlinks): for code paths that
+    train and evaluate end to end, where the whole set would only cost time (the 968
+    Train malignant images alone take a minute to score per run)."""
+    root = tmp_path_factory.mktemp("isic9-sample")
+    for split, per_class in (("Train", 8), ("Test", 3)):
+        for cls in sorted(p for p in (isic9_dir / split).iterdir() if p.is_dir()):
+            target = root / split / cls.name
+            target.mkdir(parents=True)
+            for image in sorted(cls.glob("*.jpg"))[:per_class]:
+                (target / image.name).symlink_to(image)
+    return root
+
+
+@pytest.fixture(scope="session")
 def isic9_test_files(isic9_dir: Path) -> list[Path]:
     return sorted(isic9_dir.glob("Test/*/*.jpg"))
 

@@ -10,10 +10,11 @@ import pytest
 from training.sweep import run_name, sweep
 
 
-def test_sweep_writes_one_table(isic9_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sweep_writes_one_table(isic9_sample_dir: Path, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DERMSCREEN_CACHE", str(tmp_path / "cache"))
     rows = sweep(
-        isic9_dir,
+        isic9_sample_dir,
         tmp_path / "sweep",
         epochs=1,
         batch_size=8,

@@ -17,10 +17,10 @@ from training.run import ALPHA_RULE, load_run, read_scores_csv
 
 
 @pytest.fixture(scope="module")
-def chosen_run(small_run_dir: Path, isic9_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def chosen_run(small_run_dir: Path, isic9_sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("chosen") / "run"
     shutil.copytree(small_run_dir, run)
-    argv = ["evaluate", str(run), "--data", str(isic9_dir), "--resamples", "200",
+    argv = ["evaluate", str(run), "--data", str(isic9_sample_dir), "--resamples", "200",
             "--threshold-at-validation-sensitivity", "0.8"]
     assert main(argv) == 0
     return run
@@ -64,11 +64,11 @@ def test_the_model_carries_the_rule_and_the_card_says_it(chosen_run: Path, tmp_p
 
 
 def test_evaluating_without_the_option_restores_the_alpha_rule(
-    chosen_run: Path, isic9_dir: Path, tmp_path: Path
+    chosen_run: Path, isic9_sample_dir: Path, tmp_path: Path
 ) -> None:
     again = tmp_path / "again"
     shutil.copytree(chosen_run, again)
-    assert main(["evaluate", str(again), "--data", str(isic9_dir), "--resamples", "50"]) == 0
+    assert main(["evaluate", str(again), "--data", str(isic9_sample_dir), "--resamples", "50"]) == 0
     info = load_run(again)
     assert info.chosen_threshold is None
     assert info.threshold_rule == ALPHA_RULE
@@ -82,9 +82,9 @@ def test_evaluating_without_the_option_restores_the_alpha_rule(
 
 
 @pytest.mark.parametrize("target", ["0", "1.5"])
-def test_bad_targets_are_refused(chosen_run: Path, isic9_dir: Path, tmp_path: Path, target: str) -> None:
+def test_bad_targets_are_refused(chosen_run: Path, isic9_sample_dir: Path, tmp_path: Path, target: str) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(chosen_run, bad)
-    argv = ["evaluate", str(bad), "--data", str(isic9_dir), "--resamples", "50",
+    argv = ["evaluate", str(bad), "--data", str(isic9_sample_dir), "--resamples", "50",
             "--threshold-at-validation-sensitivity", target]
     assert main(argv) == 2
