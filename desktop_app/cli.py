@@ -3,7 +3,7 @@
     dermscreen [--open PATH ...] [--model FILE]        start the GUI
     dermscreen analyze PATH... [--out DIR] [--recursive] [--alpha A | --threshold T]
                        [--pdf] [--model FILE]          batch analysis -> results.csv (+ PDFs)
-    dermscreen evaluate DATA_DIR [--model FILE] [--alpha A] [--json OUT]
+    dermscreen evaluate DATA_DIR [--model FILE] [--alpha A] [--json OUT] [--suite]
                                                        local validation on labelled images
     dermscreen --version
 
@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="bootstrap resamples for the 95%% CIs (default: 2000)")
     evaluate.add_argument("--workers", type=int, default=None, metavar="N",
                           help="preprocessing threads (default: one per CPU core)")
+    evaluate.add_argument("--suite", action="store_true",
+                          help="DATA_DIR is the shared data folder: run the committed evaluation "
+                          "suite (resources/splits; figures per set, diagnosis rows, pooled)")
     return parser
 
 
@@ -327,6 +330,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from desktop_app.core.dataset import scan_dataset
     from desktop_app.reports.atomic import ReportWriteError, write_text_atomic
 
+    if args.suite:  # issue 13: the evaluation suite lives in core/evaluation_suite.py
+        from desktop_app.core import evaluation_suite as suite
+
+        try:
+            scorer, info = suite.engine_scorer(Path(args.model or default_model_path()), args.workers)
+            report = suite.run_suite(scorer, info, Path(args.data_dir), n_resamples=args.resamples)
+            print(suite.format_suite(report))
+            if args.json_out:
+                write_text_atomic(Path(args.json_out), json.dumps(report, indent=2, default=_jsonable))
+        except (OSError, ValueError, DermScreenError, ReportWriteError) as exc:
+            _err(str(exc))
+            return EXIT_MODEL if isinstance(exc, ModelError) else EXIT_USAGE
+        return EXIT_OK
     try:
         samples = scan_dataset(args.data_dir)
     except (FileNotFoundError, NotADirectoryError, DermScreenError, ValueError) as exc:

@@ -208,10 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             benchmark(args.model, args.data, compare_to=args.compare_to, out_stem=args.out,
                       n_resamples=args.resamples, limit=args.limit, progress=_say)
         elif args.command == "splits":
-            from desktop_app.core.splits import SPLITS_DIR
             from training.splits import write_splits
 
-            counts = write_splits(args.data_root, args.out or SPLITS_DIR, seed=args.seed)
+            counts = write_splits(args.data_root, args.out, seed=args.seed)
             for name, n in counts.items():
                 _say(f"{name}: {n} images")
         elif args.command == "sweep":

@@ -24,11 +24,11 @@ from desktop_app.core.splits import (
     HAM_VALIDATION,
     ISIC9_TEST,
     ISIC9_VALIDATION,
-    SPLITS_DIR,
     UDA1_EXTERNAL,
     SplitEntry,
     format_split,
     split_path,
+    splits_dir,
 )
 
 HAM_DX = {
@@ -106,7 +106,7 @@ def uda1_external(data_root: Path) -> list[SplitEntry]:
     return entries
 
 
-def write_splits(data_root: Path, out_dir: Path = SPLITS_DIR, seed: int = 13) -> dict[str, int]:
+def write_splits(data_root: Path, out_dir: Path | None = None, seed: int = 13) -> dict[str, int]:
     """Draw every split and write it; returns the number of images per split."""
     from training.run import atomic_write_text
 
@@ -124,6 +124,7 @@ def write_splits(data_root: Path, out_dir: Path = SPLITS_DIR, seed: int = 13) ->
         ISIC9_TEST: "isic9 Test as shipped (118 images); reports only",
         UDA1_EXTERNAL: "uda1 melanoma/nevus images whose ISIC id occurs nowhere in isic9; reports only",
     }
+    out_dir = Path(out_dir or splits_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, entries in splits.items():
         header = [notes[name], "rel_path relative to the shared data folder, canonical class"]

@@ -36,7 +36,6 @@ from desktop_app.core.splits import (
     HAM_VALIDATION,
     ISIC9_TEST,
     ISIC9_VALIDATION,
-    SPLITS_DIR,
     UDA1_EXTERNAL,
     split_samples,
 )
@@ -73,7 +72,7 @@ class ScoredSet:
 
 
 def suite_samples(
-    data_root: Path, splits_dir: Path = SPLITS_DIR, sets: Sequence[str] | None = None,
+    data_root: Path, splits_dir: Path | None = None, sets: Sequence[str] | None = None,
     limit: int | None = None, seed: int = 0,
 ) -> dict[str, list[Sample]]:
     """The samples of each suite set; ``limit`` keeps a seeded subset per set (tests)."""
@@ -200,7 +199,7 @@ def run_suite(
     *,
     other_scores: dict[str, float] | None = None,
     other_name: str = "",
-    splits_dir: Path = SPLITS_DIR,
+    splits_dir: Path | None = None,
     sets: Sequence[str] | None = None,
     limit: int | None = None,
     n_resamples: int = 2000,

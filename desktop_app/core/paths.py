@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_MODEL_NAME = "dermscreen-reference.onnx"
+SIDECAR_SUFFIX = ".sha256"
 
 
 def resources_dir() -> Path:
@@ -48,3 +49,9 @@ def user_models_dir() -> Path:
 
 def log_dir() -> Path:
     return user_data_dir() / "logs"
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """``MODEL.onnx.sha256`` beside ``MODEL.onnx``."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)

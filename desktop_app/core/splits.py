@@ -15,8 +15,13 @@ from pathlib import Path
 
 from desktop_app.core.dataset import Sample
 from desktop_app.core.labels import canonical_class, label_of
+from desktop_app.core.paths import resources_dir
 
-SPLITS_DIR = Path(__file__).resolve().parents[2] / "resources" / "splits"
+
+def splits_dir() -> Path:
+    """``resources/splits`` of the checkout or bundle."""
+    return resources_dir() / "splits"
+
 
 # The named splits. DEV_EVAL and the external sets are never used for choosing.
 HAM_TRAIN = "ham-extra-train"
@@ -34,8 +39,8 @@ class SplitEntry:
     cls: str
 
 
-def split_path(name: str, splits_dir: Path = SPLITS_DIR) -> Path:
-    return Path(splits_dir) / f"{name}.txt"
+def split_path(name: str, folder: Path | None = None) -> Path:
+    return Path(folder or splits_dir()) / f"{name}.txt"
 
 
 def parse_split(text: str, source: str = "<split>") -> list[SplitEntry]:
@@ -53,8 +58,8 @@ def parse_split(text: str, source: str = "<split>") -> list[SplitEntry]:
     return entries
 
 
-def read_split(name: str, splits_dir: Path = SPLITS_DIR) -> list[SplitEntry]:
-    path = split_path(name, splits_dir)
+def read_split(name: str, folder: Path | None = None) -> list[SplitEntry]:
+    path = split_path(name, folder)
     return parse_split(path.read_text(encoding="utf-8"), str(path))
 
 
@@ -65,11 +70,11 @@ def format_split(entries: list[SplitEntry], header: list[str]) -> str:
 
 
 def split_samples(
-    name: str, data_root: Path, splits_dir: Path = SPLITS_DIR, split: str = ""
+    name: str, data_root: Path, folder: Path | None = None, split: str = ""
 ) -> list[Sample]:
     """The split's images as Samples under ``data_root``; a listed file that is missing raises."""
     samples = []
-    for e in read_split(name, splits_dir):
+    for e in read_split(name, folder):
         path = Path(data_root) / e.rel_path
         if not path.is_file():
             msg = f"{path}: listed in split {name!r} but not found (is {data_root} the shared data folder?)"
