@@ -160,7 +160,8 @@ def run_export(args: argparse.Namespace, say: Any = print) -> Path:
     weights = info.loss_weights
     say(f"loading {args.run_dir}")
     wrapper = wrap_cae(
-        load_keras_model(args.run_dir), weights["mse"], weights["ssim"], info.ssim_window
+        load_keras_model(args.run_dir), weights["mse"], weights["ssim"], info.ssim_window,
+        info.field_of_view,
     )
 
     check = Path(args.check_image) if args.check_image else _default_check_image(data_dir)

@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_rescore.add_argument("run_dir", type=Path)
     _add_window_options(p_rescore, default_sigma=None, default_border=None)
+    fov = p_rescore.add_mutually_exclusive_group()
+    fov.add_argument("--fov-mask", action="store_true",
+                     help="score and heatmap only inside the dermoscope's field of view "
+                     "(black vignette / aperture connected to the border left out)")
+    fov.add_argument("--no-fov-mask", action="store_true", help="score the whole image again")
 
     p_cmp = sub.add_parser(
         "compare", help="evaluated runs side by side: validation (chooses) and Test (reports) AUROC"
@@ -201,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
                     sigma=old.sigma if args.ssim_sigma is None else args.ssim_sigma,
                     border=old.border if args.ssim_border is None else args.ssim_border,
                 )
-            rescore(args.run_dir, progress=_say, window=window)
+            from training.fov import FieldOfView
+
+            rescore(args.run_dir, progress=_say, window=window,
+                    fov=FieldOfView() if args.fov_mask else None,
+                    change_fov=args.fov_mask or args.no_fov_mask)
         elif args.command == "benchmark":
             from training.benchmark import benchmark
 

@@ -17,6 +17,7 @@ from desktop_app.core.results import utc_now_iso
 from desktop_app.core.score_stats import DEFAULT_ALPHA
 from training.cache import cache_root, load_tensors
 from training.data import Audit, Sample, audit_dataset, split_benign
+from training.fov import FieldOfView
 from training.run import (
     HISTORY_FILE,
     METRICS_FILE,
@@ -217,14 +218,15 @@ def write_threshold(
     alpha: float,
     progress: Progress = print,
     window: SsimWindow = REFERENCE_WINDOW,
+    fov: FieldOfView | None = None,
 ) -> None:
     """Score the benign train and validation images; the threshold comes from validation only."""
     from training.threshold import benign_threshold, heatmap_vmax, score_images
 
-    train_scores = score_images(model, x_train, w_mse, w_ssim, window=window)
-    val_scores = score_images(model, x_val, w_mse, w_ssim, window=window)
+    train_scores = score_images(model, x_train, w_mse, w_ssim, window=window, fov=fov)
+    val_scores = score_images(model, x_val, w_mse, w_ssim, window=window, fov=fov)
     stats = benign_threshold(val_scores, alpha)
-    vmax = heatmap_vmax(model, x_val, w_mse, w_ssim, window=window)
+    vmax = heatmap_vmax(model, x_val, w_mse, w_ssim, window=window, fov=fov)
     progress(
         f"threshold T = {stats.threshold():.5f} (mean {stats.mean:.5f} + {alpha} x sd "
         f"{stats.sd:.5f}, {stats.n} validation images); heatmap_vmax {vmax:.4f}"
@@ -250,14 +252,16 @@ def write_threshold(
 
 
 def rescore(
-    run_dir: Path, progress: Progress = print, window: SsimWindow | None = None
+    run_dir: Path, progress: Progress = print, window: SsimWindow | None = None,
+    fov: FieldOfView | None = None, change_fov: bool = False,
 ) -> RunInfo:
     """Recompute a trained run's scores, threshold and heatmap scale without retraining.
 
     For when the score's arithmetic changed: the same train/validation files,
     read back from run.json with their sha256. ``window`` re-scores with
     another SSIM window (the model is unchanged); run.json then records it and
-    keeps the window the model trained with as ``loss_ssim_window``.
+    keeps the window the model trained with as ``loss_ssim_window``. With
+    ``change_fov`` the score is taken inside ``fov`` (None: the whole image).
     """
     from desktop_app.core.labels import label_of
     from training.run import load_keras_model
@@ -285,10 +289,17 @@ def rescore(
         (run_dir / METRICS_FILE).unlink(missing_ok=True)
         progress(f"re-scoring with {window.describe()} (trained with {info.loss_ssim_window.describe()})")
         info = load_run(run_dir)
+    if change_fov and fov != info.field_of_view:
+        config = dict(info.config)
+        config["field_of_view"] = None if fov is None else fov.to_dict()
+        write_json(run_dir / RUN_FILE, config)
+        (run_dir / METRICS_FILE).unlink(missing_ok=True)
+        progress("re-scoring " + ("the whole image" if fov is None else f"with a {fov.describe()}"))
+        info = load_run(run_dir)
     write_threshold(
         run_dir, load_keras_model(run_dir), train, val, x_train, x_val,
         weights["mse"], weights["ssim"], float(info.config["alpha"]), progress,
-        window=info.ssim_window,
+        window=info.ssim_window, fov=info.field_of_view,
     )
     return load_run(run_dir)
 

@@ -21,6 +21,7 @@ from desktop_app.core.model_metadata import (
     SsimWindow,
 )
 from training import losses
+from training.fov import FieldOfView
 
 
 @keras.saving.register_keras_serializable(package="dermscreen")
@@ -33,6 +34,7 @@ class HybridHead(keras.layers.Layer):
         w_ssim: float,
         kind: str,
         ssim_window: dict[str, Any] | None = None,
+        field_of_view: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -43,12 +45,15 @@ class HybridHead(keras.layers.Layer):
         self.w_ssim = float(w_ssim)
         # Kept as a plain dict: Keras layer configs must be JSON.
         self.window = SsimWindow.from_dict(ssim_window)
+        self.fov = FieldOfView.from_dict(field_of_view)
         self.kind = kind
 
     def call(self, image: tf.Tensor, reconstruction: tf.Tensor) -> tf.Tensor:
         if self.kind == OUTPUT_SCORE:
-            return losses.hybrid_score(image, reconstruction, self.w_mse, self.w_ssim, self.window)
-        return losses.error_map(image, reconstruction, self.w_mse, self.w_ssim, self.window)
+            return losses.hybrid_score(
+                image, reconstruction, self.w_mse, self.w_ssim, self.window, self.fov
+            )
+        return losses.error_map(image, reconstruction, self.w_mse, self.w_ssim, self.window, self.fov)
 
     def compute_output_shape(self, image_shape: tuple, reconstruction_shape: tuple) -> tuple:
         return image_shape[:1] if self.kind == OUTPUT_SCORE else tuple(image_shape[:3])
@@ -59,6 +64,7 @@ class HybridHead(keras.layers.Layer):
             "w_mse": self.w_mse,
             "w_ssim": self.w_ssim,
             "ssim_window": self.window.to_dict(),
+            "field_of_view": None if self.fov is None else self.fov.to_dict(),
             "kind": self.kind,
         }
 
@@ -79,9 +85,12 @@ def clear_activity_regularizers(model: keras.Model) -> int:
 
 
 def wrap_cae(
-    model: keras.Model, w_mse: float, w_ssim: float, window: SsimWindow = REFERENCE_WINDOW
+    model: keras.Model, w_mse: float, w_ssim: float, window: SsimWindow = REFERENCE_WINDOW,
+    fov: FieldOfView | None = None,
 ) -> keras.Model:
     """image -> {reconstruction, error_map, score} around a trained CAE.
+
+    With ``fov`` score and error map see only the image's field of view (training.fov).
 
     The CAE's activity regularizer is cleared in place (inference is unchanged).
     """
@@ -92,13 +101,14 @@ def wrap_cae(
         raise ValueError(msg)
     image = keras.Input(shape=shape, name=INPUT_NAME, dtype="float32")
     recon = model(image)
+    fov_dict = None if fov is None else fov.to_dict()
     outputs = {
         OUTPUT_RECONSTRUCTION: keras.layers.Identity(name=OUTPUT_RECONSTRUCTION)(recon),
         OUTPUT_ERROR_MAP: HybridHead(
-            w_mse, w_ssim, OUTPUT_ERROR_MAP, window.to_dict(), name=OUTPUT_ERROR_MAP
+            w_mse, w_ssim, OUTPUT_ERROR_MAP, window.to_dict(), fov_dict, name=OUTPUT_ERROR_MAP
         )(image, recon),
         OUTPUT_SCORE: HybridHead(
-            w_mse, w_ssim, OUTPUT_SCORE, window.to_dict(), name=OUTPUT_SCORE
+            w_mse, w_ssim, OUTPUT_SCORE, window.to_dict(), fov_dict, name=OUTPUT_SCORE
         )(image, recon),
     }
     return keras.Model(image, outputs, name="dermscreen_scorer")
