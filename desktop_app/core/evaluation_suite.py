@@ -283,9 +283,16 @@ def _fmt(d: dict[str, Any], pct: bool = False) -> str:
     return f"{f(d['value'])} [{f(lo)}, {f(hi)}]"
 
 
+def _ordered(sets: dict[str, Any]) -> list[str]:
+    """Set names in the suite's order (a JSON round trip may have sorted them)."""
+    known = [*SUITE_SETS, POOLED]
+    return [n for n in known if n in sets] + sorted(n for n in sets if n not in known)
+
+
 def format_suite(report: dict[str, Any]) -> str:
     """The suite as Markdown tables (what model cards and ACCURACY.md quote)."""
     m = report["model"]
+    report = {**report, "sets": {n: report["sets"][n] for n in _ordered(report["sets"])}}
     lines = [
         f"Evaluation suite: {m['name']} {m['version']} ({m['sha256'][:12]}), threshold "
         f"{report['threshold']:.5g}; data {report['data_root']}",

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL_NAME = "dermscreen-reference.onnx"
+DEFAULT_MODEL_NAME = "dermscreen-cae2.onnx"  # issue 13: paired pooled gain over the reference > 0
 SIDECAR_SUFFIX = ".sha256"
 
 
