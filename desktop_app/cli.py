@@ -321,6 +321,9 @@ def evaluation_figures(
     s = np.asarray(scores, dtype=np.float64)
     out = metrics.figures_with_ci(y, s, threshold, classes, n_resamples=n_resamples, seed=seed)
     out["operating_points"] = metrics.operating_points(stats, y, s)
+    from desktop_app.core.evaluation_suite import diagnosis_rows  # issue 13: the suite's rows
+
+    out["by_diagnosis"] = diagnosis_rows(classes, s, n_resamples, seed)
     out["ci_method"] = "stratified percentile bootstrap (malignant and benign resampled separately)"
     out["bootstrap_resamples"] = n_resamples
     return out
@@ -433,6 +436,12 @@ def format_evaluation(report: dict[str, Any]) -> str:
     for cls, entry in fig["per_class"].items():
         lines.append(f"  {cls:<28} {entry['label']:<9} {entry['flagged']:>3}/{entry['n']:<3} "
                      f"{100 * entry['detection_rate']:5.1f}%")
+    if fig.get("by_diagnosis"):
+        lines.append("by diagnosis (AUROC; benign-shift rows: a benign kind vs nevi, lower is better):")
+    for r in fig.get("by_diagnosis", []):
+        lo, hi = r["auroc"]["ci95"]
+        lines.append(f"  {r['row']:<40} {r['auroc']['value']:.3f}  (95% CI {lo:.3f} - {hi:.3f}, "
+                     f"n {r['n_positive']})")
     lines.append("operating points:")
     for p in fig["operating_points"]:
         sens, spec = p.get("test_sensitivity"), p.get("test_specificity")
