@@ -42,7 +42,7 @@ HAM_EXTRA_LICENCE = (
 LIMITS = (
     "Trained on benign images only: it flags what is unusual, which includes unusual benign "
     "lesions, and it misses malignant lesions that look ordinary.",
-    "Small data: {n_train} benign training images from one public collection; the Test "
+    "Small data: {n_train} benign training images from public ISIC collections; the isic9 Test "
     "split has {n_test} images, so every figure carries a wide confidence interval (given above).",
     "The Test split of this collection holds byte-identical files under different classes; "
     "figures without those files are given beside the full-Test figures.",
