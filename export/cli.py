@@ -134,11 +134,12 @@ def describe_architecture(wrapper: Any) -> dict[str, Any]:
 def run_export(args: argparse.Namespace, say: Any = print) -> Path:
     """Do the export; raises on any failure (ParityError when the gate fails)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from export.convert import build_onnx, with_metadata, wrap_cae, write_model_files
+    from export.convert import build_onnx, with_metadata, write_model_files
     from export.metadata import build_metadata
     from export.model_card import card_path, write_model_card
     from export.parity import load_parity_images, select_parity_files
     from training.run import load_keras_model, load_run, preprocess_config
+    from training.scorer import wrap_cae
 
     if args.out.suffix.lower() != ".onnx":
         msg = f"{args.out}: the model file name must end in .onnx"
@@ -159,7 +160,8 @@ def run_export(args: argparse.Namespace, say: Any = print) -> Path:
     weights = info.loss_weights
     say(f"loading {args.run_dir}")
     wrapper = wrap_cae(
-        load_keras_model(args.run_dir), weights["mse"], weights["ssim"], info.ssim_window
+        load_keras_model(args.run_dir), weights["mse"], weights["ssim"], info.ssim_window,
+        info.field_of_view,
     )
 
     check = Path(args.check_image) if args.check_image else _default_check_image(data_dir)

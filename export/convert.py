@@ -1,8 +1,8 @@
 """Keras -> ONNX: one fp32 graph image -> (reconstruction, error_map, score).
 
-The score and error map in the graph are ``training.losses.hybrid_score`` and
-``training.losses.error_map`` themselves, so the app scores exactly as training
-did. :func:`export_model` converts any Keras wrapper with the contract's input
+The score and error map in the graph come from the model code's head
+(``training.scorer``: ``training.losses.hybrid_score`` and ``error_map``
+themselves), so the app scores exactly as training did. :func:`export_model` converts any Keras wrapper with the contract's input
 and outputs, checks parity against it on real images, and only then writes the
 model (with its metadata) and its ``.sha256`` sidecar, atomically.
 """
@@ -18,105 +18,19 @@ import numpy as np
 import tensorflow as tf
 
 from desktop_app.core.files import write_bytes_atomic
-from desktop_app.core.model_file import sidecar_path
 from desktop_app.core.model_metadata import (
     INPUT_NAME,
-    OUTPUT_ERROR_MAP,
     OUTPUT_NAMES,
-    OUTPUT_RECONSTRUCTION,
-    OUTPUT_SCORE,
-    REFERENCE_WINDOW,
     ModelMetadata,
-    SsimWindow,
 )
+from desktop_app.core.paths import sidecar_path
 from export.parity import MAP_TOL, RECON_TOL, SCORE_TOL, ParityReport, check_parity
-from training import losses
+from training.scorer import clear_activity_regularizers
 
 # Opset 17 holds every op this graph needs (Conv, ConvTranspose, Pad reflect,
 # ReduceMean) and is supported by every ONNX Runtime release of recent years.
 OPSET = 17
 BATCH_DIM = "N"
-
-
-@keras.saving.register_keras_serializable(package="dermscreen")
-class HybridHead(keras.layers.Layer):
-    """(image, reconstruction) -> the hybrid ``score`` [N] or ``error_map`` [N, H, W]."""
-
-    def __init__(
-        self,
-        w_mse: float,
-        w_ssim: float,
-        kind: str,
-        ssim_window: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if kind not in (OUTPUT_SCORE, OUTPUT_ERROR_MAP):
-            msg = f"kind must be {OUTPUT_SCORE!r} or {OUTPUT_ERROR_MAP!r}, got {kind!r}"
-            raise ValueError(msg)
-        self.w_mse = float(w_mse)
-        self.w_ssim = float(w_ssim)
-        # Kept as a plain dict: Keras layer configs must be JSON.
-        self.window = SsimWindow.from_dict(ssim_window)
-        self.kind = kind
-
-    def call(self, image: tf.Tensor, reconstruction: tf.Tensor) -> tf.Tensor:
-        if self.kind == OUTPUT_SCORE:
-            return losses.hybrid_score(image, reconstruction, self.w_mse, self.w_ssim, self.window)
-        return losses.error_map(image, reconstruction, self.w_mse, self.w_ssim, self.window)
-
-    def compute_output_shape(self, image_shape: tuple, reconstruction_shape: tuple) -> tuple:
-        return image_shape[:1] if self.kind == OUTPUT_SCORE else tuple(image_shape[:3])
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "w_mse": self.w_mse,
-            "w_ssim": self.w_ssim,
-            "ssim_window": self.window.to_dict(),
-            "kind": self.kind,
-        }
-
-
-def clear_activity_regularizers(model: keras.Model) -> int:
-    """Drop activity regularizers (training-only) from every layer, nested ones included.
-
-    tf2onnx fails on the L1 regularizer's captured constant ("Fetch node
-    .../bottleneck/mul/x doesn't exist", TOOLCHAIN.md); it has no effect on
-    inference outputs. Returns how many were cleared.
-    """
-    cleared = 0
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        if getattr(layer, "activity_regularizer", None) is not None:
-            layer.activity_regularizer = None
-            cleared += 1
-    return cleared
-
-
-def wrap_cae(
-    model: keras.Model, w_mse: float, w_ssim: float, window: SsimWindow = REFERENCE_WINDOW
-) -> keras.Model:
-    """image -> {reconstruction, error_map, score} around a trained CAE.
-
-    The CAE's activity regularizer is cleared in place (inference is unchanged).
-    """
-    clear_activity_regularizers(model)
-    shape = tuple(model.input_shape[1:])
-    if len(shape) != 3 or shape[-1] != 3 or shape[0] != shape[1] or shape[0] is None:
-        msg = f"expected a CAE with a square RGB input [N, S, S, 3], got {model.input_shape}"
-        raise ValueError(msg)
-    image = keras.Input(shape=shape, name=INPUT_NAME, dtype="float32")
-    recon = model(image)
-    outputs = {
-        OUTPUT_RECONSTRUCTION: keras.layers.Identity(name=OUTPUT_RECONSTRUCTION)(recon),
-        OUTPUT_ERROR_MAP: HybridHead(
-            w_mse, w_ssim, OUTPUT_ERROR_MAP, window.to_dict(), name=OUTPUT_ERROR_MAP
-        )(image, recon),
-        OUTPUT_SCORE: HybridHead(
-            w_mse, w_ssim, OUTPUT_SCORE, window.to_dict(), name=OUTPUT_SCORE
-        )(image, recon),
-    }
-    return keras.Model(image, outputs, name="dermscreen_scorer")
 
 
 def _input_size(wrapper: keras.Model) -> int:

@@ -90,6 +90,12 @@ def training_summary(info: RunInfo) -> dict[str, Any]:
     out["trained"] = config.get("created", "")
     if info.loss_ssim_window != info.ssim_window:
         out["loss_ssim_window"] = info.loss_ssim_window.describe()
+    for key in ("extra_benign", "n_train", "n_val", "patience", "max_minutes"):
+        if config.get(key) is not None:
+            out[key] = config[key]
+    if info.field_of_view is not None:
+        out["field_of_view"] = info.field_of_view.to_dict()
+        out["field_of_view_rule"] = info.field_of_view.describe()
     return out
 
 

@@ -32,10 +32,17 @@ INTENDED_USE = (
     '"normal" result never rules out a melanoma or another malignancy.'
 )
 
+HAM_EXTRA_LICENCE = (
+    "This model also trained on nevi from HAM10000 (the project's `ham-extra` set: one image per "
+    "lesion, split by lesion_id): Tschandl P., Rosendahl C., Kittler H., \"The HAM10000 dataset, a "
+    "large collection of multi-source dermatoscopic images of common pigmented skin lesions\", "
+    "Sci. Data 5, 180161 (2018), licensed CC BY-NC 4.0 (attribution, non-commercial)."
+)
+
 LIMITS = (
     "Trained on benign images only: it flags what is unusual, which includes unusual benign "
     "lesions, and it misses malignant lesions that look ordinary.",
-    "Small data: {n_train} benign training images from one public collection; the Test "
+    "Small data: {n_train} benign training images from public ISIC collections; the isic9 Test "
     "split has {n_test} images, so every figure carries a wide confidence interval (given above).",
     "The Test split of this collection holds byte-identical files under different classes; "
     "figures without those files are given beside the full-Test figures.",
@@ -152,6 +159,20 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         "same quantity per pixel. The score, the heatmap and the reconstruction are computed "
         "inside the ONNX graph, exactly as in training."
     )
+    fov = training.get("field_of_view_rule")
+    if fov:
+        out.append(
+            f"Score the lesion, not the artefacts: a {fov} (computed inside the graph from the "
+            "input image; the SSIM term uses only windows wholly inside, and the heatmap is zero "
+            "outside)."
+        )
+    if training.get("extra_benign"):
+        out.append(
+            f"Training pool: the audited isic9 benign Train images plus the HAM10000 nevi of the "
+            f"committed `resources/splits/ham-extra-train.txt` ({training.get('n_train', '?')} "
+            f"training / {training.get('n_val', '?')} validation images, split by lesion); "
+            "epochs chosen by validation loss (best epoch kept)."
+        )
     out.append("")
     out.append(
         f"Preprocessing: digital hair removal ({'on' if pre.hair_removal else 'off'}; black-hat "
@@ -303,6 +324,21 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         )
         out += ["", to_markdown(ablation).rstrip(), ""]
 
+    suite = md.extra.get("evaluation_suite")
+    if isinstance(suite, dict) and suite.get("markdown"):
+        out += ["## Evaluation suite (lesion-disjoint sets, through the app's engine)", ""]
+        out.append(
+            "Sets: `validation` (what chooses: isic9 benign validation + Train malignant, and the "
+            "ham-extra validation nevi); `dev-eval` (ham-extra: all 191 melanomas + 800 nevi, "
+            "never used for choosing); `isic9-test`; `uda1-external` (UDA-1 lesions not in "
+            "isic9); `pooled` = the three evaluation sets. Reproduce with "
+            f"`{suite.get('command', 'dermscreen-train benchmark MODEL')}`."
+        )
+        out += ["", suite["markdown"].rstrip(), ""]
+        if suite.get("ablation_markdown"):
+            out += ["### Candidates on the same suite (chosen on the validation columns)", "",
+                    suite["ablation_markdown"].rstrip(), ""]
+
     out += ["## Limits", ""]
     n_test = test.get("n", "?") if isinstance(test, dict) else "?"
     rule = md.threshold_rule or ALPHA_RULE
@@ -311,6 +347,8 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         for item in LIMITS
     ]
     out += ["", "## Licence of the training images", "", LICENCE, ""]
+    if training.get("extra_benign"):
+        out += [HAM_EXTRA_LICENCE, ""]
     return "\n".join(out)
 
 

@@ -1,4 +1,4 @@
-"""`dermscreen-train`: audit, fit, evaluate, rescore, compare, sweep."""
+"""`dermscreen-train`: audit, splits, fit, benchmark, evaluate, rescore, compare, sweep."""
 
 from __future__ import annotations
 
@@ -47,6 +47,18 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
         help="train on randomly flipped, 90-degree-rotated, mildly colour-jittered copies",
     )
     _add_window_options(p, default_sigma=1.5, default_border="valid")
+    p.add_argument(
+        "--extra-benign",
+        type=Path,
+        default=None,
+        metavar="SHARED_DATA",
+        help="also train/validate on the ham-extra nevi of resources/splits/ham-extra-{train,"
+        "validation}.txt (paths relative to SHARED_DATA, the folder holding ham-extra/)",
+    )
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after N epochs without a lower validation loss (best epoch kept)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop after the epoch that passes this much training time (best epoch kept)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_rescore.add_argument("run_dir", type=Path)
     _add_window_options(p_rescore, default_sigma=None, default_border=None)
+    fov = p_rescore.add_mutually_exclusive_group()
+    fov.add_argument("--fov-mask", action="store_true",
+                     help="score and heatmap only inside the dermoscope's field of view "
+                     "(black vignette / aperture connected to the border left out)")
+    fov.add_argument("--no-fov-mask", action="store_true", help="score the whole image again")
 
     p_cmp = sub.add_parser(
         "compare", help="evaluated runs side by side: validation (chooses) and Test (reports) AUROC"
@@ -88,6 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--names", nargs="+", default=None, help="row names (default: folder names)")
     p_cmp.add_argument("--out", type=Path, default=None, help="also write OUT.json and OUT.md")
     p_cmp.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (as evaluate)")
+
+    p_bench = sub.add_parser(
+        "benchmark", help="the evaluation suite (resources/splits) on a model file, via the app's engine"
+    )
+    p_bench.add_argument("model", type=Path, help="ONNX model file")
+    p_bench.add_argument("--data", required=True, type=Path, help="the shared data folder")
+    p_bench.add_argument("--compare-to", type=Path, default=None,
+                         help="another model file, or an earlier suite JSON: paired AUROC gain")
+    p_bench.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.md")
+    p_bench.add_argument("--resamples", type=int, default=2000)
+    p_bench.add_argument("--limit", type=int, default=None, help="at most N images per set (a quick look)")
+
+    p_splits = sub.add_parser(
+        "splits", help="draw the committed evaluation/training splits into resources/splits"
+    )
+    p_splits.add_argument("data_root", type=Path, help="the shared data folder (isic9/, uda1/, ham-extra/)")
+    p_splits.add_argument("--out", type=Path, default=None, help="folder to write (default resources/splits)")
+    p_splits.add_argument("--seed", type=int, default=13)
 
     p_sweep = sub.add_parser("sweep", help="loss-weight grid x hair removal on/off")
     p_sweep.add_argument("--data", required=True, type=Path)
@@ -136,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                     augment=args.augment,
                     ssim_sigma=args.ssim_sigma,
                     ssim_border=args.ssim_border,
+                    extra_benign=args.extra_benign,
+                    patience=args.patience,
+                    max_minutes=args.max_minutes,
                 ),
                 progress=_say,
             )
@@ -168,7 +206,22 @@ def main(argv: list[str] | None = None) -> int:
                     sigma=old.sigma if args.ssim_sigma is None else args.ssim_sigma,
                     border=old.border if args.ssim_border is None else args.ssim_border,
                 )
-            rescore(args.run_dir, progress=_say, window=window)
+            from training.fov import FieldOfView
+
+            rescore(args.run_dir, progress=_say, window=window,
+                    fov=FieldOfView() if args.fov_mask else None,
+                    change_fov=args.fov_mask or args.no_fov_mask)
+        elif args.command == "benchmark":
+            from training.benchmark import benchmark
+
+            benchmark(args.model, args.data, compare_to=args.compare_to, out_stem=args.out,
+                      n_resamples=args.resamples, limit=args.limit, progress=_say)
+        elif args.command == "splits":
+            from training.splits import write_splits
+
+            counts = write_splits(args.data_root, args.out, seed=args.seed)
+            for name, n in counts.items():
+                _say(f"{name}: {n} images")
         elif args.command == "sweep":
             from training.sweep import sweep
 

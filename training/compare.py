@@ -57,25 +57,6 @@ def class_balanced_auroc_ci(
     return float(lo), float(hi)
 
 
-def paired_auroc_difference(
-    y: np.ndarray, s_new: np.ndarray, s_ref: np.ndarray, n_resamples: int = N_RESAMPLES
-) -> dict[str, Any]:
-    """AUROC(new) - AUROC(ref) on the same images, with a stratified paired bootstrap CI."""
-    y = np.asarray(y).astype(bool)
-    rng = np.random.default_rng(BOOT_SEED)
-    pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
-    diffs = np.empty(n_resamples)
-    for i in range(n_resamples):
-        idx = np.r_[rng.choice(pos, pos.size), rng.choice(neg, neg.size)]
-        diffs[i] = metrics.roc_auc(y[idx], s_new[idx]) - metrics.roc_auc(y[idx], s_ref[idx])
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return {
-        "value": metrics.roc_auc(y, s_new) - metrics.roc_auc(y, s_ref),
-        "ci95": [float(lo), float(hi)],
-        "p_not_better": float(np.mean(diffs <= 0.0)),
-    }
-
-
 def auroc_with_ci(y: np.ndarray, s: np.ndarray, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
     """AUROC with its stratified bootstrap 95% CI."""
     lo, hi = metrics.bootstrap_ci(y, s, metrics.roc_auc, n_resamples=n_resamples, seed=BOOT_SEED)
@@ -192,8 +173,8 @@ def compare_runs(
                 "validation_auroc_by_class": auroc_by_class(vb, vm, vc),
                 "test_auroc": at_t80["auroc"],
                 "test_auroc_without_ambiguous": clean_t80["auroc"],
-                "test_auroc_gain_vs_baseline": paired_auroc_difference(
-                    y, s, base["test"], n_resamples
+                "test_auroc_gain_vs_baseline": metrics.paired_auroc_difference(
+                    y, s, base["test"], n_resamples, seed=BOOT_SEED
                 ),
                 "validation_sensitivity_80": {
                     "threshold": t80,

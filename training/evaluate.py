@@ -109,7 +109,8 @@ def evaluate(
         raise ValueError(msg)
     progress(f"scoring {len(test)} Test images")
     x = load_tensors([s.path for s in test], pre, audit.sha, progress)
-    scores = score_images(model, x, weights["mse"], weights["ssim"], window=info.ssim_window)
+    scores = score_images(model, x, weights["mse"], weights["ssim"], window=info.ssim_window,
+                          fov=info.field_of_view)
     y = np.array([s.is_malignant for s in test])
     classes = [s.cls for s in test]
     stats = info.stats
@@ -119,7 +120,8 @@ def evaluate(
     progress(f"scoring {len(val_malignant)} Train malignant images (validation only)")
     x_mal = load_tensors([s.path for s in val_malignant], pre, audit.sha, progress)
     mal_scores = score_images(
-        model, x_mal, weights["mse"], weights["ssim"], window=info.ssim_window
+        model, x_mal, weights["mse"], weights["ssim"], window=info.ssim_window,
+        fov=info.field_of_view,
     )
     write_scores_csv(
         run_dir / "scores_val_malignant.csv",

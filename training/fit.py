@@ -17,6 +17,7 @@ from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import DEFAULT_ALPHA
 from training.cache import cache_root, load_tensors
 from training.data import Audit, Sample, audit_dataset, split_benign
+from training.fov import FieldOfView
 from training.run import (
     HISTORY_FILE,
     METRICS_FILE,
@@ -52,6 +53,12 @@ class FitConfig:
     augment: bool = False
     ssim_sigma: float = REFERENCE_WINDOW.sigma
     ssim_border: str = REFERENCE_WINDOW.border
+    # Issue 13: more benign lesions and epochs chosen by validation loss.
+    # extra_benign: the shared data folder; adds the ham-extra nevi of the committed
+    # train / validation splits (resources/splits) to the isic9 benign pool.
+    extra_benign: Path | None = None
+    patience: int | None = None  # stop after this many epochs without a lower val_loss
+    max_minutes: float | None = None  # stop after the epoch that passes this training time
 
     @property
     def ssim_window(self) -> SsimWindow:
@@ -69,6 +76,12 @@ class FitConfig:
         except ValueError as exc:
             msg = f"bad SSIM window (--ssim-sigma/--ssim-border): {exc}"
             raise ValueError(msg) from None
+        if self.patience is not None and self.patience < 1:
+            msg = f"--patience must be at least 1, got {self.patience}"
+            raise ValueError(msg)
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            msg = f"--max-minutes must be positive, got {self.max_minutes}"
+            raise ValueError(msg)
         if self.limit is not None and self.limit < 4:
             msg = f"--limit must be at least 4 images, got {self.limit}"
             raise ValueError(msg)
@@ -94,7 +107,38 @@ def select_benign(audit: Audit, cfg: FitConfig) -> tuple[list[Sample], list[Samp
     if cfg.limit is not None and cfg.limit < len(benign):
         order = np.random.default_rng(cfg.seed).permutation(len(benign))[: cfg.limit]
         benign = [benign[i] for i in sorted(int(i) for i in order)]
-    return split_benign(benign, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    train, val = split_benign(benign, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    if cfg.extra_benign is not None:
+        extra_train, extra_val = extra_benign_samples(audit, Path(cfg.extra_benign), cfg)
+        train, val = train + extra_train, val + extra_val
+    return train, val
+
+
+def extra_benign_samples(
+    audit: Audit, data_root: Path, cfg: FitConfig
+) -> tuple[list[Sample], list[Sample]]:
+    """The ham-extra nevi of the committed train / validation splits, hashed into ``audit.sha``.
+
+    The lists are lesion-disjoint from each other and from the development
+    evaluation split; ``--limit`` takes the same share of them as of isic9.
+    """
+    from desktop_app.core.imageio import file_sha256
+    from desktop_app.core.splits import HAM_TRAIN, HAM_VALIDATION, split_samples
+
+    def chosen(name: str) -> list[Sample]:
+        samples = [s for s in split_samples(name, data_root, split="Train") if s.label == "benign"]
+        if cfg.limit is not None and cfg.limit < len(samples):
+            order = np.random.default_rng(cfg.seed).permutation(len(samples))[: cfg.limit]
+            samples = [samples[i] for i in sorted(int(i) for i in order)]
+        return samples
+
+    train, val = chosen(HAM_TRAIN), chosen(HAM_VALIDATION)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        paths = [s.path for s in train + val]
+        audit.sha.update(zip(paths, pool.map(file_sha256, paths), strict=True))
+    return train, val
 
 
 def _file_list(samples: list[Sample], audit: Audit) -> list[dict[str, str]]:
@@ -102,7 +146,8 @@ def _file_list(samples: list[Sample], audit: Audit) -> list[dict[str, str]]:
 
 
 def _make_callbacks(
-    epochs: int, progress: Progress, timing: dict[str, list[float]], out: Path
+    epochs: int, progress: Progress, timing: dict[str, list[float]], out: Path,
+    patience: int | None = None, max_minutes: float | None = None,
 ):
     import keras
 
@@ -136,12 +181,23 @@ def _make_callbacks(
             self.best = float("inf")
             self.best_epoch = -1
             self.weights: list[np.ndarray] | None = None
+            self.stopped = ""
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             val = float((logs or {}).get("val_loss", float("inf")))
             if val < self.best:
                 self.best, self.best_epoch = val, epoch
                 self.weights = [w.copy() for w in self.model.get_weights()]
+
+            stale = epoch - self.best_epoch
+            spent = sum(timing["epoch_seconds"]) / 60.0
+            if patience is not None and stale >= patience:
+                self.stopped = f"no lower val_loss for {stale} epochs (patience {patience})"
+            elif max_minutes is not None and spent >= max_minutes and epoch + 1 < epochs:
+                self.stopped = f"training time {spent:.1f} min reached the {max_minutes:g} min budget"
+            if self.stopped:
+                progress(f"stopping after epoch {epoch + 1}: {self.stopped}")
+                self.model.stop_training = True
 
         def on_train_end(self, logs: dict | None = None) -> None:
             if self.weights is not None:
@@ -162,14 +218,15 @@ def write_threshold(
     alpha: float,
     progress: Progress = print,
     window: SsimWindow = REFERENCE_WINDOW,
+    fov: FieldOfView | None = None,
 ) -> None:
     """Score the benign train and validation images; the threshold comes from validation only."""
     from training.threshold import benign_threshold, heatmap_vmax, score_images
 
-    train_scores = score_images(model, x_train, w_mse, w_ssim, window=window)
-    val_scores = score_images(model, x_val, w_mse, w_ssim, window=window)
+    train_scores = score_images(model, x_train, w_mse, w_ssim, window=window, fov=fov)
+    val_scores = score_images(model, x_val, w_mse, w_ssim, window=window, fov=fov)
     stats = benign_threshold(val_scores, alpha)
-    vmax = heatmap_vmax(model, x_val, w_mse, w_ssim, window=window)
+    vmax = heatmap_vmax(model, x_val, w_mse, w_ssim, window=window, fov=fov)
     progress(
         f"threshold T = {stats.threshold():.5f} (mean {stats.mean:.5f} + {alpha} x sd "
         f"{stats.sd:.5f}, {stats.n} validation images); heatmap_vmax {vmax:.4f}"
@@ -195,14 +252,16 @@ def write_threshold(
 
 
 def rescore(
-    run_dir: Path, progress: Progress = print, window: SsimWindow | None = None
+    run_dir: Path, progress: Progress = print, window: SsimWindow | None = None,
+    fov: FieldOfView | None = None, change_fov: bool = False,
 ) -> RunInfo:
     """Recompute a trained run's scores, threshold and heatmap scale without retraining.
 
     For when the score's arithmetic changed: the same train/validation files,
     read back from run.json with their sha256. ``window`` re-scores with
     another SSIM window (the model is unchanged); run.json then records it and
-    keeps the window the model trained with as ``loss_ssim_window``.
+    keeps the window the model trained with as ``loss_ssim_window``. With
+    ``change_fov`` the score is taken inside ``fov`` (None: the whole image).
     """
     from desktop_app.core.labels import label_of
     from training.run import load_keras_model
@@ -230,10 +289,17 @@ def rescore(
         (run_dir / METRICS_FILE).unlink(missing_ok=True)
         progress(f"re-scoring with {window.describe()} (trained with {info.loss_ssim_window.describe()})")
         info = load_run(run_dir)
+    if change_fov and fov != info.field_of_view:
+        config = dict(info.config)
+        config["field_of_view"] = None if fov is None else fov.to_dict()
+        write_json(run_dir / RUN_FILE, config)
+        (run_dir / METRICS_FILE).unlink(missing_ok=True)
+        progress("re-scoring " + ("the whole image" if fov is None else f"with a {fov.describe()}"))
+        info = load_run(run_dir)
     write_threshold(
         run_dir, load_keras_model(run_dir), train, val, x_train, x_val,
         weights["mse"], weights["ssim"], float(info.config["alpha"]), progress,
-        window=info.ssim_window,
+        window=info.ssim_window, fov=info.field_of_view,
     )
     return load_run(run_dir)
 
@@ -273,7 +339,9 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         loss=hybrid_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window),
     )
     timing: dict[str, list[float]] = {"epoch_seconds": [], "rss_mb": [], "peak_rss_mb": []}
-    report, keep_best = _make_callbacks(cfg.epochs, progress, timing, out)
+    report, keep_best = _make_callbacks(
+        cfg.epochs, progress, timing, out, cfg.patience, cfg.max_minutes
+    )
     if cfg.augment:
         from training.augment import augmented_dataset, steps_per_epoch
 
@@ -293,6 +361,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     history: dict[str, Any] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     history.update({k: v for k, v in timing.items() if not k.startswith("live_")})
     history["best_epoch"] = keep_best.best_epoch + 1
+    history["stopped_early"] = keep_best.stopped
     progress(f"best epoch {keep_best.best_epoch + 1} (val_loss {keep_best.best:.5f})")
 
     write_threshold(
@@ -306,6 +375,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     epoch_s = timing["epoch_seconds"]
     options = asdict(cfg)
     options["data_dir"], options["out_dir"] = str(cfg.data_dir), str(cfg.out_dir)
+    options["extra_benign"] = None if cfg.extra_benign is None else str(cfg.extra_benign)
     config = {
         "created": utc_now_iso(),
         "preprocess": pre.to_dict(),
@@ -318,6 +388,11 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         "alpha": cfg.alpha,
         "val_fraction": cfg.val_fraction,
         "limit": cfg.limit,
+        "extra_benign": None if cfg.extra_benign is None else str(cfg.extra_benign),
+        "n_train": len(train),
+        "n_val": len(val),
+        "patience": cfg.patience,
+        "max_minutes": cfg.max_minutes,
         "learning_rate": cfg.learning_rate,
         "optimizer": "Adam",
         "data_dir": str(cfg.data_dir),

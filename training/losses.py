@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow, ssim_window_size
+from training.fov import FieldOfView, inside_mask, masked_mean, windows_inside
 
 WINDOW_SIGMA = REFERENCE_WINDOW.sigma
 K1 = 0.01
@@ -113,9 +114,23 @@ def hybrid_score(
     w_mse: float = DEFAULT_W_MSE,
     w_ssim: float = DEFAULT_W_SSIM,
     window: SsimWindow = REFERENCE_WINDOW,
+    fov: FieldOfView | None = None,
 ) -> tf.Tensor:
-    """THE anomaly score [N]: w_mse * MSE + w_ssim * (1 - SSIM)."""
-    return w_mse * mse(x, y) + w_ssim * (1.0 - ssim(x, y, window))
+    """THE anomaly score [N]: w_mse * MSE + w_ssim * (1 - SSIM).
+
+    With ``fov`` both means are taken inside the image's field of view only
+    (:mod:`training.fov`): MSE over the pixels inside, SSIM over the windows
+    wholly inside.
+    """
+    if fov is None:
+        return w_mse * mse(x, y) + w_ssim * (1.0 - ssim(x, y, window))
+    mask = inside_mask(x, fov)
+    diff = tf.cast(x, tf.float32) - tf.cast(y, tf.float32)
+    sq = tf.reduce_mean(tf.square(diff), axis=-1)
+    local = ssim_map(x, y, window)
+    padding = "VALID" if window.border == "valid" else "SAME"
+    ssim_mask = windows_inside(mask, window.size, padding, fov)
+    return w_mse * masked_mean(sq, mask) + w_ssim * (1.0 - masked_mean(local, ssim_mask))
 
 
 def error_map(
@@ -124,11 +139,13 @@ def error_map(
     w_mse: float = DEFAULT_W_MSE,
     w_ssim: float = DEFAULT_W_SSIM,
     window: SsimWindow = REFERENCE_WINDOW,
+    fov: FieldOfView | None = None,
 ) -> tf.Tensor:
     """Per-pixel error [N, H, W]: w_mse * mean_c (x-y)^2 + w_ssim * (1 - SSIM map).
 
     A valid SSIM map is k-1 px smaller; it is REFLECT-padded (k-1)/2 px per side
     back to H x W (MirrorPad REFLECT converts to ONNX Pad mode "reflect").
+    With ``fov`` the map is zero outside the field of view (the app's heatmap too).
     """
     diff = tf.cast(x, tf.float32) - tf.cast(y, tf.float32)
     sq = tf.reduce_mean(tf.square(diff), axis=-1)
@@ -136,7 +153,8 @@ def error_map(
     if window.border == "valid":
         p = window.size // 2
         local = tf.pad(local, [[0, 0], [p, p], [p, p]], mode="REFLECT")
-    return w_mse * sq + w_ssim * (1.0 - local)
+    out = w_mse * sq + w_ssim * (1.0 - local)
+    return out if fov is None else out * inside_mask(x, fov)
 
 
 def hybrid_loss(

@@ -19,6 +19,7 @@ from desktop_app.core.files import write_text_atomic
 from desktop_app.core.model_metadata import ALPHA_RULE, SsimWindow
 from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import BenignStats
+from training.fov import FieldOfView
 
 MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
@@ -66,6 +67,11 @@ class RunInfo:
         if "loss_ssim_window" in self.config:
             return SsimWindow.from_dict(self.config["loss_ssim_window"])
         return self.ssim_window
+
+    @property
+    def field_of_view(self) -> FieldOfView | None:
+        """The score's field-of-view mask (None: the whole image is scored, as the reference)."""
+        return FieldOfView.from_dict(self.config.get("field_of_view"))
 
     @property
     def threshold(self) -> float:

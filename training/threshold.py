@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow
 from desktop_app.core.score_stats import DEFAULT_ALPHA, BenignStats
+from training.fov import FieldOfView
 from training.losses import error_map, hybrid_score
 
 HEATMAP_PERCENTILE = 99.0
@@ -28,21 +29,22 @@ def score_images(
     w_ssim: float,
     batch_size: int = 32,
     window: SsimWindow = REFERENCE_WINDOW,
+    fov: FieldOfView | None = None,
 ) -> np.ndarray:
     """Hybrid score [N] of each image against its reconstruction (float64 for statistics)."""
     scores = _per_batch(
-        model, x, batch_size, lambda b, r: hybrid_score(b, r, w_mse, w_ssim, window)
+        model, x, batch_size, lambda b, r: hybrid_score(b, r, w_mse, w_ssim, window, fov)
     )
     return np.concatenate(scores).astype(np.float64) if scores else np.empty(0)
 
 
 def heatmap_vmax(
     model, x: np.ndarray, w_mse: float, w_ssim: float, *, batch_size: int = 32,
-    window: SsimWindow = REFERENCE_WINDOW,
+    window: SsimWindow = REFERENCE_WINDOW, fov: FieldOfView | None = None,
 ) -> float:
     """99th percentile of the error-map pixels of ``x`` (the benign validation images)."""
     maps = _per_batch(
-        model, x, batch_size, lambda b, r: error_map(b, r, w_mse, w_ssim, window)
+        model, x, batch_size, lambda b, r: error_map(b, r, w_mse, w_ssim, window, fov)
     )
     return float(np.percentile(np.concatenate([m.ravel() for m in maps]), HEATMAP_PERCENTILE))
 

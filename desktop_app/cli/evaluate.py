@@ -54,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="also write figures as JSON")
     parser.add_argument("--resamples", type=resamples_count, default=2000, metavar="N",
                         help="bootstrap resamples for the 95%% CIs (default: 2000)")
+    parser.add_argument("--suite", action="store_true",
+                        help="DATA_DIR is the shared data folder: run the committed evaluation "
+                        "suite (resources/splits; figures per set, diagnosis rows, pooled)")
     add_workers_option(parser)
     parser.set_defaults(handler=run)
     return parser
@@ -78,6 +81,9 @@ def evaluation_figures(
     s = np.asarray(scores, dtype=np.float64)
     out = metrics.figures_with_ci(y, s, threshold, classes, n_resamples=n_resamples, seed=seed)
     out["operating_points"] = metrics.operating_points(stats, y, s)
+    from desktop_app.core.evaluation_suite import diagnosis_rows  # the suite's per-diagnosis rows
+
+    out["by_diagnosis"] = diagnosis_rows(classes, s, n_resamples, seed)
     out["ci_method"] = "stratified percentile bootstrap (malignant and benign resampled separately)"
     out["bootstrap_resamples"] = n_resamples
     out["ci_min_per_class"] = MIN_PER_CLASS_FOR_CI
@@ -90,12 +96,37 @@ def evaluation_figures(
     return out
 
 
+def run_suite(args: argparse.Namespace) -> int:
+    """``evaluate --suite``: the committed evaluation suite (core/evaluation_suite.py)."""
+    from desktop_app.core import evaluation_suite as suite
+    from desktop_app.core.errors import DermScreenError, ModelError
+    from desktop_app.core.files import FileWriteError, write_text_atomic
+    from desktop_app.core.paths import default_model_path
+
+    try:
+        scorer, info = suite.engine_scorer(Path(args.model or default_model_path()), args.workers)
+        report = suite.run_suite(scorer, info, Path(args.data_dir), n_resamples=args.resamples)
+        say("\n".join(terminal_safe(line) for line in suite.format_suite(report).splitlines()))
+        if args.json_out:
+            write_text_atomic(Path(args.json_out),
+                              json.dumps(report, indent=2, default=_jsonable))
+    except FileWriteError as exc:
+        err(terminal_safe(exc))
+        return EXIT_OUTPUT
+    except (OSError, ValueError, DermScreenError) as exc:
+        err(terminal_safe(exc))
+        return EXIT_MODEL if isinstance(exc, ModelError) else EXIT_USAGE
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.dataset import scan_dataset
     from desktop_app.core.errors import DermScreenError, ModelError
     from desktop_app.core.files import FileWriteError, ensure_output_dir, write_text_atomic
     from desktop_app.core.results import threshold_for
 
+    if args.suite:
+        return run_suite(args)
     try:
         samples = scan_dataset(args.data_dir)
     except (FileNotFoundError, NotADirectoryError, DermScreenError, ValueError) as exc:
@@ -194,6 +225,12 @@ def format_evaluation(report: dict[str, Any]) -> str:
     for cls, entry in fig["per_class"].items():
         lines.append(f"  {p(cls):<28} {entry['label']:<9} {entry['flagged']:>3}/{entry['n']:<3} "
                      f"{nf.percent(entry['detection_rate']):>6}")
+    if fig.get("by_diagnosis"):
+        lines.append("by diagnosis (AUROC; benign-shift rows: a benign kind vs nevi, lower is better):")
+    for row in fig.get("by_diagnosis", []):
+        lo, hi = row["auroc"]["ci95"]
+        lines.append(f"  {p(row['row']):<40} {nf.fixed(row['auroc']['value'])}  "
+                     f"(95% CI {nf.ci(lo, hi)}, n {row['n_positive']})")
     lines.append("operating points:")
     for point in fig["operating_points"]:
         sens, spec = point.get("test_sensitivity"), point.get("test_specificity")

@@ -41,7 +41,7 @@ from desktop_app.core.model_metadata import (
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-SIDECAR_SUFFIX = ".sha256"
+SIDECAR_SUFFIX = paths.SIDECAR_SUFFIX
 # ONNX Runtime severities: 0 verbose .. 3 error, 4 fatal. Errors only by default;
 # fatal only while CUDA is tried, because a CPU-only machine with onnxruntime-gpu
 # logs a missing-library ERROR there (measured, even at 3) that the user must not
@@ -119,10 +119,7 @@ class LoadedModel:
 # --- files and hashes -------------------------------------------------------------
 
 
-def sidecar_path(path: str | Path) -> Path:
-    """``MODEL.onnx.sha256`` beside ``MODEL.onnx``."""
-    path = Path(path)
-    return path.with_name(path.name + SIDECAR_SUFFIX)
+sidecar_path = paths.sidecar_path  # the one path rule lives in paths (export needs no ONNX Runtime)
 
 
 def _check_readable(path: Path) -> None:

@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL_NAME = "dermscreen-reference.onnx"
+DEFAULT_MODEL_NAME = "dermscreen-cae2.onnx"  # issue 13: paired pooled gain over the reference > 0
+SIDECAR_SUFFIX = ".sha256"
 
 
 def resources_dir() -> Path:
@@ -53,3 +54,9 @@ def log_dir() -> Path:
 def model_card_path(model_path: str | Path) -> Path:
     """The model card of ``MODEL.onnx``: ``MODEL.md`` beside it (export writes it, About reads it)."""
     return Path(model_path).with_suffix(".md")
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """``MODEL.onnx.sha256`` beside ``MODEL.onnx``."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)

@@ -19,16 +19,11 @@ from desktop_app.core.model_file import load_model, read_metadata, sidecar_path
 from desktop_app.core.model_metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata
 from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import BenignStats
-from export.convert import (
-    build_onnx,
-    clear_activity_regularizers,
-    convert_to_onnx,
-    export_model,
-    wrap_cae,
-)
+from export.convert import build_onnx, convert_to_onnx, export_model
 from export.parity import ParityError, keras_outputs, load_parity_images
 from training import losses
 from training.model import build_cae
+from training.scorer import clear_activity_regularizers, wrap_cae
 
 # Untrained models are held to the same 1e-5 score gate as trained ones.
 UNTRAINED_SCORE_TOL = 1e-5

@@ -14,11 +14,11 @@ import pytest
 from desktop_app.core.model_file import load_model, sidecar_path
 from desktop_app.core.model_metadata import OUTPUT_NAMES, ModelMetadata
 from desktop_app.core.preprocess import preprocess_file
-from export.convert import wrap_cae
 from export.model_card import card_path, render_model_card
 from export.parity import keras_outputs, load_parity_images, select_parity_files
 from tests.support.model_fixtures import SMALL_MODEL_NAME, SMALL_MODEL_VERSION, SMALL_SCORE_TOL
 from training.run import load_keras_model, load_run, preprocess_config, read_scores_csv
+from training.scorer import wrap_cae
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from desktop_app.core import metrics
+from desktop_app.core.metrics import paired_auroc_difference
 from training.cli import main
-from training.compare import class_balanced_auroc, compare_runs, paired_auroc_difference
+from training.compare import class_balanced_auroc, compare_runs
 from training.run import read_scores_csv
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from desktop_app.core.model_file import load_model
 from desktop_app.core.model_metadata import OUTPUT_NAMES, SsimWindow
-from export.convert import wrap_cae
 from export.parity import keras_outputs, load_parity_images, select_parity_files
 from tests.support.model_fixtures import SMALL_SCORE_TOL, export_small_model
 from tests.support.training_fixtures import train_small_run
@@ -20,6 +19,7 @@ from training.compare import compare_runs, write_comparison
 from training.fit import FitConfig, rescore
 from training.losses import hybrid_score
 from training.run import load_keras_model, load_run, preprocess_config
+from training.scorer import wrap_cae
 
 SIGMA = 3.0
 WINDOW = SsimWindow(SIGMA, "reflect")

@@ -1,0 +1,96 @@
+"""The evaluation suite: real model through the app's Engine on a small subset of every set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop_app.cli import main as dermscreen
+from desktop_app.core import evaluation_suite as suite
+from desktop_app.core.metrics import roc_auc
+from desktop_app.core.paths import default_model_path
+from tests.support.data import DATA
+
+
+def _dev_paths() -> set[str]:
+    from desktop_app.core.splits import DEV_EVAL, read_split
+
+    return {e.rel_path for e in read_split(DEV_EVAL)}
+
+
+@pytest.fixture(scope="module")
+def reference_report() -> dict:
+    scorer, info = suite.engine_scorer(default_model_path())
+    return suite.run_suite(scorer, info, DATA, limit=12, n_resamples=100)
+
+
+def test_every_set_and_the_pool_get_figures_with_cis(reference_report: dict) -> None:
+    sets = reference_report["sets"]
+    assert list(sets) == ["validation", "dev-eval", "isic9-test", "uda1-external", "pooled"]
+    for name, e in sets.items():
+        assert e["n_errors"] == 0, name
+        lo, hi = e["auroc"]["ci95"]
+        assert 0.0 <= lo <= e["auroc"]["value"] <= hi <= 1.0, name
+        assert 0.0 <= e["average_precision"]["value"] <= 1.0
+        assert e["sensitivity"]["value"] == e["confusion"]["tp"] / e["n_malignant"]
+    assert sets["pooled"]["n"] == sum(sets[n]["n"] for n in suite.EVALUATION_SETS)
+    # The scores are the engine's: the dev-eval AUROC recomputed from them agrees.
+    dev = [(p, v) for p, v in reference_report["scores"].items() if p in _dev_paths()]
+    assert len(dev) == sets["dev-eval"]["n"]
+    y = np.array(["/mel/" in p for p, _ in dev])
+    assert roc_auc(y, [v for _, v in dev]) == pytest.approx(sets["dev-eval"]["auroc"]["value"])
+
+
+def test_diagnosis_rows_include_melanoma_vs_nevus_and_benign_shift(reference_report: dict) -> None:
+    rows = {r["row"]: r for r in reference_report["sets"]["pooled"]["by_diagnosis"]}
+    assert "melanoma vs nevus" in rows and "melanoma vs all benign" in rows
+    assert any(r["kind"].startswith("benign shift") for r in rows.values())
+    text = suite.format_suite(reference_report)
+    assert "melanoma vs nevus" in text and "| pooled |" in text
+
+
+def test_paired_gain_of_a_model_over_itself_is_zero(reference_report: dict) -> None:
+    scores = {p: v for p, v in reference_report["scores"].items() if v is not None}
+
+    def replay(paths: list[Path]) -> list[float | None]:
+        return [scores[p.relative_to(DATA).as_posix()] for p in paths]
+
+    again = suite.run_suite(replay, reference_report["model"], DATA, other_scores=scores,
+                            other_name="itself", limit=12, n_resamples=50)
+    gain = again["sets"]["pooled"]["paired_auroc_gain"]
+    assert gain["value"] == 0.0 and gain["ci95"] == [0.0, 0.0]
+    assert again["sets"]["pooled"]["auroc"]["value"] == reference_report["sets"]["pooled"]["auroc"]["value"]
+
+
+def test_diagnosis_rows_by_hand() -> None:
+    classes = ["nevus"] * 4 + ["melanoma"] * 2 + ["seborrheic keratosis"] * 2
+    s = np.array([0.1, 0.2, 0.3, 0.4, 0.35, 0.9, 0.5, 0.05])
+    rows = {r["row"]: r for r in suite.diagnosis_rows(classes, s, n_resamples=20)}
+    assert rows["melanoma vs nevus"]["auroc"]["value"] == roc_auc([0, 0, 0, 0, 1, 1], s[:6])
+    assert rows["melanoma vs all benign"]["n_negative"] == 6
+    assert rows["seborrheic keratosis vs nevus"]["kind"].startswith("benign shift")
+    assert "basal cell carcinoma vs nevus" not in rows
+
+
+def test_specificity_threshold_meets_the_target() -> None:
+    b = np.arange(1.0, 11.0)
+    t = suite.specificity_threshold(b, 0.5)
+    assert np.mean(b <= t) >= 0.5 and np.mean(b <= np.nextafter(t, 0)) < 0.5
+
+
+def test_cli_suite_writes_json_and_reports_missing_splits(tmp_path: Path, capsys) -> None:
+    # A data folder without the listed files is a usage error, not a crash.
+    assert dermscreen(["evaluate", str(tmp_path), "--suite", "--resamples", "10"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_scores_from_report_round_trip(tmp_path: Path, reference_report: dict) -> None:
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(reference_report, default=float), encoding="utf-8")
+    assert suite.scores_from_report(path) == reference_report["scores"]
+    (tmp_path / "other.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError, match="not an evaluation-suite"):
+        suite.scores_from_report(tmp_path / "other.json")
