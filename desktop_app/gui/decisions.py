@@ -13,6 +13,7 @@ from desktop_app.core.decision_rules import (
     TRIAGE_LABEL,
     triage_decision,
 )
+from desktop_app.core.palette import DECISION_COLORS
 from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
 
 __all__ = ["BORDERLINE", "BORDERLINE_RULE", "DECISION_STYLE", "DecisionWords"]
@@ -20,10 +21,9 @@ __all__ = ["BORDERLINE", "BORDERLINE_RULE", "DECISION_STYLE", "DecisionWords"]
 # Decision colours carry text too ("FLAGGED", "borderline", "not flagged", "error"): never
 # colour alone. (label, background, foreground)
 DECISION_STYLE: dict[str, tuple[str, str, str]] = {
-    DECISION_ANOMALOUS: (TRIAGE_LABEL[DECISION_ANOMALOUS].upper(), "#f6d3d3", "#8b0000"),
-    BORDERLINE: (TRIAGE_LABEL[BORDERLINE], "#fbe7c6", "#7a4a00"),
-    DECISION_NORMAL: (TRIAGE_LABEL[DECISION_NORMAL], "#d8eedb", "#1e5b2a"),
-    "": (TRIAGE_LABEL[""], "#e6e6e6", "#444444"),
+    decision: (TRIAGE_LABEL[decision].upper() if decision == DECISION_ANOMALOUS
+               else TRIAGE_LABEL[decision], *DECISION_COLORS[decision])
+    for decision in (DECISION_ANOMALOUS, BORDERLINE, DECISION_NORMAL, "")
 }
 
 

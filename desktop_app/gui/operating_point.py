@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core import palette
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.gui.components.operating_point import (
     ALPHA_MAX,
@@ -67,7 +68,7 @@ class OperatingPointControl(QGroupBox):
         self.state_label = QLabel("")
         self.state_label.setWordWrap(True)
         self.entry_error = QLabel("")
-        self.entry_error.setStyleSheet("color: #8b0000;")
+        self.entry_error.setStyleSheet(f"color: {palette.ALERT_TEXT};")
         self.entry_error.hide()
 
         self.threshold_label = QLabel("—")
@@ -203,11 +204,11 @@ class OperatingPointControl(QGroupBox):
         self.threshold_label.setText(f"{point.threshold:.5g} (α = {point.alpha:.2f})")
         if point.at_default:
             self.state_label.setText(f"The model's default point ({point.default_name}).")
-            self.state_label.setStyleSheet("color: #1e5b2a;")
+            self.state_label.setStyleSheet(f"color: {palette.NOT_FLAGGED_TEXT};")
         else:
             self.state_label.setText("⚠ Not the model's default point: kept for this model "
                                      "until you press Reset to default.")
-            self.state_label.setStyleSheet("color: #7a4a00; font-weight: bold;")
+            self.state_label.setStyleSheet(f"color: {palette.BORDERLINE_TEXT}; font-weight: bold;")
         self.reset_button.setEnabled(not point.at_default)
         test, validation, data = expected_words(point.meta, point.threshold)
         self.expected_label.setText(test)

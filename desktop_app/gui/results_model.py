@@ -19,6 +19,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
+from desktop_app.core import palette
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui.components.result_list import ResultList, RowSpan
 from desktop_app.gui.decisions import BORDERLINE, DecisionWords
@@ -143,7 +144,7 @@ class ResultsModel(QAbstractTableModel):
         if col == COL_DECISION and role == Qt.ItemDataRole.ForegroundRole:
             return QBrush(QColor(self.words.style(res)[2]))
         if col == COL_STATUS and role == Qt.ItemDataRole.ForegroundRole and res.status != "ok":
-            return QBrush(QColor("#8b0000"))
+            return QBrush(QColor(palette.ALERT_TEXT))
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SCORE, COL_PERCENTILE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -16,14 +16,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core import palette
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.score_stats import BenignStats
 from desktop_app.gui.decisions import DECISION_STYLE, DecisionWords
 from desktop_app.gui.elided_label import ElidedLabel
 
 HIST_BINS = 30
-THRESHOLD_PEN = pg.mkPen("#c0392b", width=2, style=Qt.PenStyle.DashLine)
-CASE_PEN = pg.mkPen("#1f4e9c", width=2)
+THRESHOLD_PEN = pg.mkPen(palette.THRESHOLD, width=2, style=Qt.PenStyle.DashLine)
+CASE_PEN = pg.mkPen(palette.CASE, width=2)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -66,15 +67,15 @@ class ScorePanel(QGroupBox):
         item.setTitle("Benign validation scores", size="9pt")
         self.hist_item = pg.PlotDataItem(
             stepMode="center", fillLevel=0, brush=pg.mkBrush(120, 160, 200, 120),
-            pen=pg.mkPen("#4a6f96"),
+            pen=pg.mkPen(palette.BARS),
         )
         self.plot.addItem(self.hist_item)
         self.threshold_line = pg.InfiniteLine(
-            angle=90, pen=THRESHOLD_PEN, label="threshold", labelOpts={"position": 0.9, "color": "#c0392b", "anchors": [(0, 0), (0, 0)]}
+            angle=90, pen=THRESHOLD_PEN, label="threshold", labelOpts={"position": 0.9, "color": palette.THRESHOLD, "anchors": [(0, 0), (0, 0)]}
         )
         self.case_line = pg.InfiniteLine(
             angle=90, pen=CASE_PEN, label="this case",
-            labelOpts={"position": 0.7, "color": "#1f4e9c", "anchors": [(1, 0), (1, 0)]},
+            labelOpts={"position": 0.7, "color": palette.CASE, "anchors": [(1, 0), (1, 0)]},
         )
         self.plot.addItem(self.threshold_line)
         self.plot.addItem(self.case_line)

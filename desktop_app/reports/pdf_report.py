@@ -33,6 +33,7 @@ from PySide6.QtGui import (
 )
 
 from desktop_app.core import number_format as nf
+from desktop_app.core import palette
 from desktop_app.core.decision_rules import BORDERLINE, BORDERLINE_RULE
 from desktop_app.core.files import FileWriteError, write_bytes_atomic
 from desktop_app.core.heatmap import colorbar, overlay
@@ -71,7 +72,7 @@ def _report_time() -> str:
 def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str,
                 verified: bool) -> list[tuple[str, str]]:
     check = ("matches its .sha256 file" if verified else
-             "<b style='color:#c81e1e'>UNVERIFIED MODEL</b>: no .sha256 file vouched for it")
+             f"<b style='color:{palette.ALERT_TEXT}'>UNVERIFIED MODEL</b>: no .sha256 file vouched for it")
     return [
         ("Model", f"{_esc(meta.model_name)} {_esc(meta.model_version)}"),
         ("Model SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(model_sha256)}</span>"),
@@ -125,8 +126,7 @@ def _disclaimer_html() -> str:
     )
 
 
-_DECISION_COLOR = {DECISION_ANOMALOUS: "#c81e1e", BORDERLINE: "#a05a00",
-                   DECISION_NORMAL: "#1e783c", "": "#666666"}
+_DECISION_COLOR = {decision: text for decision, (_fill, text) in palette.DECISION_COLORS.items()}
 
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
@@ -453,8 +453,8 @@ def write_summary_pdf(
         *_case_rows(context),
         ("Inputs", inputs_text or "&ndash;"),
         ("Images", f"{len(ordered)} files: {n_ok} analysed, {count['']} could not be analysed"),
-        ("Flagged", f"<b style='color:#c81e1e'>{count[DECISION_ANOMALOUS]}</b>"),
-        ("Borderline", f"<b style='color:#a05a00'>{count[BORDERLINE]}</b>"
+        ("Flagged", f"<b style='color:{palette.FLAGGED_TEXT}'>{count[DECISION_ANOMALOUS]}</b>"),
+        ("Borderline", f"<b style='color:{palette.BORDERLINE_TEXT}'>{count[BORDERLINE]}</b>"
                        + ("" if context.band_low is not None
                           and context.band_low < threshold else " (the model defines no band "
                                                                 "below this threshold)")),

@@ -16,12 +16,13 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
 
 from desktop_app.core import number_format as nf
+from desktop_app.core import palette
 from desktop_app.core.score_stats import BenignStats
 
-COLOR_ANOMALOUS = QColor(200, 30, 30)
-COLOR_NORMAL = QColor(30, 120, 60)
-COLOR_THRESHOLD = QColor(220, 120, 0)
-COLOR_BARS = QColor(70, 110, 180)
+COLOR_ANOMALOUS = QColor(palette.FLAGGED_TEXT)
+COLOR_NORMAL = QColor(palette.NOT_FLAGGED_TEXT)
+COLOR_THRESHOLD = QColor(palette.THRESHOLD)
+COLOR_BARS = QColor(palette.BARS)
 
 
 def ensure_gui_app() -> QGuiApplication:
