@@ -58,6 +58,8 @@ def _ci(d: dict[str, Any] | None, pct: bool = False) -> str:
         return "-"
     f = (lambda v: f"{100 * v:.1f}%") if pct else (lambda v: f"{v:.3f}")
     lo, hi = d["ci95"]
+    if lo is None or hi is None:
+        return f"{f(d['value'])} (no CI: too few)"
     return f"{f(d['value'])} [{f(lo)}, {f(hi)}]"
 
 

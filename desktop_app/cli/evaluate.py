@@ -27,14 +27,13 @@ from desktop_app.cli.parser import (
 )
 from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core import number_format as nf
+from desktop_app.core.metrics import MIN_PER_CLASS_FOR_CI
 from desktop_app.core.text_safety import terminal_safe
 from desktop_app.core.texts import DISCLAIMER_SHORT
 
 if TYPE_CHECKING:
     from desktop_app.core.score_stats import BenignStats
 
-# Fewest images of each class (malignant, benign) for which a 95% CI is reported.
-MIN_PER_CLASS_FOR_CI = 10
 FIGURES = ("sensitivity", "specificity", "balanced_accuracy", "auroc", "average_precision")
 
 
@@ -229,8 +228,10 @@ def format_evaluation(report: dict[str, Any]) -> str:
         lines.append("by diagnosis (AUROC; benign-shift rows: a benign kind vs nevi, lower is better):")
     for row in fig.get("by_diagnosis", []):
         lo, hi = row["auroc"]["ci95"]
+        interval = (f"95% CI {nf.ci(lo, hi)}" if lo is not None and hi is not None
+                    else "no CI: too few cases")
         lines.append(f"  {p(row['row']):<40} {nf.fixed(row['auroc']['value'])}  "
-                     f"(95% CI {nf.ci(lo, hi)}, n {row['n_positive']})")
+                     f"({interval}, n {row['n_positive']})")
     lines.append("operating points:")
     for point in fig["operating_points"]:
         sens, spec = point.get("test_sensitivity"), point.get("test_specificity")

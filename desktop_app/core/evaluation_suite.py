@@ -125,7 +125,11 @@ def _ci(y: np.ndarray, s: np.ndarray, fn: metrics.Statistic, n: int, seed: int) 
 def diagnosis_rows(
     classes: Sequence[str], scores: np.ndarray, n_resamples: int = 2000, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """AUROC (95% CI) of each malignant class vs nevi and vs all benign; each other benign class vs nevi."""
+    """AUROC (95% CI) of each malignant class vs nevi and vs all benign; each other benign class vs nevi.
+
+    A row with fewer than :data:`~desktop_app.core.metrics.MIN_PER_CLASS_FOR_CI` images on
+    either side gets no interval (``ci95`` ``[None, None]``).
+    """
     cls = np.asarray(classes)
     s = np.asarray(scores, dtype=np.float64)
     present = set(cls.tolist())
@@ -138,9 +142,13 @@ def diagnosis_rows(
             return
         keep = pos | neg
         y = pos[keep]
+        if min(int(pos.sum()), int(neg.sum())) < metrics.MIN_PER_CLASS_FOR_CI:
+            auroc = {"value": float(metrics.roc_auc(y, s[keep])), "ci95": [None, None]}
+        else:
+            auroc = _ci(y, s[keep], metrics.roc_auc, n_resamples, seed)
         rows.append({
             "row": name, "kind": kind, "n_positive": int(pos.sum()), "n_negative": int(neg.sum()),
-            "auroc": _ci(y, s[keep], metrics.roc_auc, n_resamples, seed),
+            "auroc": auroc,
         })
 
     for c in MALIGNANT_CLASSES:
@@ -280,6 +288,8 @@ def scores_from_report(path: Path) -> dict[str, float]:
 def _fmt(d: dict[str, Any], pct: bool = False) -> str:
     f = (lambda v: f"{100 * v:.1f}") if pct else (lambda v: f"{v:.3f}")
     lo, hi = d["ci95"]
+    if lo is None or hi is None:
+        return f"{f(d['value'])} (no CI: too few)"
     return f"{f(d['value'])} [{f(lo)}, {f(hi)}]"
 
 

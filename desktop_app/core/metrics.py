@@ -22,6 +22,10 @@ DEFAULT_SENSITIVITY_TARGETS: tuple[float, ...] = (0.90, 0.95)
 VALIDATION_SENSITIVITY_TARGETS: tuple[float, ...] = (0.80, 0.85, 0.90)
 
 
+# Fewest images of each class (positive, negative) for which a 95% CI is reported:
+# below it a bootstrap interval means nothing (two images give AUROC "1.000 (1.000 - 1.000)").
+MIN_PER_CLASS_FOR_CI = 10
+
 def _as_bool(y: np.ndarray | Sequence) -> np.ndarray:
     return np.asarray(y).astype(bool).ravel()
 

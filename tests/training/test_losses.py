@@ -142,7 +142,7 @@ def test_reflected_border_compares_the_whole_image(image_pairs: tuple[np.ndarray
 def test_bad_sigma_is_refused(sigma: float) -> None:
     with pytest.raises(ValueError, match="sigma must be positive"):
         window_size(sigma)
-    with pytest.raises(ValueError, match="sigma must be positive"):
+    with pytest.raises(ValueError, match="sigma must be above 0"):
         SsimWindow(sigma)
 
 

@@ -83,7 +83,7 @@ def test_specificity_threshold_meets_the_target() -> None:
 
 def test_cli_suite_writes_json_and_reports_missing_splits(tmp_path: Path, capsys) -> None:
     # A data folder without the listed files is a usage error, not a crash.
-    assert dermscreen(["evaluate", str(tmp_path), "--suite", "--resamples", "10"]) == 2
+    assert dermscreen(["evaluate", str(tmp_path), "--suite", "--resamples", "100"]) == 2
     assert "not found" in capsys.readouterr().err
 
 

@@ -89,6 +89,7 @@ def test_csv_export_carries_case_id_clinician_reviews_and_relative_paths(
     assert scripted_paths.offered[-1] == ReportDetails()  # nothing typed yet for this batch
     assert re.fullmatch(r"save:results-\d{8}-\d{6}\.csv", scripted_paths.asked[-1])
     rows = read_results_csv(out / "a.csv")
+    assert "'=HYPERLINK" in (out / "a.csv").read_text(encoding="utf-8-sig")  # never a formula
     assert len(rows) == 9
     words = window.results_model.words
     by_index = {r.index: r for r in results}
@@ -101,7 +102,8 @@ def test_csv_export_carries_case_id_clinician_reviews_and_relative_paths(
         assert row["triage"] == LABELS[words.of(result)]  # the table's own decision
         if result.image_sha256 == reviewed.image_sha256:
             assert row["reviewed"] == "yes"
-            assert row["review_note"] == "'=HYPERLINK(\"http://x\") refer"
+            # Read back as typed; in the file it is guarded: never a formula in a spreadsheet.
+            assert row["review_note"] == "=HYPERLINK(\"http://x\") refer"
         else:
             assert row["reviewed"] == "no" and row["review_note"] == ""
 
