@@ -21,7 +21,8 @@ if [ "${SKIP_DOWNLOAD:-0}" != 1 ]; then
   WHEELHOUSE_TARGETS=linux bash installers/make_wheelhouse.sh
 fi
 [ -f "$WH/requirements-app.lock" ] || fail "$WH/requirements-app.lock missing"
-[ -f "$WH/resources/models/dermscreen-reference.onnx" ] \
+default_name=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/paths.py")
+[ -f "$WH/resources/models/$default_name" ] \
   || fail "$WH carries no default model (set WHEELHOUSE_MODEL to an exported .onnx)"
 WH=$(cd "$WH" && pwd)
 ( cd "$WH" && sha256sum --quiet -c SHA256SUMS ) || fail "SHA256SUMS does not match the wheelhouse"

@@ -10,13 +10,15 @@
 #     --relock     re-resolve installers/requirements-app.lock from pyproject.toml first
 #     --with-cuda  add the CUDA 13 / cuDNN 9 wheels (requirements-cuda.lock; several GB)
 # Environment: WHEELHOUSE (default installers/wheelhouse), WHEELHOUSE_TARGETS ("linux win"),
-#   PYTHON (default python3.11), WHEELHOUSE_MODEL (default resources/models/dermscreen-reference.onnx)
+#   PYTHON (default python3.11), WHEELHOUSE_MODEL (default: the app's default model,
+#   DEFAULT_MODEL_NAME in desktop_app/core/paths.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 WH=${WHEELHOUSE:-installers/wheelhouse}
 TARGETS=${WHEELHOUSE_TARGETS:-linux win}
-MODEL=${WHEELHOUSE_MODEL:-resources/models/dermscreen-reference.onnx}
+DEFAULT_NAME=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' desktop_app/core/paths.py)
+MODEL=${WHEELHOUSE_MODEL:-resources/models/$DEFAULT_NAME}
 relock=0
 cuda=0
 for arg in "$@"; do
@@ -79,17 +81,17 @@ step "default model and tools"
 rm -rf "$WH/resources" "$WH/tools"   # never carry a model left from an earlier run
 mkdir -p "$WH/resources/models" "$WH/tools"
 if [ -f "$MODEL" ]; then
-  cp "$MODEL" "$WH/resources/models/dermscreen-reference.onnx"
-  ( cd "$WH/resources/models" && sha256sum dermscreen-reference.onnx > dermscreen-reference.onnx.sha256 )
+  cp "$MODEL" "$WH/resources/models/$DEFAULT_NAME"
+  ( cd "$WH/resources/models" && sha256sum "$DEFAULT_NAME" > "$DEFAULT_NAME.sha256" )
   card="${MODEL%.onnx}.md"
-  [ -f "$card" ] && cp "$card" "$WH/resources/models/dermscreen-reference.md"
+  [ -f "$card" ] && cp "$card" "$WH/resources/models/${DEFAULT_NAME%.onnx}.md"
 else
   echo "warning: $MODEL missing: the wheelhouse carries no default model (set WHEELHOUSE_MODEL)" >&2
 fi
-# The other bundled models (e.g. the improved detector) travel too, each with its hash and card.
+# The other bundled models (e.g. the reference) travel too, each with its hash and card.
 for onnx in resources/models/*.onnx; do
   name=$(basename "$onnx")
-  [ "$name" = dermscreen-reference.onnx ] && continue
+  [ "$name" = "$DEFAULT_NAME" ] && continue
   [ -f "$onnx.sha256" ] || { echo "warning: $onnx has no .sha256: not shipped" >&2; continue; }
   cp "$onnx" "$onnx.sha256" "$WH/resources/models/"
   [ -f "${onnx%.onnx}.md" ] && cp "${onnx%.onnx}.md" "$WH/resources/models/"

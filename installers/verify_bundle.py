@@ -10,6 +10,7 @@ listing, and exits 1 naming each forbidden entry or each missing required one.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 from pathlib import Path
@@ -18,9 +19,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bundle_policy import forbidden_modules, forbidden_paths
 
-DEFAULT_MODEL = "dermscreen-reference.onnx"
+
+def _app_default_model() -> str:
+    """DEFAULT_MODEL_NAME from desktop_app/core/paths.py, its one home (read, not imported:
+    the build venv need not hold the app's dependencies)."""
+    source = Path(__file__).resolve().parents[1] / "desktop_app" / "core" / "paths.py"
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", "") == "DEFAULT_MODEL_NAME"):
+            return str(ast.literal_eval(node.value))
+    msg = f"DEFAULT_MODEL_NAME not found in {source}"
+    raise RuntimeError(msg)
+
+
+# The app's default model must be inside (other bundled models are checked with the rest).
+DEFAULT_MODEL = _app_default_model()
 # Modules a working bundle must embed (a failed lazy-import scan would drop them silently).
-REQUIRED_MODULES = ("desktop_app.cli", "desktop_app.core.engine", "desktop_app.core.model_file",
+REQUIRED_MODULES = ("desktop_app.cli", "desktop_app.cli.analyse", "desktop_app.core.engine",
+                    "desktop_app.core.model_file",
                     "desktop_app.reports.csv_report", "check_gpu", "onnxruntime")
 REQUIRED_PACKAGES = ("desktop_app.gui.",)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from desktop_app.core.paths import DEFAULT_MODEL_NAME
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "installers"))
 
@@ -70,11 +72,12 @@ def test_cuda_libraries_are_told_apart() -> None:
 
 def test_verify_bundle_names_what_a_bundle_lacks(tmp_path: Path) -> None:
     touch(tmp_path, "_internal/PySide6/QtCore.abi3.so")
+    assert verify_bundle.DEFAULT_MODEL == DEFAULT_MODEL_NAME  # the app's own default
     assert verify_bundle.required_missing(tmp_path) == [
-        "_internal/resources/models/dermscreen-reference.onnx",
+        f"_internal/resources/models/{DEFAULT_MODEL_NAME}",
         "_internal/onnxruntime/capi (ONNX Runtime library)",
     ]
-    touch(tmp_path, "_internal/resources/models/dermscreen-reference.onnx",
+    touch(tmp_path, f"_internal/resources/models/{DEFAULT_MODEL_NAME}",
           "_internal/onnxruntime/capi/libonnxruntime.so.1.31.1")
     assert verify_bundle.required_missing(tmp_path) == []
 
