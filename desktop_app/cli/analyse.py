@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from desktop_app.cli.engine_run import capped_workers, load_model_quietly, run_engine
+from desktop_app.cli.engine_run import capped_workers, load_model_or_say, run_engine
 from desktop_app.cli.interrupt import StopOnSignal
 from desktop_app.cli.parser import (
     EXIT_MODEL,
@@ -92,7 +92,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from desktop_app.core.errors import ModelError
     from desktop_app.core.files import FileWriteError
     from desktop_app.reports.output_folder import OutputFolderLock, check_output_folder
 
@@ -100,14 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if note:
         warn(note)
     with StopOnSignal() as stop:
-        try:
-            model = load_model_quietly(args.model)
-        except ModelError as exc:
-            err(f"invalid model: {terminal_safe(exc)}")
+        model = load_model_or_say(args.model)
+        if model is None:
             return EXIT_MODEL
-        if not model.verified:
-            warn(f"unverified model: no {terminal_safe(model.path.name)}.sha256 file vouches for "
-                 "it; results are marked model_verified=no")
         try:
             out = check_output_folder(args.out)
             lock = OutputFolderLock(out)

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 
 from desktop_app.cli.interrupt import StopOnSignal
 from desktop_app.cli.progress import ProgressBar
+from desktop_app.cli.terminal import err, warn
 from desktop_app.core.paths import default_model_path
+from desktop_app.core.text_safety import terminal_safe
+from desktop_app.core.texts import unverified_model_note
 
 if TYPE_CHECKING:
     from desktop_app.core.engine import Engine
@@ -52,6 +55,21 @@ class EngineRun:
     total: int  # files found; more than len(results) when stopped
     stopped: bool
 
+
+
+def load_model_or_say(model_arg: str | None) -> LoadedModel | None:
+    """The named (or bundled) model; None after saying why it is invalid. An unverified
+    model loads with a warning."""
+    from desktop_app.core.errors import ModelError
+
+    try:
+        model = load_model_quietly(model_arg)
+    except ModelError as exc:
+        err(f"invalid model: {terminal_safe(exc)}")
+        return None
+    if not model.verified:
+        warn(terminal_safe(unverified_model_note(model.path.name)))
+    return model
 
 def run_engine(
     model: LoadedModel, paths: Sequence[str], *, recursive: bool, threshold: float,

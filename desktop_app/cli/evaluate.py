@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.cli.engine_run import capped_workers, load_model_quietly, run_engine
+from desktop_app.cli.engine_run import capped_workers, load_model_or_say, run_engine
 from desktop_app.cli.interrupt import StopOnSignal
 from desktop_app.cli.parser import (
     EXIT_MODEL,
@@ -120,7 +120,7 @@ def run_suite(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.dataset import scan_dataset
-    from desktop_app.core.errors import DermScreenError, ModelError
+    from desktop_app.core.errors import DermScreenError
     from desktop_app.core.files import FileWriteError, ensure_output_dir, write_text_atomic
     from desktop_app.core.results import threshold_for
 
@@ -138,10 +138,8 @@ def run(args: argparse.Namespace) -> int:
     if note:
         warn(note)
     with StopOnSignal() as stop:
-        try:
-            model = load_model_quietly(args.model)
-        except ModelError as exc:
-            err(f"invalid model: {terminal_safe(exc)}")
+        model = load_model_or_say(args.model)
+        if model is None:
             return EXIT_MODEL
         stats = model.metadata.benign_stats
         threshold = threshold_for(stats, alpha=args.alpha, default=model.metadata.threshold)

@@ -60,3 +60,10 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "clinician": "reviewing clinician named for the batch; empty when none was given",
     "app_version": "DermScreen version that wrote the report",
 }
+
+
+def unverified_model_note(model_file_name: str) -> str:
+    """What the window and the CLI say about a model no .sha256 file vouches for."""
+    return (f"Unverified model: no {model_file_name}.sha256 file vouches for this model, so it "
+            "may not be the file that was validated. Results are marked \"unverified model\" "
+            "(CSV column model_verified = no, and in the PDFs).")

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from desktop_app.core import paths
 from desktop_app.core.results import AnalysisResult
+from desktop_app.core.texts import unverified_model_note
 from desktop_app.gui import menus
 from desktop_app.gui import settings as app_settings
 from desktop_app.gui.actions import ActionContext, build_actions, update_enabled
@@ -226,14 +227,9 @@ class MainWindow(QMainWindow):
             return
         model, engine = value
         meta = model.metadata
-        if model.verified:
-            self.banner.hide()
-        else:
-            # Loaded, but nothing vouches for the file: say so where it cannot be missed.
-            self.banner.show_message(
-                f"Unverified model: no {model.path.name}.sha256 file vouches for this model, so "
-                "it may not be the file that was validated. Results are marked \"unverified "
-                "model\" in the CSV and PDF.", "warning")
+        self.banner.hide()
+        if not model.verified:  # loaded, but nothing vouches for the file: cannot be missed
+            self.banner.show_message(unverified_model_note(model.path.name), "warning")
         self.model_status.show_model(model)
         self.setWindowTitle(f"{APP_TITLE} — {meta.model_name} {meta.model_version}")
         self.results_model.words.band_low = borderline_low(meta)

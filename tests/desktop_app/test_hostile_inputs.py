@@ -194,7 +194,7 @@ def test_unverified_and_tampered_models(tmp_path: Path, isic9_test_files: list[P
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     _, rows = csv_rows(tmp_path / "out")
     assert rows[0]["status"] == "ok" and rows[0]["model_verified"] == "no"
-    assert "warning: unverified model" in proc.stderr.decode(errors="replace")
+    assert "warning: Unverified model: no bare.onnx.sha256 file" in proc.stderr.decode(errors="replace")
     assert "UNVERIFIED MODEL" in proc.stdout.decode(errors="replace")
     summary = subprocess.run(["pdftotext", "-layout", str(tmp_path / "out" / "summary.pdf"), "-"],
                              capture_output=True, check=True, text=True).stdout
