@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt, Signal
@@ -21,16 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.paths import model_card_path
+from desktop_app.core.texts import INTENDED_USE
+from desktop_app.version import app_version
+
 if TYPE_CHECKING:
     from desktop_app.core.model_file import LoadedModel
     from desktop_app.gui.report_details import ReportDetails
-
-INTENDED_USE = (
-    "DermScreen is a triage aid for dermoscopic images of skin lesions. It flags images "
-    "that look unlike the benign lesions its model was trained on, and shows where they "
-    "differ. It is not a diagnosis: a 'normal' result does not rule out melanoma or any "
-    "other disease, and every decision about a patient rests with a qualified clinician."
-)
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.jpe *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
 
@@ -129,25 +125,6 @@ class MessageBar(QFrame):
         return self.label.text()
 
 
-def model_card_path(model_path: str | Path) -> Path | None:
-    """The model card beside the model file: MODEL.md (or MODEL.onnx.md), when present."""
-    model_path = Path(model_path)
-    for candidate in (model_path.with_suffix(".md"), model_path.with_name(model_path.name + ".md")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def app_version() -> str:
-    """The installed package version ('' when running from a bare checkout)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("dermscreen")
-    except PackageNotFoundError:
-        return ""
-
-
 def about_html(model: LoadedModel | None, model_error: str = "") -> str:
     """Header of the About box: intended use and the loaded model (HTML)."""
     parts = [
@@ -186,6 +163,8 @@ class AboutDialog(QDialog):
         self.card = QTextBrowser()
         self.card.setOpenExternalLinks(False)
         card_path = model_card_path(model.path) if model is not None else None
+        if card_path is not None and not card_path.is_file():
+            card_path = None
         self.card_path = card_path
         if card_path is not None:
             try:

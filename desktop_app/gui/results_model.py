@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +18,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
+from desktop_app.core import number_format as nf
 from desktop_app.core import palette
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui.components.result_list import ResultList, RowSpan
@@ -63,12 +63,6 @@ def relative_folder(path: Path, roots: list[Path]) -> str:
             continue
         return "" if rel == Path() else rel.as_posix()
     return ""
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return format(value, spec)
 
 
 class ResultsModel(QAbstractTableModel):
@@ -153,11 +147,11 @@ class ResultsModel(QAbstractTableModel):
         if col == COL_FILE:
             return res.path.name
         if col == COL_SCORE:
-            return _fmt(res.score, ".4f")
+            return nf.number(res.score, ".4f")
         if col == COL_DECISION:
             return self.words.style(res)[0]
         if col == COL_PERCENTILE:
-            return _fmt(res.percentile, ".1f")
+            return nf.number(res.percentile, ".1f")
         if col == COL_STATUS:
             return "ok" if res.status == "ok" else f"error: {res.error}"
         return None
@@ -179,9 +173,9 @@ class ResultsModel(QAbstractTableModel):
         if res.status != "ok":
             return f"{res.path}\nCould not be analysed: {res.error}"
         return (
-            f"{res.path}\nscore {_fmt(res.score, '.4f')} vs threshold "
-            f"{_fmt(res.threshold, '.4f')}: {self.words.of(res)}\n"
-            f"z {_fmt(res.z, '+.2f')}, benign percentile {_fmt(res.percentile, '.1f')}"
+            f"{res.path}\nscore {nf.number(res.score, '.4f')} vs threshold "
+            f"{nf.number(res.threshold, '.4f')}: {self.words.of(res)}\n"
+            f"z {nf.number(res.z, '+.2f')}, benign percentile {nf.number(res.percentile, '.1f')}"
         )
 
     def folder_text(self, res: AnalysisResult) -> str:

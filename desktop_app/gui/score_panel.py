@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core import number_format as nf
 from desktop_app.core import palette
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.score_stats import BenignStats
@@ -25,10 +26,6 @@ from desktop_app.gui.elided_label import ElidedLabel
 HIST_BINS = 30
 THRESHOLD_PEN = pg.mkPen(palette.THRESHOLD, width=2, style=Qt.PenStyle.DashLine)
 CASE_PEN = pg.mkPen(palette.CASE, width=2)
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "—" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 class ScorePanel(QGroupBox):
@@ -113,7 +110,7 @@ class ScorePanel(QGroupBox):
         else:
             self.threshold_line.setValue(threshold)
             self.threshold_line.show()
-            self.threshold_label.setText(_fmt(threshold, ".5g"))
+            self.threshold_label.setText(nf.number(threshold, ".5g"))
         self._fit_range()
 
     # -- one case -----------------------------------------------------------------
@@ -138,11 +135,11 @@ class ScorePanel(QGroupBox):
         self._case_score = float(result.score)
         self.case_line.setValue(self._case_score)
         self.case_line.show()
-        self.score_label.setText(_fmt(result.score, ".5g"))
+        self.score_label.setText(nf.number(result.score, ".5g"))
         if result.threshold is not None:
             self.set_threshold(float(result.threshold))
-        self.z_label.setText(_fmt(result.z, "+.2f"))
-        self.percentile_label.setText(_fmt(result.percentile, ".1f"))
+        self.z_label.setText(nf.number(result.z, "+.2f"))
+        self.percentile_label.setText(nf.number(result.percentile, ".1f"))
         self._set_decision(self.words.style(result)[0], self.words.of(result))
         self._fit_range()
 
