@@ -41,7 +41,6 @@ from desktop_app.core.model_metadata import (
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-SIDECAR_SUFFIX = paths.SIDECAR_SUFFIX
 # ONNX Runtime severities: 0 verbose .. 3 error, 4 fatal. Errors only by default;
 # fatal only while CUDA is tried, because a CPU-only machine with onnxruntime-gpu
 # logs a missing-library ERROR there (measured, even at 3) that the user must not
@@ -119,8 +118,6 @@ class LoadedModel:
 # --- files and hashes -------------------------------------------------------------
 
 
-sidecar_path = paths.sidecar_path  # the one path rule lives in paths (export needs no ONNX Runtime)
-
 
 def _check_readable(path: Path) -> None:
     if not path.exists():
@@ -145,7 +142,7 @@ def check_sidecar(path: Path, digest: str) -> bool:
 
     Raises ModelHashMismatchError when the sidecar disagrees or cannot be read.
     """
-    sidecar = sidecar_path(path)
+    sidecar = paths.sidecar_path(path)
     if not sidecar.exists():
         return False
     try:

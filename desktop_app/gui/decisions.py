@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from desktop_app.core.decision_rules import (
     BORDERLINE,
-    BORDERLINE_RULE,
     TRIAGE_LABEL,
     triage_decision,
 )
 from desktop_app.core.palette import DECISION_COLORS
 from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
 
-__all__ = ["BORDERLINE", "BORDERLINE_RULE", "DECISION_STYLE", "DecisionWords"]
+__all__ = ["DECISION_STYLE", "DecisionWords"]
 
 # Decision colours carry text too ("FLAGGED", "borderline", "not flagged", "error"): never
 # colour alone. (label, background, foreground)

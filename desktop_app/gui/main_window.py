@@ -19,6 +19,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEve
 from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from desktop_app.core import paths
+from desktop_app.core.operating_points import borderline_low
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.texts import unverified_model_note
 from desktop_app.gui import menus
@@ -27,7 +28,6 @@ from desktop_app.gui.actions import ActionContext, build_actions, update_enabled
 from desktop_app.gui.batch_runner import BatchRunner
 from desktop_app.gui.case_loader import CaseLoader
 from desktop_app.gui.case_panel import CasePanel
-from desktop_app.gui.components.operating_point import borderline_low
 from desktop_app.gui.components.session import BatchEnd, OpenPlan, Session, ShownCase
 from desktop_app.gui.dialogs import AboutDialog, DialogPathProvider, MessageBar, PathProvider
 from desktop_app.gui.exports import Exporter

@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import palette
 from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.operating_points import expected_words
 from desktop_app.gui.components.operating_point import (
     ALPHA_MAX,
     ALPHA_MIN,
     OperatingPoint,
-    expected_words,
     parse_alpha,
 )
 

@@ -20,9 +20,10 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
 from desktop_app.core import number_format as nf
 from desktop_app.core import palette
+from desktop_app.core.decision_rules import BORDERLINE
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui.components.result_list import ResultList, RowSpan
-from desktop_app.gui.decisions import BORDERLINE, DecisionWords
+from desktop_app.gui.decisions import DecisionWords
 
 (COL_THUMB, COL_FILE, COL_SCORE, COL_DECISION, COL_PERCENTILE, COL_REVIEW, COL_FOLDER,
  COL_STATUS) = range(8)

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.decision_rules import BORDERLINE
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui.components.operating_point import OperatingPoint
 from desktop_app.gui.components.result_list import ResultList
-from desktop_app.gui.decisions import BORDERLINE
 from desktop_app.gui.operating_point import OperatingPointControl
 from desktop_app.gui.results_model import (
     COL_DECISION,

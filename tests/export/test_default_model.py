@@ -21,8 +21,8 @@ from desktop_app.core.metrics import (
     sensitivity,
     specificity,
 )
-from desktop_app.core.model_file import load_model, sidecar_path
-from desktop_app.core.paths import DEFAULT_MODEL_NAME
+from desktop_app.core.model_file import load_model
+from desktop_app.core.paths import DEFAULT_MODEL_NAME, sidecar_path
 from desktop_app.core.preprocess import preprocess_file
 from export.model_card import card_path, num, pct
 

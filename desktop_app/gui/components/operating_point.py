@@ -10,7 +10,7 @@ test-set figures come from the operating points stored in the model
 (interpolated between them), their counts from the model's evaluation; the
 benign validation figure from BenignStats.specificity_at. Those rules and
 words live Qt-free in :mod:`desktop_app.core.operating_points` (the PDF reports
-print the same sentences); they are re-exported here for the window's code.
+print the same sentences).
 """
 
 from __future__ import annotations
@@ -19,24 +19,11 @@ import math
 
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.operating_points import (
-    BAND_SENSITIVITY,
-    SCREENING_SENSITIVITY,
-    ExpectedPerformance,
-    borderline_low,
-    evaluation_counts,
-    expected_performance,
-    expected_words,
     opening_threshold,
-    screening_threshold,
-    wilson,
 )
 from desktop_app.gui.components.events import Event
 
-__all__ = [
-    "ALPHA_MAX", "ALPHA_MIN", "BAND_SENSITIVITY", "SCREENING_SENSITIVITY", "ExpectedPerformance",
-    "OperatingPoint", "borderline_low", "evaluation_counts", "expected_performance",
-    "expected_words", "opening_threshold", "parse_alpha", "screening_threshold", "wilson",
-]
+__all__ = ["ALPHA_MAX", "ALPHA_MIN", "OperatingPoint", "parse_alpha"]
 
 ALPHA_MIN, ALPHA_MAX = -3.0, 10.0
 

@@ -70,7 +70,7 @@ def save_contract_model(path: Path, props: dict[str, str], *, sidecar: bool = Tr
     """``contract_graph(props)`` written to ``path`` (with a matching ``.sha256`` sidecar)."""
     import hashlib
 
-    from desktop_app.core.model_file import sidecar_path
+    from desktop_app.core.paths import sidecar_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(contract_graph(props), str(path))

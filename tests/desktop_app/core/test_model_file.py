@@ -28,9 +28,9 @@ from desktop_app.core.model_file import (
     load_model,
     read_metadata,
     read_metadata_props,
-    sidecar_path,
 )
 from desktop_app.core.model_metadata import OUTPUT_NAMES, PREFIX
+from desktop_app.core.paths import sidecar_path
 from desktop_app.core.preprocess import preprocess_file
 from tests.desktop_app.core.contract_model import (
     REFERENCE_MODEL,

@@ -12,10 +12,10 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.core.operating_points import opening_threshold
 from desktop_app.core.results import redecide
 from desktop_app.gui import menus
 from desktop_app.gui import settings as app_settings
-from desktop_app.gui.components.operating_point import opening_threshold
 from desktop_app.gui.results_model import COL_STATUS, FILTER_ANOMALOUS, FILTER_ERRORS
 from desktop_app.gui.workers import THUMB_SIZE
 from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal

@@ -7,18 +7,17 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.preprocess import PreprocessConfig
-from desktop_app.core.score_stats import BenignStats
-from desktop_app.gui.components.operating_point import (
-    OperatingPoint,
+from desktop_app.core.operating_points import (
     borderline_low,
     expected_performance,
     expected_words,
     opening_threshold,
-    parse_alpha,
     screening_threshold,
     wilson,
 )
+from desktop_app.core.preprocess import PreprocessConfig
+from desktop_app.core.score_stats import BenignStats
+from desktop_app.gui.components.operating_point import OperatingPoint, parse_alpha
 from desktop_app.gui.operating_point import OperatingPointControl
 
 POINTS = [

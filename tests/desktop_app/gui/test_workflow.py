@@ -17,9 +17,9 @@ import pytest
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication, QToolBar
 
+from desktop_app.core.decision_rules import BORDERLINE
+from desktop_app.core.operating_points import opening_threshold
 from desktop_app.gui import settings as app_settings
-from desktop_app.gui.components.operating_point import opening_threshold
-from desktop_app.gui.decisions import BORDERLINE
 from desktop_app.gui.results_model import COL_FOLDER, COL_REVIEW, COL_SCORE
 from desktop_app.gui.window_geometry import first_size
 from desktop_app.gui.workers import TaskThread, abandoned_threads
