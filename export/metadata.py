@@ -93,6 +93,15 @@ def training_summary(info: RunInfo) -> dict[str, Any]:
     for key in ("extra_benign", "n_train", "n_val", "patience", "max_minutes"):
         if config.get(key) is not None:
             out[key] = config[key]
+    known = config.get("known_anomalies")
+    if known:
+        # Semi-supervised: which labelled malignant images trained (by file name: no machine paths).
+        out["known_anomalies"] = {
+            "share": known["share"], "margin": known["margin"], "weight": known["weight"],
+            "rule": known["rule"], "n_train": len(known["train_files"]),
+            "n_val": len(known["val_files"]),
+            "train_images": sorted(Path(r["path"]).name for r in known["train_files"]),
+        }
     if info.field_of_view is not None:
         out["field_of_view"] = info.field_of_view.to_dict()
         out["field_of_view_rule"] = info.field_of_view.describe()

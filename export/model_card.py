@@ -173,6 +173,17 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
             f"training / {training.get('n_val', '?')} validation images, split by lesion); "
             "epochs chosen by validation loss (best epoch kept)."
         )
+    known = training.get("known_anomalies")
+    if isinstance(known, dict):
+        out.append(
+            f"**Semi-supervised: this model trained on {known.get('n_train', '?')} labelled "
+            f"malignant images** (a {100 * float(known.get('share', 0)):.0f}% class-stratified "
+            "share of the audited isic9 Train malignant images) as known anomalies: their score "
+            f"was pushed above a margin of {known.get('margin')} ({known.get('rule', '')}). It is "
+            "not a benign-only anomaly detector; its validation cancers are the "
+            f"{known.get('n_val', '?')} held-out Train malignant images, and any figure on sets "
+            "holding the trained-on images (the suite's `validation` set) is optimistic."
+        )
     out.append("")
     out.append(
         f"Preprocessing: digital hair removal ({'on' if pre.hair_removal else 'off'}; black-hat "
@@ -272,7 +283,9 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         out.append(
             "What moving the threshold means. Rows labelled \"validation sensitivity\" were "
             "chosen on validation data only (benign validation images plus the Train malignant "
-            "images, which the autoencoder never trains on); rows labelled \"(test)\" were "
+            + ("images this model did not train on" if isinstance(training.get("known_anomalies"),
+               dict) else "images, which the autoencoder never trains on")
+            + "); rows labelled \"(test)\" were "
             "chosen on the Test split itself, so their Test figures are optimistic."
         )
         out += ["", *_operating_points(md), ""]

@@ -57,6 +57,16 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--patience", type=int, default=None,
                    help="stop after N epochs without a lower validation loss (best epoch kept)")
+    p.add_argument(
+        "--known-anomalies", type=float, default=None, metavar="SHARE",
+        help="semi-supervised track: train on this share (e.g. 0.7) of the Train malignant images "
+        "as known anomalies (hinge on their score); the rest stays validation. The model "
+        "then must ship under its own name with a card that says so",
+    )
+    p.add_argument("--anomaly-margin", type=float, default=0.2,
+                   help="score below which a known anomaly is penalised (with --known-anomalies)")
+    p.add_argument("--anomaly-weight", type=float, default=1.0,
+                   help="weight of the known-anomaly hinge (with --known-anomalies)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after the epoch that passes this much training time (best epoch kept)")
 
@@ -173,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                     ssim_border=args.ssim_border,
                     extra_benign=args.extra_benign,
                     patience=args.patience,
+                    known_anomalies=args.known_anomalies,
+                    anomaly_margin=args.anomaly_margin,
+                    anomaly_weight=args.anomaly_weight,
                     max_minutes=args.max_minutes,
                 ),
                 progress=_say,

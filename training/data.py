@@ -146,9 +146,9 @@ def audit_dataset(root: str | Path, workers: int = 4) -> Audit:
 
 
 def split_benign(
-    samples: list[Sample], val_fraction: float = 0.15, seed: int = 42
+    samples: list[Sample], val_fraction: float = 0.15, seed: int = 42, label: str = "benign"
 ) -> tuple[list[Sample], list[Sample]]:
-    """Deterministic class-stratified split of benign samples into (train, validation).
+    """Deterministic class-stratified split of ``label`` samples into (train, validation).
 
     Within each class the files are ordered by name, shuffled with ``seed``
     and the first ``round(n * val_fraction)`` (at least one where the class
@@ -157,7 +157,7 @@ def split_benign(
     if not 0.0 < val_fraction < 1.0:
         msg = f"val_fraction must be in (0, 1), got {val_fraction}"
         raise ValueError(msg)
-    benign = [s for s in samples if s.label == "benign"]
+    benign = [s for s in samples if s.label == label]
     by_class: dict[str, list[Sample]] = defaultdict(list)
     for s in sorted(benign, key=lambda s: (s.cls, s.path.name, str(s.path))):
         by_class[s.cls].append(s)

@@ -72,6 +72,12 @@ def _benign_specificity_by_alpha(
     ]
 
 
+def known_anomaly_paths(config: dict[str, Any]) -> set[str]:
+    """Paths of the Train malignant images a semi-supervised run trained on (empty otherwise)."""
+    known = config.get("known_anomalies") or {}
+    return {str(row["path"]) for row in known.get("train_files", [])}
+
+
 def evaluate(
     run_dir: str | Path,
     data_dir: str | Path,
@@ -117,6 +123,10 @@ def evaluate(
     # Validation malignant: Train malignant images, never trained on (the CAE sees
     # benign images only); with the benign validation scores they choose thresholds.
     val_malignant = audit.malignant_train()
+    trained_on = known_anomaly_paths(info.config)
+    if trained_on:
+        # A semi-supervised run trained on some of them: only the held-out ones validate.
+        val_malignant = [s for s in val_malignant if str(s.path) not in trained_on]
     progress(f"scoring {len(val_malignant)} Train malignant images (validation only)")
     x_mal = load_tensors([s.path for s in val_malignant], pre, audit.sha, progress)
     mal_scores = score_images(

@@ -59,6 +59,12 @@ class FitConfig:
     extra_benign: Path | None = None
     patience: int | None = None  # stop after this many epochs without a lower val_loss
     max_minutes: float | None = None  # stop after the epoch that passes this training time
+    # Issue 13's semi-supervised track: this share of the audited Train malignant images
+    # trains as known anomalies (training.losses.known_anomaly_loss); the rest stays
+    # validation. None: benign images only (the reference and every unsupervised model).
+    known_anomalies: float | None = None
+    anomaly_margin: float = 0.2
+    anomaly_weight: float = 1.0
 
     @property
     def ssim_window(self) -> SsimWindow:
@@ -82,6 +88,16 @@ class FitConfig:
         if self.max_minutes is not None and self.max_minutes <= 0:
             msg = f"--max-minutes must be positive, got {self.max_minutes}"
             raise ValueError(msg)
+        if self.known_anomalies is not None:
+            if not 0.0 < self.known_anomalies < 1.0:
+                msg = f"--known-anomalies must lie in (0, 1), got {self.known_anomalies}"
+                raise ValueError(msg)
+            if self.augment:
+                msg = "--known-anomalies does not combine with --augment"
+                raise ValueError(msg)
+            if self.anomaly_margin <= 0 or self.anomaly_weight <= 0:
+                msg = "--anomaly-margin and --anomaly-weight must be positive"
+                raise ValueError(msg)
         if self.limit is not None and self.limit < 4:
             msg = f"--limit must be at least 4 images, got {self.limit}"
             raise ValueError(msg)
@@ -112,6 +128,21 @@ def select_benign(audit: Audit, cfg: FitConfig) -> tuple[list[Sample], list[Samp
         extra_train, extra_val = extra_benign_samples(audit, Path(cfg.extra_benign), cfg)
         train, val = train + extra_train, val + extra_val
     return train, val
+
+
+def select_known_anomalies(audit: Audit, cfg: FitConfig) -> tuple[list[Sample], list[Sample]]:
+    """(trained-on, held-out) Train malignant images of a semi-supervised run; ([], []) otherwise.
+
+    Class-stratified and seeded like the benign split; ``--limit`` caps them too.
+    """
+    if cfg.known_anomalies is None:
+        return [], []
+    malignant = audit.malignant_train()
+    if cfg.limit is not None and cfg.limit < len(malignant):
+        order = np.random.default_rng(cfg.seed).permutation(len(malignant))[: cfg.limit]
+        malignant = [malignant[i] for i in sorted(int(i) for i in order)]
+    held_out = 1.0 - cfg.known_anomalies
+    return split_benign(malignant, val_fraction=held_out, seed=cfg.seed, label="malignant")
 
 
 def extra_benign_samples(
@@ -309,7 +340,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     import keras
     import tensorflow as tf
 
-    from training.losses import hybrid_loss
+    from training.losses import hybrid_loss, known_anomaly_loss, with_anomaly_flags
     from training.model import build_cae
     cfg.validate()
     started = time.perf_counter()
@@ -325,6 +356,13 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         msg = f"{cfg.data_dir}: too few benign images ({len(train)} train, {len(val)} validation)"
         raise ValueError(msg)
     progress(f"benign images: {len(train)} train, {len(val)} validation (held out)")
+    mal_train, mal_val = select_known_anomalies(audit, cfg)
+    if cfg.known_anomalies is not None:
+        if len(mal_train) < 1 or len(mal_val) < 1:
+            msg = f"{cfg.data_dir}: too few Train malignant images for --known-anomalies"
+            raise ValueError(msg)
+        progress(f"known anomalies (Train malignant): {len(mal_train)} train, "
+                 f"{len(mal_val)} held out for validation")
 
     pre = PreprocessConfig(hair_removal=cfg.hair_removal)
     t0 = time.perf_counter()
@@ -334,10 +372,12 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     progress(f"preprocessing took {preprocess_s:.1f} s (cache {cache_root()})")
 
     model = build_cae(size=pre.size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
-        loss=hybrid_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window),
-    )
+    if cfg.known_anomalies is None:
+        loss = hybrid_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window)
+    else:
+        loss = known_anomaly_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window,
+                                  cfg.anomaly_margin, cfg.anomaly_weight)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate), loss=loss)
     timing: dict[str, list[float]] = {"epoch_seconds": [], "rss_mb": [], "peak_rss_mb": []}
     report, keep_best = _make_callbacks(
         cfg.epochs, progress, timing, out, cfg.patience, cfg.max_minutes
@@ -349,11 +389,23 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
             "x": augmented_dataset(x_train, cfg.batch_size, cfg.seed, cfg.epochs),
             "steps_per_epoch": steps_per_epoch(len(x_train), cfg.batch_size),
         }
+    elif cfg.known_anomalies is not None:
+        x_mal = load_tensors([s.path for s in mal_train], pre, audit.sha, progress)
+        x_mal_val = load_tensors([s.path for s in mal_val], pre, audit.sha, progress)
+        x_fit = np.concatenate([x_train, x_mal])
+        flags = np.r_[np.zeros(len(x_train)), np.ones(len(x_mal))]
+        inputs = {"x": x_fit, "y": with_anomaly_flags(x_fit, flags),
+                  "batch_size": cfg.batch_size, "shuffle": True}
+        x_check = np.concatenate([x_val, x_mal_val])
+        check_flags = np.r_[np.zeros(len(x_val)), np.ones(len(x_mal_val))]
+        validation = (x_check, with_anomaly_flags(x_check, check_flags))
     else:
         inputs = {"x": x_train, "y": x_train, "batch_size": cfg.batch_size, "shuffle": True}
+    if cfg.known_anomalies is None:
+        validation = (x_val, x_val)
     hist = model.fit(
         **inputs,
-        validation_data=(x_val, x_val),
+        validation_data=validation,
         epochs=cfg.epochs,
         verbose=0,
         callbacks=[report, keep_best],
@@ -393,6 +445,15 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         "n_val": len(val),
         "patience": cfg.patience,
         "max_minutes": cfg.max_minutes,
+        "known_anomalies": None if cfg.known_anomalies is None else {
+            "share": cfg.known_anomalies,
+            "margin": cfg.anomaly_margin,
+            "weight": cfg.anomaly_weight,
+            "rule": "training.losses.known_anomaly_loss: benign score + weight * max(0, margin "
+                    "- score) on labelled Train malignant images",
+            "train_files": _file_list(mal_train, audit),
+            "val_files": _file_list(mal_val, audit),
+        },
         "learning_rate": cfg.learning_rate,
         "optimizer": "Adam",
         "data_dir": str(cfg.data_dir),

@@ -169,3 +169,41 @@ def hybrid_loss(
 
     loss.__name__ = "hybrid_loss"
     return loss
+
+
+KNOWN_ANOMALY_CHANNEL = 3  # the training target's 4th channel: 1 on known-anomaly images
+
+
+def known_anomaly_loss(
+    w_mse: float = DEFAULT_W_MSE,
+    w_ssim: float = DEFAULT_W_SSIM,
+    window: SsimWindow = REFERENCE_WINDOW,
+    margin: float = 0.2,
+    weight: float = 1.0,
+) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Semi-supervised Keras loss: benign images reconstructed, known anomalies pushed away.
+
+    The target carries the image in channels 0-2 and a constant flag plane in
+    channel 3 (1: a labelled malignant image). Benign images add their
+    :func:`hybrid_score` (the reference loss); a flagged image adds
+    ``weight * max(0, margin - score)``, a hinge in the spirit of Deep SAD
+    (Ruff et al. 2020): the CAE learns to fail on what looks like a known
+    cancer, and the score, threshold and heatmap stay the same quantity.
+    """
+
+    def loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        image = y_true[..., :KNOWN_ANOMALY_CHANNEL]
+        flag = y_true[:, 0, 0, KNOWN_ANOMALY_CHANNEL]
+        score = hybrid_score(image, y_pred, w_mse, w_ssim, window)
+        per_image = (1.0 - flag) * score + flag * weight * tf.nn.relu(margin - score)
+        return tf.reduce_mean(per_image)
+
+    loss.__name__ = "known_anomaly_loss"
+    return loss
+
+
+def with_anomaly_flags(images: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """[N, H, W, 3] images and [N] flags -> the [N, H, W, 4] target of :func:`known_anomaly_loss`."""
+    flags = np.asarray(flags, dtype=np.float32).reshape(-1, 1, 1, 1)
+    plane = np.broadcast_to(flags, (*images.shape[:3], 1))
+    return np.concatenate([images, plane], axis=-1)

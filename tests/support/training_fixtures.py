@@ -61,3 +61,11 @@ def small_run_dir(tmp_path_factory: pytest.TempPathFactory, isic9_dir: Path) -> 
     """A real tiny run: 48 benign isic9 Train images, 4 epochs, batch 16, evaluated on Test."""
     base = tmp_path_factory.mktemp("small_run")
     return train_small_run(base / "run", isic9_dir, cache_dir=base / "cache")
+
+
+@pytest.fixture(scope="session")
+def known_anomaly_run_dir(tmp_path_factory: pytest.TempPathFactory, isic9_sample_dir: Path) -> Path:
+    """A real tiny semi-supervised run: half of a few Train malignant images as known anomalies."""
+    base = tmp_path_factory.mktemp("known_anomaly_run")
+    return train_small_run(base / "run", isic9_sample_dir, cache_dir=base / "cache", limit=16,
+                           epochs=2, known_anomalies=0.5, n_resamples=50)
