@@ -189,7 +189,10 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         f"Preprocessing: digital hair removal ({'on' if pre.hair_removal else 'off'}; black-hat "
         f"{pre.blackhat_kernel}x{pre.blackhat_kernel} {pre.blackhat_shape}, threshold "
         f"{pre.hair_threshold}, Telea inpainting radius {pre.inpaint_radius:g}, at most "
-        f"{pre.hair_work_max_side} px working size), then resizing to {pre.size}x{pre.size} "
+        f"{pre.hair_work_max_side} px working size), "
+        + ("Shades of Gray colour constancy (Minkowski p = 6), "
+           if pre.colour_constancy == "shades_of_gray" else "")
+        + f"then resizing to {pre.size}x{pre.size} "
         f"({pre.resize_interpolation}), values scaled to [0, 1]."
     )
     out.append("")

@@ -35,6 +35,10 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--w-mse", type=float, default=0.4, help="MSE weight of the hybrid score")
     p.add_argument("--w-ssim", type=float, default=0.6, help="(1 - SSIM) weight of the hybrid score")
     p.add_argument("--no-hair-removal", action="store_true", help="skip digital hair removal")
+    p.add_argument(
+        "--colour-constancy", choices=("none", "shades_of_gray"), default="none",
+        help="colour constancy after hair removal (shades_of_gray: Minkowski p = 6; none: the reference)",
+    )
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="T = mean + alpha * sd")
@@ -172,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                     w_mse=args.w_mse,
                     w_ssim=args.w_ssim,
                     hair_removal=not args.no_hair_removal,
+                    colour_constancy=args.colour_constancy,
                     epochs=args.epochs,
                     batch_size=args.batch_size,
                     alpha=args.alpha,

@@ -42,6 +42,7 @@ class FitConfig:
     w_mse: float = 0.4
     w_ssim: float = 0.6
     hair_removal: bool = True
+    colour_constancy: str = "none"  # "shades_of_gray": core.preprocess.shades_of_gray (p = 6)
     epochs: int = 50
     batch_size: int = 32
     alpha: float = DEFAULT_ALPHA
@@ -71,6 +72,11 @@ class FitConfig:
         return SsimWindow(self.ssim_sigma, self.ssim_border)
 
     def validate(self) -> None:
+        from desktop_app.core.preprocess import COLOUR_CONSTANCY
+
+        if self.colour_constancy not in COLOUR_CONSTANCY:
+            msg = f"--colour-constancy must be one of {list(COLOUR_CONSTANCY)}"
+            raise ValueError(msg)
         if self.epochs < 1 or self.batch_size < 1:
             msg = "epochs and batch size must be at least 1"
             raise ValueError(msg)
@@ -364,7 +370,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         progress(f"known anomalies (Train malignant): {len(mal_train)} train, "
                  f"{len(mal_val)} held out for validation")
 
-    pre = PreprocessConfig(hair_removal=cfg.hair_removal)
+    pre = PreprocessConfig(hair_removal=cfg.hair_removal, colour_constancy=cfg.colour_constancy)
     t0 = time.perf_counter()
     x_train = load_tensors([s.path for s in train], pre, audit.sha, progress)
     x_val = load_tensors([s.path for s in val], pre, audit.sha, progress)

@@ -1,7 +1,8 @@
 """The one preprocessing implementation, shared by training and the app.
 
 decode (RGB) -> digital hair removal (black-hat, threshold, Telea inpainting)
--> resize to ``size`` x ``size`` -> float32 in [0, 1].
+-> optional colour constancy (Shades of Gray) -> resize to ``size`` x ``size``
+-> float32 in [0, 1].
 
 Training and the app call :func:`preprocess_file` with the configuration stored
 in the model, so the same file gives bit-identical tensors on both sides.
@@ -76,6 +77,10 @@ class PreprocessConfig:
     resize_interpolation: str = "area"
     max_pixels: int = DEFAULT_MAX_PIXELS
     version: int = PREPROCESS_VERSION
+    # "shades_of_gray": Finlayson & Trezzi's colour constancy (Minkowski p = 6), a standard
+    # ISIC step against camera and site colour casts. "none" (the reference) is left out of
+    # to_dict, so configurations and cache keys from before the option stay as they were.
+    colour_constancy: str = "none"
 
     def __post_init__(self) -> None:
         _check_int("size", self.size, 8, 512)
@@ -90,6 +95,10 @@ class PreprocessConfig:
         _check_int("max_pixels", self.max_pixels, MIN_MAX_PIXELS, 2**62)
         if self.blackhat_shape not in _SHAPES:
             msg = f"blackhat_shape must be one of {sorted(_SHAPES)}, got {self.blackhat_shape!r}"
+            raise ValueError(msg)
+        if self.colour_constancy not in COLOUR_CONSTANCY:
+            msg = (f"colour_constancy must be one of {sorted(COLOUR_CONSTANCY)}, "
+                   f"got {self.colour_constancy!r}")
             raise ValueError(msg)
         if self.resize_interpolation not in _INTERP:
             msg = f"resize_interpolation must be one of {sorted(_INTERP)}"
@@ -121,7 +130,10 @@ class PreprocessConfig:
             raise ValueError(msg)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if out["colour_constancy"] == "none":
+            del out["colour_constancy"]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -160,6 +172,8 @@ def _check_float(name: str, value: object, low: float, high: float) -> None:
 
 _SHAPES = {"cross": cv2.MORPH_CROSS, "rect": cv2.MORPH_RECT, "ellipse": cv2.MORPH_ELLIPSE}
 _INTERP = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+COLOUR_CONSTANCY = ("none", "shades_of_gray")
+SHADES_OF_GRAY_POWER = 6
 
 
 def max_work_side(cfg: PreprocessConfig) -> int:
@@ -218,6 +232,22 @@ def remove_hair(rgb: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     return cv2.inpaint(rgb, mask, radius, cv2.INPAINT_TELEA)
 
 
+def shades_of_gray(rgb: np.ndarray, power: int = SHADES_OF_GRAY_POWER) -> np.ndarray:
+    """Shades of Gray colour constancy (Finlayson & Trezzi 2004). RGB uint8 in and out.
+
+    The illuminant is each channel's Minkowski ``power``-mean; every channel is
+    scaled so the illuminant becomes neutral grey of the same length. An image
+    with a (nearly) black channel has no illuminant to estimate and is returned as is.
+    """
+    pixels = rgb.reshape(-1, 3).astype(np.float64) / 255.0
+    illuminant = np.mean(pixels**power, axis=0) ** (1.0 / power)
+    if illuminant.min() < 1e-3:
+        return rgb
+    gain = np.linalg.norm(illuminant) / (illuminant * math.sqrt(3.0))
+    out = rgb.astype(np.float32) * gain.astype(np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 def preprocess_array(rgb: np.ndarray, cfg: PreprocessConfig | None = None) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> float32 (size, size, 3) in [0, 1]."""
     cfg = cfg or PreprocessConfig()
@@ -230,6 +260,8 @@ def preprocess_array(rgb: np.ndarray, cfg: PreprocessConfig | None = None) -> np
         rgb = cv2.resize(rgb, (work_w, work_h), interpolation=cv2.INTER_AREA)
     if cfg.hair_removal:
         rgb = remove_hair(np.ascontiguousarray(rgb), cfg)
+    if cfg.colour_constancy == "shades_of_gray":
+        rgb = shades_of_gray(rgb)
     small = cv2.resize(rgb, (cfg.size, cfg.size), interpolation=_INTERP[cfg.resize_interpolation])
     return small.astype(np.float32) * np.float32(1.0 / 255.0)
 
