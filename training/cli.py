@@ -131,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--resamples", type=int, default=2000)
     p_bench.add_argument("--limit", type=int, default=None, help="at most N images per set (a quick look)")
 
+    p_var = sub.add_parser(
+        "score-variants",
+        help="lesion-weighted and feature-space scores of one model file on the suite's sets",
+    )
+    p_var.add_argument("model", type=Path, help="ONNX model file")
+    p_var.add_argument("--data", required=True, type=Path, help="the shared data folder")
+    p_var.add_argument("--out", required=True, type=Path, help="write OUT.json and OUT.md")
+    p_var.add_argument("--resamples", type=int, default=1000)
+    p_var.add_argument("--limit", type=int, default=None, help="at most N images per set (a quick look)")
+
     p_splits = sub.add_parser(
         "splits", help="draw the committed evaluation/training splits into resources/splits"
     )
@@ -234,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
 
             benchmark(args.model, args.data, compare_to=args.compare_to, out_stem=args.out,
                       n_resamples=args.resamples, limit=args.limit, progress=_say)
+        elif args.command == "score-variants":
+            from training.score_variants import format_variants, run_variants, write_variants
+
+            report = run_variants(args.model, args.data, n_resamples=args.resamples,
+                                  progress=_say, limit=args.limit)
+            write_variants(report, args.out)
+            _say(format_variants(report))
         elif args.command == "splits":
             from training.splits import write_splits
 
