@@ -338,7 +338,7 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
             out.append(
                 "Added after export (`" + str(added.get("command", "")) + "`): the "
                 + ", ".join(f"validation sensitivity {100 * t:.0f}%" for t in added["added"])
-                + f" row(s), from {added.get('n_validation_malignant', '?')} validation cancers "
+                + (" row" if len(added["added"]) == 1 else " rows") + f", from {added.get('n_validation_malignant', '?')} validation cancers "
                 f"and {added.get('n_test', '?')} Test images scored by {added.get('scored_by', '?')}"
                 " and the benign validation scores stored in the model, written only after the "
                 "same scores re-derived the stored "
