@@ -57,8 +57,9 @@ LIMITS = (
     "Inputs are resized to 128x128 after digital hair removal: fine structure is lost, and "
     "images unlike dermoscopy (clinical photographs, other devices, other skin types than in "
     "ISIC) are outside what it was tested on.",
-    "The threshold is {threshold_rule}; moving it trades sensitivity for specificity "
-    "(see the operating points).",
+    "The model's own threshold is {threshold_rule}; the app opens at the screening point "
+    "instead when the model stores one (see above). Moving the threshold trades sensitivity "
+    "for specificity (see the operating points).",
 )
 
 
