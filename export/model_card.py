@@ -8,11 +8,19 @@ tests reuse to compare recomputed figures with the printed ones.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.decision_rules import BORDERLINE_RULE
 from desktop_app.core.files import write_text_atomic
 from desktop_app.core.model_metadata import ALPHA_RULE, ModelMetadata
+from desktop_app.core.operating_points import (
+    BAND_SENSITIVITY,
+    SCREENING_SENSITIVITY,
+    borderline_low,
+    screening_threshold,
+)
 
 # The project's written report, on the same Test split (malignant positive).
 REPORT_SENSITIVITY = (42, 64)
@@ -49,8 +57,9 @@ LIMITS = (
     "Inputs are resized to 128x128 after digital hair removal: fine structure is lost, and "
     "images unlike dermoscopy (clinical photographs, other devices, other skin types than in "
     "ISIC) are outside what it was tested on.",
-    "The threshold is {threshold_rule}; moving it trades sensitivity for specificity "
-    "(see the operating points).",
+    "The model's own threshold is {threshold_rule}; the app opens at the screening point "
+    "instead when the model stores one (see above). Moving the threshold trades sensitivity "
+    "for specificity (see the operating points).",
 )
 
 
@@ -127,6 +136,54 @@ def _operating_points(metadata: ModelMetadata) -> list[str]:
             f"{pct(p.get('test_specificity'))} |"
         )
     return lines
+
+
+def _point_at(metadata: ModelMetadata, threshold: float) -> dict[str, Any]:
+    """The stored operating point at ``threshold`` ({} when none is)."""
+    for p in metadata.operating_points:
+        try:
+            if math.isclose(float(p.get("threshold")), threshold, rel_tol=1e-12):
+                return p
+        except (TypeError, ValueError):
+            continue
+    return {}
+
+
+def where_the_app_opens(metadata: ModelMetadata) -> list[str]:
+    """The screening point the app opens at and the borderline band, in words."""
+    md = metadata
+    screening = screening_threshold(md)
+    if screening is None:
+        return [f"The app opens at the model threshold T = {md.threshold:.5f}: the model stores "
+                "no screening point (validation sensitivity 90%)."]
+    point = _point_at(md, screening)
+    model_point = _point_at(md, md.threshold).get("label") or md.threshold_rule or ALPHA_RULE
+    text = (f"**Where the app opens: the screening point, T = {screening:.5f}** (validation "
+            f"sensitivity {100 * SCREENING_SENSITIVITY:.0f}%: the highest threshold that flags at "
+            f"least {100 * SCREENING_SENSITIVITY:.0f}% of the validation cancers), **not** at the "
+            f"model threshold T = {md.threshold:.5f} above ({model_point}), which stays selectable "
+            "by name.")
+    if point.get("test_sensitivity") is not None:
+        text += (f" At the screening point the Test split gives sensitivity "
+                 f"{pct(point.get('test_sensitivity'))} and specificity "
+                 f"{pct(point.get('test_specificity'))}.")
+    low = borderline_low(md)
+    if low is not None and low < screening:
+        rule = BORDERLINE_RULE.removeprefix("Borderline: ")
+        band = (f"**Borderline band** (its own decision in the table, CSV and PDF): "
+                f"{rule[:1].upper()}{rule[1:]} Here: a score above {low:.5f} (validation sensitivity "
+                f"{100 * BAND_SENSITIVITY:.0f}%) and at most the chosen threshold ({screening:.5f} "
+                "at the screening point).")
+    else:
+        band = (f"No borderline band: the model stores no validation "
+                f"{100 * BAND_SENSITIVITY:.0f}% point below the screening point.")
+    return [text, "", band]
+
+
+def neutral_data_root(markdown: str) -> str:
+    """The evaluation suite's data folder as SHARED_DATA: a card names no machine's paths."""
+    return re.sub(r"^(Evaluation suite: .*; data ).*$", r"\1SHARED_DATA", markdown, count=1,
+                  flags=re.MULTILINE)
 
 
 def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: str = "") -> str:
@@ -224,7 +281,7 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         )
         parts = [f"{k} {training[k]}" for k in order if training.get(k) is not None]
         out += ["", "Training: " + ", ".join(parts) + "."]
-    out.append("")
+    out += ["", *where_the_app_opens(md), ""]
 
     out += ["## Data", ""]
     audit = data.get("audit", {})
@@ -292,6 +349,22 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
             "chosen on the Test split itself, so their Test figures are optimistic."
         )
         out += ["", *_operating_points(md), ""]
+        added = md.extra.get("validation_points")
+        if isinstance(added, dict) and added.get("added"):
+            checked = added.get("checked", [])
+            out.append(
+                "Added after export (`" + str(added.get("command", "")) + "`): the "
+                + ", ".join(f"validation sensitivity {100 * t:.0f}%" for t in added["added"])
+                + (" row" if len(added["added"]) == 1 else " rows") + f", from {added.get('n_validation_malignant', '?')} validation cancers "
+                f"and {added.get('n_test', '?')} Test images scored by {added.get('scored_by', '?')}"
+                " and the benign validation scores stored in the model, written only after the "
+                "same scores re-derived the stored "
+                + ", ".join(f"{100 * c['target']:.0f}%" for c in checked)
+                + " thresholds (largest relative gap "
+                + f"{max((c.get('relative_gap', 0.0) for c in checked), default=0.0):.1g}; "
+                f"limit {added.get('rtol', '?')}). The graph is the one that passed the export check."
+            )
+            out.append("")
     chosen = ev.get("validation_chosen") or []
     if chosen:
         out += [
@@ -350,7 +423,7 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
             "isic9); `pooled` = the three evaluation sets. Reproduce with "
             f"`{suite.get('command', 'dermscreen-train benchmark MODEL')}`."
         )
-        out += ["", suite["markdown"].rstrip(), ""]
+        out += ["", neutral_data_root(suite["markdown"]).rstrip(), ""]
         if suite.get("ablation_markdown"):
             out += ["### Candidates on the same suite (chosen on the validation columns)", "",
                     suite["ablation_markdown"].rstrip(), ""]

@@ -105,7 +105,9 @@ def attach(model_path: Path, suite_json: Path, rows: Sequence[tuple[str, Path]] 
     suite = {
         "scored_model_sha256": scored,
         "summary": table_rows[0],
-        "markdown": format_suite({**report, "model": {**report["model"], "sha256": scored}}),
+        # The card names no machine's folders: the data root as the command line gives it.
+        "markdown": format_suite({**report, "data_root": "SHARED_DATA",
+                                  "model": {**report["model"], "sha256": scored}}),
         "ablation_markdown": ablation_markdown(table_rows),
         "command": f"dermscreen-train benchmark {model_path.name} --data SHARED_DATA "
         "(or dermscreen evaluate SHARED_DATA --suite --model FILE)",

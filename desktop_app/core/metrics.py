@@ -13,13 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from desktop_app.core.operating_points import BAND_SENSITIVITY, SCREENING_SENSITIVITY
 from desktop_app.core.score_stats import BenignStats
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 DEFAULT_ALPHAS: tuple[float, ...] = (0.5, 1.0, 1.3, 1.5, 2.0)
 DEFAULT_SENSITIVITY_TARGETS: tuple[float, ...] = (0.90, 0.95)
 # Chosen on validation (benign validation + never-trained-on malignant images), not on Test.
-VALIDATION_SENSITIVITY_TARGETS: tuple[float, ...] = (0.80, 0.85, 0.90)
+# 90% is the screening point the app opens at; 95% is the borderline band's lower edge.
+VALIDATION_SENSITIVITY_TARGETS: tuple[float, ...] = (0.80, 0.85, SCREENING_SENSITIVITY,
+                                                     BAND_SENSITIVITY)
+# The role a validation point plays in the app (core.operating_points reads it).
+VALIDATION_ROLES: dict[float, str] = {SCREENING_SENSITIVITY: "screening",
+                                      BAND_SENSITIVITY: "borderline"}
 
 
 # Fewest images of each class (positive, negative) for which a 95% CI is reported:
@@ -271,7 +277,8 @@ def operating_points(
     One per alpha (T = mean + alpha * sd of benign validation scores); when
     ``val_malignant_scores`` are given (malignant images the model never trained
     on, e.g. the Train malignant ones), one per validation sensitivity target,
-    chosen on validation only; and, when test labels and scores are given, one
+    chosen on validation only (the 90% point has role "screening", the 95% point
+    role "borderline": :data:`VALIDATION_ROLES`); and, when test labels and scores are given, one
     per target sensitivity chosen ON THE TEST SET (optimistic by construction).
     """
     have_test = y_true is not None and scores is not None
@@ -298,6 +305,8 @@ def operating_points(
         for target, thr in validation_thresholds(stats, val_malignant_scores, validation_targets):
             entry = point(f"validation sensitivity {round(target * 100)}%", None, thr)
             entry["val_sensitivity"] = float(np.mean(_as_float(val_malignant_scores) > thr))
+            if target in VALIDATION_ROLES:
+                entry["role"] = VALIDATION_ROLES[target]
             points.append(entry)
     if have_test and _as_bool(y_true).any():
         for target in sensitivity_targets:

@@ -84,7 +84,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Save a PDF report of the selected case", _case),
     ActionSpec("export_all", "Export &All Reports…", "exporter.export_all_reports",
                "Ctrl+Shift+E", None, "Save the CSV, the PDF summary and a case PDF per flagged "
-               "image into a new folder", _export),
+               "or borderline image into a new folder", _export),
     ActionSpec("cancel", "&Cancel Batch", "cancel_batch", "Esc", "cancel",
                "Stop the running batch", _running),
     ActionSpec("quit", "&Quit", "close", "Ctrl+Q"),  # StandardKey.Quit is empty on some desktops

@@ -4,7 +4,7 @@ The writers run in a worker (the window starts them); each captures its inputs
 now (results, threshold, reviews, report details), so a batch, threshold or
 review that changes during the write cannot mix in. "Export All Reports" is the
 CLI's own :func:`desktop_app.reports.batch.write_batch_reports` (CSV, a case PDF
-per flagged image, the summary linking them) into a new folder.
+per flagged or borderline image, the summary linking them) into a new folder.
 
 Before an export the user confirms the report details (case ID for this batch,
 clinician, full paths: :mod:`desktop_app.gui.report_details`). Default file
@@ -158,7 +158,7 @@ class _Interrupted:
 
 
 def all_reports_writer(session: Session) -> MakeWriter | None:
-    """CSV, case PDFs of the flagged cases and the summary, into a new folder."""
+    """CSV, case PDFs of the flagged and borderline cases and the summary, into a new folder."""
     from desktop_app.reports.batch import verified_explainer, write_batch_reports
     from desktop_app.reports.output_folder import OutputFolderLock, check_output_folder
 
@@ -275,6 +275,6 @@ class Exporter(QObject):
         return self._run(kind, path, write, "Select an analysed case to export its report.")
 
     def export_all_reports(self, path: str | Path | None = None) -> bool:
-        """Save the CSV, a case PDF per flagged image and the summary into a new folder
+        """Save the CSV, a case PDF per flagged or borderline image and the summary into a new folder
         (``path`` None asks the path provider for the folder's name)."""
         return self._run(ALL_REPORTS, path, all_reports_writer(self._session))

@@ -6,11 +6,12 @@ and never runs a second engine over the batch.
 
 Case images: a case PDF needs the image, its reconstruction and its error map,
 which the batch pass does not keep (for 10,000 images at ~3 MB of display image
-and 0.25 MB of model outputs each that would be gigabytes). So each *flagged*
-case is re-run alone, one at a time, through the caller's ``explain`` (the
+and 0.25 MB of model outputs each that would be gigabytes). So each case a
+clinician must look at (*flagged*, or *borderline*: inside the model's
+borderline band, :mod:`desktop_app.core.decision_rules`) is re-run alone, one at a time, through the caller's ``explain`` (the
 engine that did the batch; :func:`verified_explainer`), written, and dropped:
 memory stays that of one case, and the cost is one decode and one forward pass
-per flagged image, not per image. The re-run checks the file's SHA-256 against
+per flagged or borderline image, not per image. The re-run checks the file's SHA-256 against
 the row, so a file changed since the batch gets no case report that would show
 other pixels than the ones scored.
 """
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop_app.core.decision_rules import BORDERLINE
 from desktop_app.core.files import ensure_output_dir
+from desktop_app.core.results import DECISION_ANOMALOUS
 from desktop_app.reports.context import ReportContext, ReviewLike
 from desktop_app.reports.names import (
     PARTIAL_RESULTS_FILE_NAME,
@@ -48,7 +51,8 @@ class BatchReports:
     partial: bool = False
     summary_pdf: Path | None = None
     case_pdfs: dict[int, Path] = field(default_factory=dict)
-    flagged: int = 0  # cases that should have a case PDF
+    flagged: int = 0  # cases that should have a case PDF: flagged and borderline ones
+    borderline: int = 0  # of those, the borderline ones
     problems: list[str] = field(default_factory=list)  # e.g. a file changed since analysis
     superseded: Path | None = None  # where an earlier run's reports were moved
     cancelled: bool = False  # stopped before the PDFs were all written
@@ -112,8 +116,9 @@ def write_batch_reports(
     ``partial``: the batch was stopped; only ``results.partial.csv`` is written
     and nothing else in the folder is touched (a complete results.csv stays).
     Otherwise an earlier run's reports are first moved to ``superseded/``, then
-    ``results.csv`` is written, and with ``pdf`` one case PDF per flagged image
-    (via ``explain``, see the module docstring) and ``summary.pdf``.
+    ``results.csv`` is written, and with ``pdf`` one case PDF per flagged or
+    borderline image (via ``explain``, see the module docstring) and ``summary.pdf``
+    whose case-report column names them.
     ``cancel`` stops between case PDFs (no summary then; ``cancelled`` says so);
     ``progress(done, total)`` follows the case PDFs. ``context``: case ID,
     clinician, reviews (by image SHA-256) and how files are named (relative to
@@ -144,14 +149,17 @@ def write_batch_reports(
     from desktop_app.reports.render import ensure_gui_app
 
     ensure_gui_app()
-    flagged = [r for r in ordered if r.ok and r.is_anomalous]
-    written.flagged = len(flagged)
-    for done, result in enumerate(flagged):
+    # Flagged first, then borderline: a cancelled run has written the most urgent ones.
+    flagged = [r for r in ordered if r.ok and context.triage(r) == DECISION_ANOMALOUS]
+    borderline = [r for r in ordered if r.ok and context.triage(r) == BORDERLINE]
+    cases = flagged + borderline
+    written.flagged, written.borderline = len(cases), len(borderline)
+    for done, result in enumerate(cases):
         if cancel is not None and cancel.is_set():
             written.cancelled = True
             return written
         if progress is not None:
-            progress(done, len(flagged))
+            progress(done, len(cases))
         try:
             case = explain(result)
         except Exception as exc:  # changed, vanished, unreadable: one case must not stop the rest
@@ -165,7 +173,7 @@ def write_batch_reports(
         written.cancelled = True
         return written
     if progress is not None:
-        progress(len(flagged), len(flagged))
+        progress(len(cases), len(cases))
     written.summary_pdf = write_summary_pdf(
         out / SUMMARY_FILE_NAME, ordered, model.metadata, threshold,
         model_sha256=model.sha256, provider=model.provider_label, inputs=list(inputs),

@@ -136,5 +136,45 @@ def test_second_model_carries_its_suite_recipe_and_the_default_rule() -> None:
     assert "## Evaluation suite" in card and "HAM10000" in card and "CC BY-NC 4.0" in card
 
 
+def test_every_shipped_model_has_an_active_borderline_band(model, model_path: Path) -> None:
+    """Issue 14: the app opens at the screening point with a band below it (95% point)."""
+    from desktop_app.core.operating_points import (
+        borderline_low,
+        opening_threshold,
+        screening_threshold,
+    )
+
+    md = model.metadata
+    screening, low = screening_threshold(md), borderline_low(md)
+    assert opening_threshold(md) == (screening, "screening point")
+    assert low is not None and screening is not None and low < screening < md.threshold
+    points = {p["label"]: p for p in md.operating_points}
+    assert points["validation sensitivity 90%"]["role"] == "screening"
+    band = points["validation sensitivity 95%"]
+    assert band["role"] == "borderline" and band["threshold"] == low
+    assert band["val_sensitivity"] >= 0.95 and band["test_sensitivity"] is not None
+    # Added after export by export.validation_points, which re-derived the stored points first.
+    record = md.extra["validation_points"]
+    assert record["added"] == [0.95] and [c["target"] for c in record["checked"]] == [0.8, 0.85, 0.9]
+    assert all(c["relative_gap"] <= record["rtol"] for c in record["checked"])
+    card = card_path(model_path).read_text(encoding="utf-8")
+    assert f"Where the app opens: the screening point, T = {screening:.5f}" in card
+    assert f"a score above {low:.5f} (validation sensitivity 95%)" in card
+    assert "/work/" not in card  # no machine's folders in a shipped card
+    if "## Evaluation suite" in card:
+        assert "; data SHARED_DATA" in card
+
+
+@pytest.mark.slow
+def test_the_band_point_reproduces_on_test(model, test_scores) -> None:
+    """The stored 95% point's Test figures are what this file gives on isic9 Test now."""
+    y, scores = test_scores
+    band = next(p for p in model.metadata.operating_points
+                if p["label"] == "validation sensitivity 95%")
+    pred = predict(scores, band["threshold"])
+    assert sensitivity(y, pred) == band["test_sensitivity"]
+    assert specificity(y, pred) == band["test_specificity"]
+
+
 def test_no_retired_model_is_bundled() -> None:
     assert not (MODELS_DIR / "dermscreen-improved.onnx").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from desktop_app.core.model_file import read_metadata
@@ -54,3 +55,27 @@ def test_card_regenerated_from_the_model_file_alone(small_model_path: Path, tmp_
     assert written.read_text(encoding="utf-8") == card_path(small_model_path).read_text(
         encoding="utf-8"
     )
+
+
+def test_card_says_where_the_app_opens_and_the_band(small_model_path: Path) -> None:
+    from desktop_app.core.operating_points import borderline_low, screening_threshold
+
+    md = read_metadata(small_model_path)
+    card = render_model_card(md)
+    screening, low = screening_threshold(md), borderline_low(md)
+    assert screening is not None and low is not None and low < screening
+    assert f"Where the app opens: the screening point, T = {screening:.5f}" in card
+    assert f"**not** at the model threshold T = {md.threshold:.5f}" in card
+    assert f"a score above {low:.5f} (validation sensitivity 95%)" in card
+    # Without the 95% point the card says there is no band.
+    bare = replace(md, operating_points=[p for p in md.operating_points
+                                         if p["label"] != "validation sensitivity 95%"])
+    assert "No borderline band" in render_model_card(bare)
+
+
+def test_the_suite_data_folder_is_printed_neutral() -> None:
+    from export.model_card import neutral_data_root
+
+    text = "Evaluation suite: M 1 (abc), threshold 0.1; data /home/someone/data\n\n| Set |\n"
+    assert neutral_data_root(text) == (
+        "Evaluation suite: M 1 (abc), threshold 0.1; data SHARED_DATA\n\n| Set |\n")

@@ -35,6 +35,7 @@ def test_suite_figures_land_in_metadata_and_card(model_copy: Path, tmp_path: Pat
     assert attached["summary"]["pooled_auroc"] == report["sets"]["pooled"]["auroc"]
     card = card_path(model_copy).read_text(encoding="utf-8")
     assert "## Evaluation suite" in card and "| again |" in card and "| pooled |" in card
+    assert "; data SHARED_DATA" in card and str(DATA) not in card  # no machine's folder
     # Attaching again (the file changed, the graph did not) is allowed; another model's JSON is not.
     assert main([str(model_copy), str(report_path)]) == 0
     other = dict(report, model={**report["model"], "sha256": "0" * 64})

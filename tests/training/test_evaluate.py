@@ -64,11 +64,14 @@ def test_operating_points_and_alpha_table(metrics: dict) -> None:
         assert target["sensitivity"] >= target["target_sensitivity"]
     points = metrics["operating_points"]
     keys = {"label", "alpha", "threshold", "val_specificity", "test_sensitivity", "test_specificity"}
-    # 5 alphas, 3 validation-chosen sensitivities, 2 test-chosen sensitivities.
-    assert len(points) == 10
+    # 5 alphas, 4 validation-chosen sensitivities (80/85/90/95%), 2 test-chosen sensitivities.
+    assert len(points) == 11
+    roles = {"validation sensitivity 90%": "screening", "validation sensitivity 95%": "borderline"}
     for p in points:
         extra = {"val_sensitivity"} if p["label"].startswith("validation sensitivity") else set()
+        extra |= {"role"} if p["label"] in roles else set()
         assert set(p) == keys | extra
+        assert p.get("role") == roles.get(p["label"])
 
 
 def test_seen_vs_new_images_reported(metrics: dict) -> None:

@@ -220,12 +220,18 @@ def test_rerun_moves_the_earlier_runs_pdfs_aside(model_path: Path, good_files: l
     old_cases = sorted(p.name for p in out.glob("case-*.pdf"))
     assert len(old_cases) == 2
     (out / "notes.txt").write_text("the user's own file", encoding="utf-8")
-    # Second batch: other images, nothing flagged -> no case PDFs of its own.
+    # Second batch: other images, nothing flagged (borderline ones still get case PDFs).
     second = run_cli_process("analyse", *good_files[2:4], "--out", out, "--threshold", "1e9",
                              "--pdf", "--model", model_path)
     assert second.returncode == 0, second.stderr
-    assert "summary + 0 case reports" in second.stdout
-    assert list(out.glob("case-*.pdf")) == []  # none of the first batch's beside the new summary
+    triage = [r["triage"] for r in read_results_csv(out / "results.csv")]
+    assert "flagged" not in triage
+    assert f"summary + {triage.count('borderline')} case reports" in second.stdout
+    new_cases = sorted(p.name for p in out.glob("case-*.pdf"))
+    assert len(new_cases) == triage.count("borderline")
+    # None of the first batch's beside the new summary.
+    assert not set(new_cases) & set(old_cases)
+    assert all(any(f.stem in name for f in good_files[2:4]) for name in new_cases)
     moved = [p for p in (out / "superseded").iterdir()]
     assert len(moved) == 1 and str(moved[0]) in second.stdout
     assert sorted(p.name for p in moved[0].iterdir()) == sorted([*old_cases, "summary.pdf"])

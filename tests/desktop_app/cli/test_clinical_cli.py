@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from desktop_app.core.model_file import read_metadata
+from desktop_app.core.operating_points import borderline_low
 from desktop_app.reports.csv_report import read_results_csv
 from desktop_app.version import app_version
 from tests.desktop_app.cli.conftest import run_cli_process
@@ -44,6 +46,8 @@ def test_case_id_clinician_and_relative_paths_in_csv_and_pdfs(
     assert errors["dermoscope.gif"]["error"].startswith("unsupported image format GIF")
     assert errors["scan.heic"]["error"].startswith("unsupported image format HEIC")
     assert {r["error_code"] for r in errors.values()} == {"unsupported_format"}
+    band_low = borderline_low(read_metadata(model_path))
+    assert band_low is not None and band_low < 0.12  # the bundled model's borderline band
     for row in rows:
         folder = row["path"].split("/")[0]
         assert folder in ("Smith, John", "Doe, Jane") and "melanoma clinic" not in row["path"]
@@ -51,8 +55,9 @@ def test_case_id_clinician_and_relative_paths_in_csv_and_pdfs(
         assert row["clinician"] == "Dr. Ada Lovelace" and row["app_version"] == app_version()
         assert row["reviewed"] == "" and row["review_note"] == ""  # not recorded by the CLI
         if row["status"] == "ok":
-            # The bundled model stores no borderline band: flagged or not flagged only.
-            assert row["triage"] == ("flagged" if float(row["score"]) > 0.12 else "not flagged")
+            score = float(row["score"])
+            assert row["triage"] == ("flagged" if score > 0.12 else
+                                     "borderline" if score > band_low else "not flagged")
         else:
             assert row["triage"] == "error"
     summary = pdf_text(out / "summary.pdf")
@@ -62,8 +67,9 @@ def test_case_id_clinician_and_relative_paths_in_csv_and_pdfs(
     for row in rows:  # every case is listed, by its path relative to the opened folder
         assert row["path"] in cells
     assert "melanoma clinic" not in summary
-    flagged = [r for r in rows if r["triage"] == "flagged"]
-    assert len(list(out.glob("case-*.pdf"))) == len(flagged) > 0
+    # A case PDF for each flagged and each borderline case.
+    needs_case = [r for r in rows if r["triage"] in ("flagged", "borderline")]
+    assert len(list(out.glob("case-*.pdf"))) == len(needs_case) > 0
     for case in out.glob("case-*.pdf"):
         assert case.name in cells  # the summary's case-report column links each one
         text = pdf_text(case)

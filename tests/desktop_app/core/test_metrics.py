@@ -194,3 +194,31 @@ def test_validation_chosen_operating_points_use_validation_only() -> None:
     assert chosen[0]["val_sensitivity"] == 0.8
     assert chosen[0]["val_specificity"] == 0.5
     assert chosen[0]["test_sensitivity"] is None  # no test data was given
+
+
+def test_default_validation_points_carry_the_screening_point_and_the_band() -> None:
+    from desktop_app.core.metrics import operating_points
+    from desktop_app.core.model_metadata import ModelMetadata
+    from desktop_app.core.operating_points import borderline_low, screening_threshold
+    from desktop_app.core.preprocess import PreprocessConfig
+    from desktop_app.core.score_stats import BenignStats
+
+    rng = np.random.default_rng(3)
+    stats = BenignStats.from_scores(rng.normal(0.10, 0.02, 200).tolist(), alpha=1.3)
+    malignant = rng.normal(0.14, 0.03, 100)
+    points = operating_points(stats, val_malignant_scores=malignant, alphas=(1.3,))
+    by_label = {p["label"]: p for p in points}
+    assert [p["label"] for p in points[1:]] == [
+        "validation sensitivity 80%", "validation sensitivity 85%",
+        "validation sensitivity 90%", "validation sensitivity 95%"]
+    assert by_label["validation sensitivity 90%"]["role"] == "screening"
+    assert by_label["validation sensitivity 95%"]["role"] == "borderline"
+    assert "role" not in by_label["validation sensitivity 80%"]
+    assert by_label["validation sensitivity 95%"]["val_sensitivity"] >= 0.95
+    # The app reads the roles: the band sits below the screening point.
+    meta = ModelMetadata(model_name="m", model_version="1", created="now",
+                         threshold=stats.threshold(), benign_stats=stats, loss_weights={},
+                         preprocess=PreprocessConfig(), operating_points=points)
+    assert screening_threshold(meta) == by_label["validation sensitivity 90%"]["threshold"]
+    assert borderline_low(meta) == by_label["validation sensitivity 95%"]["threshold"]
+    assert borderline_low(meta) < screening_threshold(meta)

@@ -146,9 +146,11 @@ def test_export_all_reports_writes_csv_case_pdfs_and_a_linked_summary(
         window.export_all_action.trigger()
     assert done.args == [str(folder)]
     assert re.fullmatch(r"save:dermscreen-reports-\d{8}-\d{6}", scripted_paths.asked[-1])
-    flagged = [r for r in window.results_model.results() if r.ok and r.is_anomalous]
+    words = window.results_model.words
+    needs_case = [r for r in window.results_model.results() if r.ok and words.is_flagged(r)]
     cases = sorted(p.name for p in folder.glob("case-*.pdf"))
-    assert len(cases) == len(flagged) > 0
+    assert len(cases) == len(needs_case) > 0  # flagged and borderline cases
+    assert sorted(r.index for r in needs_case) == [int(c.split("-")[1]) for c in cases]
     rows = read_results_csv(folder / "results.csv")
     assert {r["case_id"] for r in rows} == {"patient-A", "patient-B"}
     summary = pdf_cells_text(folder / "summary.pdf")

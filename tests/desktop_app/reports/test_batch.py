@@ -1,4 +1,5 @@
-"""write_batch_reports: the engine's own results, one re-run per flagged case, no second pass."""
+"""write_batch_reports: the engine's own results, one re-run per flagged or borderline case,
+no second pass."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from desktop_app.core.model_file import LoadedModel, load_model
 from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from desktop_app.core.results import AnalysisResult, redecide
 from desktop_app.reports.batch import verified_explainer, write_batch_reports
+from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv
 from tests.desktop_app.reports.pdf_tools import pdf_cells_text
 
@@ -40,9 +42,18 @@ def batch(model: LoadedModel, isic9_test_files: list[Path], tmp_path: Path
     return engine, [redecide(r, stats, threshold) for r in results], threshold, files
 
 
-def test_flagged_cases_only_and_the_summary_links_them(
+def _needs_case_pdf(model: LoadedModel, results: list[AnalysisResult]) -> list[int]:
+    """Indices of the flagged, then the borderline cases under the model's own band."""
+    context = ReportContext().for_model(model.metadata)
+    return [r.index for kind in ("anomalous", "borderline") for r in results
+            if context.triage(r) == kind]
+
+
+def test_flagged_and_borderline_cases_only_and_the_summary_links_them(
         qapp: QApplication, model: LoadedModel, batch: tuple, tmp_path: Path) -> None:
     engine, results, threshold, files = batch
+    scores = sorted(r.score for r in results)
+    band_low = (scores[1] + scores[2]) / 2  # one borderline case below the three flagged
     calls: list[int] = []
     explain = verified_explainer(engine)
 
@@ -54,17 +65,28 @@ def test_flagged_cases_only_and_the_summary_links_them(
     out.mkdir()
     (out / "case-00099-old.pdf").write_bytes(b"%PDF- an earlier batch")
     reports = write_batch_reports(out, results, model, threshold, inputs=[files[0].parent],
-                                  pdf=True, explain=counting)
+                                  pdf=True, explain=counting,
+                                  context=ReportContext(band_low=band_low))
     flagged = [r.index for r in results if r.is_anomalous]
-    assert len(flagged) == 3 and calls == flagged  # one re-run per flagged case, none else
-    assert sorted(reports.case_pdfs) == flagged and reports.problems == []
+    borderline = [r.index for r in results if not r.is_anomalous and r.score > band_low]
+    assert len(flagged) == 3 and len(borderline) == 1
+    # One re-run per flagged case, then per borderline case, none else.
+    assert calls == flagged + borderline
+    assert (reports.flagged, reports.borderline) == (4, 1)
+    assert sorted(reports.case_pdfs) == sorted(flagged + borderline) and reports.problems == []
     assert reports.superseded is not None and (reports.superseded / "case-00099-old.pdf").is_file()
     assert sorted(p.name for p in out.glob("case-*.pdf")) == sorted(
         p.name for p in reports.case_pdfs.values())
     # Named relative to the opened folder: its name (and anything above) stays out.
-    assert [r["path"] for r in read_results_csv(reports.csv)] == [f.name for f in files]
+    rows = read_results_csv(reports.csv)
+    assert [r["path"] for r in rows] == [f.name for f in files]
+    assert [r["triage"] for r in rows].count("borderline") == 1
+    # The summary's case-report column names every case PDF, the borderline one included.
     summary = pdf_cells_text(reports.summary_pdf)  # a long name may wrap in its cell
     assert all(p.name in summary for p in reports.case_pdfs.values())
+    assert reports.case_pdfs[borderline[0]].name in summary
+    case_text = pdf_cells_text(reports.case_pdfs[borderline[0]])
+    assert "BORDERLINE" in case_text.upper()
 
 
 def test_a_file_changed_since_the_batch_gets_no_case_report(
@@ -75,7 +97,9 @@ def test_a_file_changed_since_the_batch_gets_no_case_report(
     shutil.copyfile(isic9_test_files[-1], changed.path)  # other pixels under the same name
     reports = write_batch_reports(tmp_path / "out", results, model, threshold, pdf=True,
                                   explain=verified_explainer(engine))
-    assert changed.index not in reports.case_pdfs and len(reports.case_pdfs) == 2
+    expected = _needs_case_pdf(model, results)  # the shipped model's own band
+    assert changed.index not in reports.case_pdfs
+    assert sorted(reports.case_pdfs) == sorted(set(expected) - {changed.index})
     assert len(reports.problems) == 1 and "changed since it was analysed" in reports.problems[0]
 
 
