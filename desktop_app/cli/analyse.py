@@ -49,8 +49,9 @@ def _epilog() -> str:
         "Files are named relative to the given folder unless --full-paths.\n"
         "Reports an earlier run left in DIR are moved to DIR/superseded/<time>/ first; one run\n"
         "at a time may write into DIR.\n"
-        "The threshold is the model's default unless --alpha (T = benign mean + alpha * sd)\n"
-        "or --threshold is given.\n"
+        "The threshold is the model's screening point (the highest threshold flagging at least\n"
+        "90% of its validation cancers; the model's own T where it stores none) unless --alpha\n"
+        "(T = benign mean + alpha * sd; the seed's rule is --alpha 1.3) or --threshold is given.\n"
         "Stopped by Ctrl-C or SIGTERM, it writes the rows finished so far to\n"
         "DIR/results.partial.csv and leaves an existing results.csv as it was.\n"
         "Exit codes: 0 ran (bad files are error rows), 2 bad usage, 3 invalid model,\n"
@@ -119,13 +120,19 @@ def run(args: argparse.Namespace) -> int:
 def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
                   workers: int | None, stop: StopOnSignal) -> int:
     from desktop_app.core.files import FileWriteError
+    from desktop_app.core.operating_points import opening_threshold
     from desktop_app.core.results import summarize, threshold_for
     from desktop_app.reports.batch import verified_explainer, write_batch_reports
     from desktop_app.reports.context import ReportContext
     from desktop_app.reports.names import RESULTS_FILE_NAME
 
+    opening, point_name = opening_threshold(model.metadata)
     threshold = threshold_for(model.metadata.benign_stats, alpha=args.alpha,
-                              threshold=args.threshold, default=model.metadata.threshold)
+                              threshold=args.threshold, default=opening)
+    if args.alpha is not None:
+        point_name = f"alpha {args.alpha:g}"
+    elif args.threshold is not None:
+        point_name = "given"
     done = run_engine(model, args.paths, recursive=args.recursive, threshold=threshold,
                       workers=workers, stop=stop)
     counts = summarize(done.results)
@@ -153,7 +160,7 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
         warn(terminal_safe(problem))
     partial = "PARTIAL, stopped early: " if done.stopped else ""
     say(f"{partial}{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors, "
-        f"{counts['anomalous']} anomalous (threshold {nf.score(threshold)}, model "
+        f"{counts['anomalous']} anomalous (threshold {nf.score(threshold)}, {point_name}, model "
         f"{terminal_safe(model.display_name)}, {terminal_safe(model.provider_label)}"
         f"{'' if model.verified else ', UNVERIFIED MODEL'})")
     say(f"results: {terminal_safe(reports.csv)}")

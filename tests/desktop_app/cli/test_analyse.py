@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from desktop_app.cli import main
 from desktop_app.core.imageio import file_sha256
 from desktop_app.core.model_file import LoadedModel
+from desktop_app.core.operating_points import opening_threshold
 from desktop_app.core.results import CSV_COLUMNS
 from desktop_app.reports.csv_report import read_results_csv
 from tests.desktop_app.cli.conftest import BAD_CODES, cli_env, run_cli_process
@@ -68,7 +69,8 @@ def test_analyse_csv_every_column(model: LoadedModel, model_path: Path, good_fil
         if row["status"] == "ok":
             assert row["error"] == "" and row["error_code"] == ""
             score, threshold = float(row["score"]), float(row["threshold"])
-            assert threshold == pytest.approx(meta.threshold, rel=1e-6)
+            # The default is the model's screening point, as in the window.
+            assert threshold == pytest.approx(opening_threshold(meta)[0], rel=1e-6)
             assert row["decision"] == ("anomalous" if score > threshold else "normal")
             assert float(row["z"]) == pytest.approx(float(stats.z(score)), abs=1e-3)
             assert float(row["percentile"]) == pytest.approx(float(stats.percentile(score)), abs=0.06)
