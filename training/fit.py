@@ -394,6 +394,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         inputs: dict[str, Any] = {
             "x": augmented_dataset(x_train, cfg.batch_size, cfg.seed, cfg.epochs),
             "steps_per_epoch": steps_per_epoch(len(x_train), cfg.batch_size),
+            "shuffle": False,  # the dataset shuffles itself (Keras warns and ignores True)
         }
     elif cfg.known_anomalies is not None:
         x_mal = load_tensors([s.path for s in mal_train], pre, audit.sha, progress)
