@@ -210,7 +210,11 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         f"Conv 3x3 + ReLU + MaxPool blocks with {filters} filters, a "
         f"{arch.get('bottleneck_units', '?')}-unit dense bottleneck, a mirrored "
         f"transposed-convolution decoder; {arch.get('parameters', '?')} parameters) learns to "
-        "reconstruct **benign** lesions only. The anomaly score of an image "
+        + ("reconstruct **benign** lesions and to reconstruct labelled malignant lesions badly "
+           "(semi-supervised, below). "
+           if isinstance(training.get("known_anomalies"), dict)
+           else "reconstruct **benign** lesions only. ")
+        + "The anomaly score of an image "
         f"is {w.get('mse', 0):g} x MSE + {w.get('ssim', 0):g} x (1 - SSIM) between the image "
         f"and its reconstruction (SSIM with a {md.ssim_window.describe()}); the heatmap is the "
         "same quantity per pixel. The score, the heatmap and the reconstruction are computed "

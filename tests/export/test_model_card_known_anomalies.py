@@ -21,9 +21,11 @@ def test_card_and_metadata_say_malignant_images_were_used(known_anomaly_run_dir:
     assert f"this model trained on {len(trained)} labelled malignant images" in card
     assert "not a benign-only anomaly detector" in card
     assert "which the autoencoder never trains on" not in card
+    assert "lesions only" not in card
 
 
 def test_an_unsupervised_card_says_nothing_of_known_anomalies(small_run_dir: Path) -> None:
     card = render_model_card(build_metadata(load_run(small_run_dir)), file_name="m.onnx")
     assert "labelled malignant images" not in card
     assert "which the autoencoder never trains on" in card
+    assert "reconstruct **benign** lesions only" in card
