@@ -24,10 +24,13 @@ DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data
 WINDOW_SIZE = (1500, 940)
 
 
-def pick_images(per_class: int) -> list[Path]:
+def pick_images(per_class: int, extra: list[str]) -> list[Path]:
+    """The first ``per_class`` Test images of each class, plus the Test files named in ``extra``."""
     files: list[Path] = []
     for class_dir in sorted(p for p in (DATA / "Test").iterdir() if p.is_dir()):
         files.extend(sorted(class_dir.glob("*.jpg"))[:per_class])
+    for name in extra:
+        files.extend(p for p in sorted((DATA / "Test").glob(f"*/{name}")) if p not in files)
     return files
 
 
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--per-class", type=int, default=3)
     parser.add_argument("--case", default=None, help="file name of the case to select")
+    parser.add_argument("--extra", nargs="*", default=["ISIC_0000054.jpg"],
+                        help="Test files to add by name (default: a melanoma in cae2's borderline band)")
     args = parser.parse_args(argv)
 
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if not model.is_file():
         print(f"model not found: {model}; pass --model FILE", file=sys.stderr)
         return 2
-    images = pick_images(args.per_class)
+    images = pick_images(args.per_class, args.extra)
     if not images:
         print(f"no images under {DATA / 'Test'}", file=sys.stderr)
         return 2
