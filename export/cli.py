@@ -128,6 +128,7 @@ def describe_architecture(wrapper: Any) -> dict[str, Any]:
         "encoder_filters": encoder,
         "bottleneck_units": bottleneck[0] if bottleneck else None,
         "parameters": int(wrapper.count_params()),
+        "variational": any(la.name == "sampling" for la in layers),
     }
 
 

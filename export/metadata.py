@@ -93,6 +93,9 @@ def training_summary(info: RunInfo) -> dict[str, Any]:
     for key in ("extra_benign", "n_train", "n_val", "patience", "max_minutes"):
         if config.get(key) is not None:
             out[key] = config[key]
+    if config.get("variational"):
+        out["variational"] = True
+        out["kl_weight"] = config.get("kl_weight")
     known = config.get("known_anomalies")
     if known:
         # Semi-supervised: which labelled malignant images trained (by file name: no machine paths).

@@ -205,8 +205,10 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
     out += ["## Method", ""]
     arch = md.extra.get("architecture", {})
     filters = "/".join(str(f) for f in arch.get("encoder_filters", [])) or "?"
+    kind = ("A variational autoencoder (VAE, as in Lu & Xu 2018; scored by reconstruction from "
+            "the code's mean, " if arch.get("variational") else "A convolutional autoencoder (")
     out.append(
-        f"A convolutional autoencoder ({len(arch.get('encoder_filters', [])) or 'several'} "
+        f"{kind}{len(arch.get('encoder_filters', [])) or 'several'} "
         f"Conv 3x3 + ReLU + MaxPool blocks with {filters} filters, a "
         f"{arch.get('bottleneck_units', '?')}-unit dense bottleneck, a mirrored "
         f"transposed-convolution decoder; {arch.get('parameters', '?')} parameters) learns to "

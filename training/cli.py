@@ -61,6 +61,11 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--patience", type=int, default=None,
                    help="stop after N epochs without a lower validation loss (best epoch kept)")
+    p.add_argument("--variational", action="store_true",
+                   help="train a VAE (the CAE's encoder/decoder around a variational code, "
+                   "Lu & Xu 2018) instead of the CAE; it scores by reconstruction from the code's mean")
+    p.add_argument("--kl-weight", type=float, default=None,
+                   help="weight of the KL term (default 1 / (size * size * 3))")
     p.add_argument(
         "--known-anomalies", type=float, default=None, metavar="SHARE",
         help="semi-supervised track: train on this share (e.g. 0.7) of the Train malignant images "
@@ -199,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                     extra_benign=args.extra_benign,
                     patience=args.patience,
                     known_anomalies=args.known_anomalies,
+                    variational=args.variational,
+                    kl_weight=args.kl_weight,
                     anomaly_margin=args.anomaly_margin,
                     anomaly_weight=args.anomaly_weight,
                     max_minutes=args.max_minutes,

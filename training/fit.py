@@ -64,6 +64,10 @@ class FitConfig:
     # trains as known anomalies (training.losses.known_anomaly_loss); the rest stays
     # validation. None: benign images only (the reference and every unsupervised model).
     known_anomalies: float | None = None
+    # Issue 13 item 4: a VAE (training.model.build_vae) instead of the CAE; kl_weight None:
+    # 1 / (size * size * 3), a standard VAE against the per-pixel mean reconstruction loss.
+    variational: bool = False
+    kl_weight: float | None = None
     anomaly_margin: float = 0.2
     anomaly_weight: float = 1.0
 
@@ -93,6 +97,9 @@ class FitConfig:
             raise ValueError(msg)
         if self.max_minutes is not None and self.max_minutes <= 0:
             msg = f"--max-minutes must be positive, got {self.max_minutes}"
+            raise ValueError(msg)
+        if self.kl_weight is not None and not (self.variational and self.kl_weight > 0):
+            msg = "--kl-weight needs --variational and must be positive"
             raise ValueError(msg)
         if self.known_anomalies is not None:
             if not 0.0 < self.known_anomalies < 1.0:
@@ -347,7 +354,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     import tensorflow as tf
 
     from training.losses import hybrid_loss, known_anomaly_loss, with_anomaly_flags
-    from training.model import build_cae
+    from training.model import build_cae, build_vae
     cfg.validate()
     started = time.perf_counter()
     out = Path(cfg.out_dir)
@@ -377,7 +384,8 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     preprocess_s = time.perf_counter() - t0
     progress(f"preprocessing took {preprocess_s:.1f} s (cache {cache_root()})")
 
-    model = build_cae(size=pre.size)
+    model = (build_vae(size=pre.size, kl_weight=cfg.kl_weight) if cfg.variational
+             else build_cae(size=pre.size))
     if cfg.known_anomalies is None:
         loss = hybrid_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window)
     else:
@@ -452,6 +460,8 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         "n_val": len(val),
         "patience": cfg.patience,
         "max_minutes": cfg.max_minutes,
+        "variational": cfg.variational,
+        "kl_weight": cfg.kl_weight,
         "known_anomalies": None if cfg.known_anomalies is None else {
             "share": cfg.known_anomalies,
             "margin": cfg.anomaly_margin,

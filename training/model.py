@@ -49,3 +49,76 @@ def build_cae(
         )(x)
     outputs = layers.Conv2D(3, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
     return keras.Model(inputs, outputs, name="dermscreen_cae")
+
+
+LOGVAR_NAME = "logvar"
+
+
+@keras.saving.register_keras_serializable(package="dermscreen")
+class Sampling(layers.Layer):
+    """The VAE's reparameterised code: mu + exp(logvar / 2) * eps while training, mu otherwise.
+
+    While training it adds ``kl_weight`` x the batch mean of the KL divergence of
+    N(mu, exp(logvar)) from N(0, I) to the model's losses. At inference it is
+    the identity on mu, so the exported graph has no random op and scores are
+    deterministic.
+    """
+
+    def __init__(self, kl_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kl_weight = float(kl_weight)
+        self.seed = keras.random.SeedGenerator(1337)
+
+    def call(self, inputs, training=None):
+        mu, logvar = inputs
+        if not training:
+            return mu
+        kl = -0.5 * keras.ops.sum(1.0 + logvar - keras.ops.square(mu) - keras.ops.exp(logvar), axis=-1)
+        self.add_loss(self.kl_weight * keras.ops.mean(kl))
+        eps = keras.random.normal(keras.ops.shape(mu), seed=self.seed)
+        return mu + keras.ops.exp(0.5 * logvar) * eps
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "kl_weight": self.kl_weight}
+
+
+def build_vae(
+    size: int = 128,
+    latent_dim: int = 128,
+    kl_weight: float | None = None,
+    filters: tuple[int, ...] = (32, 64, 128),
+) -> keras.Model:
+    """The CAE's encoder and decoder around a variational code (Kingma & Welling 2014).
+
+    As in Lu & Xu 2018 (arXiv 1807.01349), a VAE trained on benign lesions; the
+    ``bottleneck`` layer is the code's mean and ``logvar`` its log-variance.
+    ``kl_weight`` defaults to 1 / (size * size * 3): the KL term per image set
+    against the per-pixel mean of the reconstruction loss, i.e. a standard VAE
+    whose reconstruction term is summed over pixels.
+    """
+    scale = 2 ** len(filters)
+    if size % scale:
+        msg = f"size {size} must be divisible by {scale} for {len(filters)} pooling blocks"
+        raise ValueError(msg)
+    weight = 1.0 / (size * size * 3) if kl_weight is None else kl_weight
+    inputs = keras.Input(shape=(size, size, 3), name=INPUT_NAME)
+    x = inputs
+    for i, n in enumerate(filters):
+        x = layers.Conv2D(n, 3, padding="same", activation="relu", name=f"enc_conv{i + 1}")(x)
+        x = layers.MaxPooling2D(2, name=f"enc_pool{i + 1}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    mu = layers.Dense(latent_dim, name=BOTTLENECK_NAME)(x)
+    logvar = layers.Dense(latent_dim, name=LOGVAR_NAME)(x)
+    code = Sampling(kl_weight=weight, name="sampling")([mu, logvar])
+    side = size // scale
+    x = layers.Dense(side * side * filters[-1], activation="relu", name="dec_dense")(code)
+    x = layers.Reshape((side, side, filters[-1]), name="dec_reshape")(x)
+    for i, n in enumerate(reversed(filters)):
+        x = layers.Conv2DTranspose(
+            n, 3, strides=2, padding="same", activation="relu", name=f"dec_deconv{i + 1}"
+        )(x)
+    outputs = layers.Conv2D(3, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
+    return keras.Model(inputs, outputs, name="dermscreen_vae")

@@ -168,8 +168,10 @@ def preprocess_config(info: RunInfo) -> PreprocessConfig:
 
 
 def load_keras_model(run_dir: str | Path):  # -> keras.Model (TF imported lazily)
-    """The trained CAE with its best weights, uncompiled (only built-in layers, no custom objects)."""
+    """The trained model with its best weights, uncompiled (built-in layers; a VAE's Sampling layer)."""
     import keras
+
+    import training.model  # noqa: F401  (registers the VAE's Sampling layer for loading)
 
     path = Path(run_dir) / MODEL_FILE
     if not path.exists():

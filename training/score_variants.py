@@ -5,7 +5,8 @@ around it) and a score in the model's own feature space (distance of the
 bottleneck code to the benign training codes) as ablation rows. Both need no
 retraining: this runs the exported graph with its bottleneck as an extra
 output on the benign training pool (the code bank) and on every suite set,
-derives each variant, and reports AUROC with 95% CIs per set. Validation
+derives each variant (for a VAE also the code's squared norm, the mean term
+of its KL divergence from the prior), and reports AUROC with 95% CIs per set. Validation
 chooses; the evaluation sets only report. A variant would ship only after
 winning on validation, with its arithmetic moved inside the ONNX graph.
 
@@ -58,12 +59,12 @@ class CodeModel:
 
         self.meta = load_model(model_path).metadata  # validates the file first
         graph = onnx.load(str(model_path))
-        relus = [o for n in graph.graph.node if n.op_type == "Relu" and "bottleneck" in n.name
-                 for o in n.output]
-        if len(relus) != 1:
-            msg = f"{model_path}: no single bottleneck activation in the graph"
+        # The bottleneck layer's last node: its ReLU (CAE) or its bias add (a VAE's mean).
+        nodes = [n for n in graph.graph.node if "/bottleneck" in n.name]
+        if not nodes:
+            msg = f"{model_path}: no bottleneck layer in the graph"
             raise ValueError(msg)
-        self.code_name = relus[0]
+        self.code_name = nodes[-1].output[0]
         graph.graph.output.append(
             onnx.helper.make_tensor_value_info(self.code_name, onnx.TensorProto.FLOAT, None))
         options = ort.SessionOptions()
@@ -137,6 +138,9 @@ def variants(arrays: dict[str, np.ndarray], bank_codes: np.ndarray) -> dict[str,
         "lesion minus surround": inside - mean_in(around),
         "field-of-view mean error": mean_in(fov),
         f"code {KNN_K}-NN distance": knn_distance(arrays["code"], bank_codes),
+        # For a VAE the code is the posterior mean: its squared norm is the mean term of the
+        # KL divergence from the N(0, I) prior (the log-variance is not in the exported graph).
+        "code squared norm": np.sum(arrays["code"].astype(np.float64) ** 2, axis=1),
     }
 
 
