@@ -33,7 +33,7 @@ SECOND_MODEL_NAME = "dermscreen-cae2.onnx"
 # File -> the name and version the app shows.
 COMMITTED = {
     REFERENCE_MODEL_NAME: "DermScreen reference CAE 1.0.0",
-    SECOND_MODEL_NAME: "DermScreen CAE 2.0.0",
+    SECOND_MODEL_NAME: "DermScreen CAE 2.1.0",
 }
 # check_score is ONNX Runtime's own score of this file at export time.
 CHECK_TOL = 1e-6
@@ -153,10 +153,16 @@ def test_every_shipped_model_has_an_active_borderline_band(model, model_path: Pa
     band = points["validation sensitivity 95%"]
     assert band["role"] == "borderline" and band["threshold"] == low
     assert band["val_sensitivity"] >= 0.95 and band["test_sensitivity"] is not None
-    # Added after export by export.validation_points, which re-derived the stored points first.
-    record = md.extra["validation_points"]
-    assert record["added"] == [0.95] and [c["target"] for c in record["checked"]] == [0.8, 0.85, 0.9]
-    assert all(c["relative_gap"] <= record["rtol"] for c in record["checked"])
+    # Stored by the training run, or added after export by export.validation_points, which
+    # re-derived the stored points first.
+    record = md.extra.get("validation_points")
+    if record is not None:
+        assert record["added"] == [0.95]
+        assert [c["target"] for c in record["checked"]] == [0.8, 0.85, 0.9]
+        assert all(c["relative_gap"] <= record["rtol"] for c in record["checked"])
+    else:  # the training run's own evaluation chose it on validation, with Test CIs
+        chosen = {r["target_val_sensitivity"]: r for r in md.evaluation["validation_chosen"]}
+        assert chosen[0.95]["threshold"] == low and chosen[0.95]["val_sensitivity"] >= 0.95
     card = card_path(model_path).read_text(encoding="utf-8")
     assert f"Where the app opens: the screening point, T = {screening:.5f}" in card
     assert f"a score above {low:.5f} (validation sensitivity 95%)" in card
