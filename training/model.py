@@ -10,17 +10,8 @@ from desktop_app.core.model_metadata import INPUT_NAME
 BOTTLENECK_NAME = "bottleneck"
 
 
-def build_cae(
-    size: int = 128,
-    latent_dim: int = 128,
-    l1: float = 1e-7,
-    filters: tuple[int, ...] = (32, 64, 128),
-) -> keras.Model:
-    """Encoder (Conv 3x3 + ReLU + MaxPool 2x2 per block) -> Dense bottleneck -> mirrored decoder.
-
-    The bottleneck carries a small L1 activity regularizer (sparse codes); it plays
-    no part in inference, export clears it (see TOOLCHAIN.md).
-    """
+def _encoder(size: int, filters: tuple[int, ...]):
+    """Input and flattened features: Conv 3x3 + ReLU + MaxPool 2x2 per block."""
     if not filters:
         msg = "filters must name at least one encoder block"
         raise ValueError(msg)
@@ -33,21 +24,40 @@ def build_cae(
     for i, n in enumerate(filters):
         x = layers.Conv2D(n, 3, padding="same", activation="relu", name=f"enc_conv{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"enc_pool{i + 1}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    code = layers.Dense(
-        latent_dim,
-        activation="relu",
-        activity_regularizer=regularizers.L1(l1) if l1 > 0 else None,
-        name=BOTTLENECK_NAME,
-    )(x)
-    side = size // scale
+    return inputs, layers.Flatten(name="flatten")(x)
+
+
+def _decoder(code, size: int, filters: tuple[int, ...]):
+    """The encoder mirrored: Dense -> Reshape -> transposed convolutions -> sigmoid RGB."""
+    side = size // 2 ** len(filters)
     x = layers.Dense(side * side * filters[-1], activation="relu", name="dec_dense")(code)
     x = layers.Reshape((side, side, filters[-1]), name="dec_reshape")(x)
     for i, n in enumerate(reversed(filters)):
         x = layers.Conv2DTranspose(
             n, 3, strides=2, padding="same", activation="relu", name=f"dec_deconv{i + 1}"
         )(x)
-    outputs = layers.Conv2D(3, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
+    return layers.Conv2D(3, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
+
+
+def build_cae(
+    size: int = 128,
+    latent_dim: int = 128,
+    l1: float = 1e-7,
+    filters: tuple[int, ...] = (32, 64, 128),
+) -> keras.Model:
+    """Encoder (Conv 3x3 + ReLU + MaxPool 2x2 per block) -> Dense bottleneck -> mirrored decoder.
+
+    The bottleneck carries a small L1 activity regularizer (sparse codes); it plays
+    no part in inference, export clears it (see TOOLCHAIN.md).
+    """
+    inputs, x = _encoder(size, filters)
+    code = layers.Dense(
+        latent_dim,
+        activation="relu",
+        activity_regularizer=regularizers.L1(l1) if l1 > 0 else None,
+        name=BOTTLENECK_NAME,
+    )(x)
+    outputs = _decoder(code, size, filters)
     return keras.Model(inputs, outputs, name="dermscreen_cae")
 
 
@@ -99,26 +109,10 @@ def build_vae(
     against the per-pixel mean of the reconstruction loss, i.e. a standard VAE
     whose reconstruction term is summed over pixels.
     """
-    scale = 2 ** len(filters)
-    if size % scale:
-        msg = f"size {size} must be divisible by {scale} for {len(filters)} pooling blocks"
-        raise ValueError(msg)
     weight = 1.0 / (size * size * 3) if kl_weight is None else kl_weight
-    inputs = keras.Input(shape=(size, size, 3), name=INPUT_NAME)
-    x = inputs
-    for i, n in enumerate(filters):
-        x = layers.Conv2D(n, 3, padding="same", activation="relu", name=f"enc_conv{i + 1}")(x)
-        x = layers.MaxPooling2D(2, name=f"enc_pool{i + 1}")(x)
-    x = layers.Flatten(name="flatten")(x)
+    inputs, x = _encoder(size, filters)
     mu = layers.Dense(latent_dim, name=BOTTLENECK_NAME)(x)
     logvar = layers.Dense(latent_dim, name=LOGVAR_NAME)(x)
     code = Sampling(kl_weight=weight, name="sampling")([mu, logvar])
-    side = size // scale
-    x = layers.Dense(side * side * filters[-1], activation="relu", name="dec_dense")(code)
-    x = layers.Reshape((side, side, filters[-1]), name="dec_reshape")(x)
-    for i, n in enumerate(reversed(filters)):
-        x = layers.Conv2DTranspose(
-            n, 3, strides=2, padding="same", activation="relu", name=f"dec_deconv{i + 1}"
-        )(x)
-    outputs = layers.Conv2D(3, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
+    outputs = _decoder(code, size, filters)
     return keras.Model(inputs, outputs, name="dermscreen_vae")
