@@ -48,7 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("data_dir", metavar="DATA_DIR", help="labelled folder")
     parser.add_argument("--model", metavar="FILE", help="ONNX model (default: bundled model)")
     parser.add_argument("--alpha", type=finite_float, metavar="A",
-                        help="threshold = benign mean + A * benign sd (default: model's)")
+                        help="threshold = benign mean + A * benign sd (default: the model's "
+                        "screening point, where the app decides)")
     parser.add_argument("--json", dest="json_out", metavar="OUT",
                         help="also write figures as JSON")
     parser.add_argument("--resamples", type=resamples_count, default=2000, metavar="N",
@@ -122,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from desktop_app.core.dataset import scan_dataset
     from desktop_app.core.errors import DermScreenError
     from desktop_app.core.files import FileWriteError, ensure_output_dir, write_text_atomic
+    from desktop_app.core.operating_points import opening_threshold
     from desktop_app.core.results import threshold_for
 
     if args.suite:
@@ -142,7 +144,11 @@ def run(args: argparse.Namespace) -> int:
         if model is None:
             return EXIT_MODEL
         stats = model.metadata.benign_stats
-        threshold = threshold_for(stats, alpha=args.alpha, default=model.metadata.threshold)
+        # The point the app decides at (window and analyse): the screening point.
+        opening, point_name = opening_threshold(model.metadata)
+        threshold = threshold_for(stats, alpha=args.alpha, default=opening)
+        if args.alpha is not None:
+            point_name = f"alpha {args.alpha:g}"
         done = run_engine(model, [str(s.path) for s in chosen], recursive=False,
                           threshold=threshold, workers=workers, stop=stop)
     if done.stopped:
@@ -168,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         "n_malignant": sum(labels),
         "n_benign": len(labels) - sum(labels),
         "threshold": threshold,
+        "threshold_point": point_name,
         "alpha": stats.alpha_for(threshold),
         "model": {"name": model.metadata.model_name, "version": model.metadata.model_version,
                   "sha256": model.sha256, "provider": model.provider_label},
@@ -207,7 +214,8 @@ def format_evaluation(report: dict[str, Any]) -> str:
         f"images: {report['n_files']} files, {report['n_analysed']} analysed "
         f"({report['n_malignant']} malignant, {report['n_benign']} benign), "
         f"{report['n_errors']} errors",
-        f"threshold {nf.score(report['threshold'])} (alpha {nf.fixed(report['alpha'], 2)}); "
+        f"threshold {nf.score(report['threshold'])} ({p(report.get('threshold_point', ''))}, "
+        f"alpha {nf.fixed(report['alpha'], 2)}); "
         "flagged when score > threshold; malignant = positive",
     ]
     for name in FIGURES:

@@ -11,6 +11,7 @@ import pytest
 
 from desktop_app.cli import main
 from desktop_app.core.model_file import LoadedModel
+from desktop_app.core.operating_points import opening_threshold
 from tests.desktop_app.cli.conftest import run_cli_process
 
 
@@ -44,7 +45,9 @@ def test_evaluate_test_split(model: LoadedModel, model_path: Path, isic9_dir: Pa
     assert "vascular lesion vs nevus" in text and "(no CI: too few cases, n 3)" in text
     assert report["split"] == "Test" and report["n_files"] == 118
     assert report["n_malignant"] + report["n_benign"] == report["n_analysed"] == 118
-    assert report["threshold"] == pytest.approx(model.metadata.threshold)
+    # Figures at the point the app decides at (window and analyse): the screening point.
+    assert report["threshold"] == pytest.approx(opening_threshold(model.metadata)[0])
+    assert report["threshold_point"] == opening_threshold(model.metadata)[1]
     fig = report["metrics"]
     for name in ("sensitivity", "specificity", "balanced_accuracy", "auroc", "average_precision"):
         lo, hi = fig[name]["ci95"]
