@@ -203,6 +203,8 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
     out += ["## Intended use", "", INTENDED_USE, ""]
 
     out += ["## Method", ""]
+    known = training.get("known_anomalies")
+    semi_supervised = isinstance(known, dict)
     arch = md.extra.get("architecture", {})
     filters = "/".join(str(f) for f in arch.get("encoder_filters", [])) or "?"
     kind = ("A variational autoencoder (VAE, as in Lu & Xu 2018; scored by reconstruction from "
@@ -214,8 +216,7 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         f"transposed-convolution decoder; {arch.get('parameters', '?')} parameters) learns to "
         + ("reconstruct **benign** lesions and to reconstruct labelled malignant lesions badly "
            "(semi-supervised, below). "
-           if isinstance(training.get("known_anomalies"), dict)
-           else "reconstruct **benign** lesions only. ")
+           if semi_supervised else "reconstruct **benign** lesions only. ")
         + "The anomaly score of an image "
         f"is {w.get('mse', 0):g} x MSE + {w.get('ssim', 0):g} x (1 - SSIM) between the image "
         f"and its reconstruction (SSIM with a {md.ssim_window.describe()}); the heatmap is the "
@@ -236,8 +237,7 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
             f"training / {training.get('n_val', '?')} validation images, split by lesion); "
             "epochs chosen by validation loss (best epoch kept)."
         )
-    known = training.get("known_anomalies")
-    if isinstance(known, dict):
+    if semi_supervised:
         out.append(
             f"**Semi-supervised: this model trained on {known.get('n_train', '?')} labelled "
             f"malignant images** (a {100 * float(known.get('share', 0)):.0f}% class-stratified "
@@ -349,8 +349,8 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
         out.append(
             "What moving the threshold means. Rows labelled \"validation sensitivity\" were "
             "chosen on validation data only (benign validation images plus the Train malignant "
-            + ("images this model did not train on" if isinstance(training.get("known_anomalies"),
-               dict) else "images, which the autoencoder never trains on")
+            + ("images this model did not train on" if semi_supervised
+               else "images, which the autoencoder never trains on")
             + "); rows labelled \"(test)\" were "
             "chosen on the Test split itself, so their Test figures are optimistic."
         )

@@ -120,19 +120,14 @@ def run(args: argparse.Namespace) -> int:
 def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
                   workers: int | None, stop: StopOnSignal) -> int:
     from desktop_app.core.files import FileWriteError
-    from desktop_app.core.operating_points import opening_threshold
-    from desktop_app.core.results import summarize, threshold_for
+    from desktop_app.core.operating_points import chosen_threshold
+    from desktop_app.core.results import summarize
     from desktop_app.reports.batch import verified_explainer, write_batch_reports
     from desktop_app.reports.context import ReportContext
     from desktop_app.reports.names import RESULTS_FILE_NAME
 
-    opening, point_name = opening_threshold(model.metadata)
-    threshold = threshold_for(model.metadata.benign_stats, alpha=args.alpha,
-                              threshold=args.threshold, default=opening)
-    if args.alpha is not None:
-        point_name = f"alpha {args.alpha:g}"
-    elif args.threshold is not None:
-        point_name = "given"
+    threshold, point_name = chosen_threshold(model.metadata, alpha=args.alpha,
+                                             threshold=args.threshold)
     done = run_engine(model, args.paths, recursive=args.recursive, threshold=threshold,
                       workers=workers, stop=stop)
     counts = summarize(done.results)

@@ -123,8 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from desktop_app.core.dataset import scan_dataset
     from desktop_app.core.errors import DermScreenError
     from desktop_app.core.files import FileWriteError, ensure_output_dir, write_text_atomic
-    from desktop_app.core.operating_points import opening_threshold
-    from desktop_app.core.results import threshold_for
+    from desktop_app.core.operating_points import chosen_threshold
 
     if args.suite:
         return run_suite(args)
@@ -145,10 +144,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_MODEL
         stats = model.metadata.benign_stats
         # The point the app decides at (window and analyse): the screening point.
-        opening, point_name = opening_threshold(model.metadata)
-        threshold = threshold_for(stats, alpha=args.alpha, default=opening)
-        if args.alpha is not None:
-            point_name = f"alpha {args.alpha:g}"
+        threshold, point_name = chosen_threshold(model.metadata, alpha=args.alpha)
         done = run_engine(model, [str(s.path) for s in chosen], recursive=False,
                           threshold=threshold, workers=workers, stop=stop)
     if done.stopped:

@@ -116,6 +116,20 @@ def opening_threshold(meta: ModelMetadata) -> tuple[float, str]:
     return float(meta.threshold), "model threshold"
 
 
+def chosen_threshold(meta: ModelMetadata, *, alpha: float | None = None,
+                     threshold: float | None = None) -> tuple[float, str]:
+    """The threshold a command decides at, and its name: an explicit value, else
+    mean + ``alpha`` x sd, else where the window opens (:func:`opening_threshold`)."""
+    if threshold is not None and alpha is not None:
+        msg = "give either a threshold or an alpha, not both"
+        raise ValueError(msg)
+    if threshold is not None:
+        return float(threshold), "given"
+    if alpha is not None:
+        return float(meta.benign_stats.threshold(alpha)), f"alpha {alpha:g}"
+    return opening_threshold(meta)
+
+
 def evaluation_counts(meta: ModelMetadata) -> tuple[int, int] | None:
     """(cancers, benign) in the test set behind the stored figures, from the evaluation."""
     for row in meta.evaluation.get("at_alphas", []) if isinstance(meta.evaluation, dict) else []:
