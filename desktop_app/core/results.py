@@ -225,21 +225,6 @@ def redecide_all(
     return [redecide(r, stats, threshold) for r in results]
 
 
-def threshold_for(
-    stats: BenignStats, *, alpha: float | None = None, threshold: float | None = None,
-    default: float | None = None,
-) -> float:
-    """The threshold chosen by an explicit value, else by alpha, else ``default`` (model's)."""
-    if threshold is not None and alpha is not None:
-        msg = "give either a threshold or an alpha, not both"
-        raise ValueError(msg)
-    if threshold is not None:
-        return float(threshold)
-    if alpha is not None:
-        return float(stats.threshold(alpha))
-    return float(default) if default is not None else float(stats.threshold())
-
-
 def summarize(results: list[AnalysisResult]) -> dict[str, Any]:
     """Counts for a summary: total, ok, errors, anomalous, normal."""
     ok = [r for r in results if r.ok]

@@ -17,5 +17,5 @@ def test_explicit_then_alpha_then_where_the_window_opens() -> None:
     assert chosen_threshold(meta, threshold=0.2) == (0.2, "given")
     t, name = chosen_threshold(meta, alpha=1.3)
     assert t == pytest.approx(meta.benign_stats.threshold(1.3)) and name == "alpha 1.3"
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="either a threshold or an alpha"):
         chosen_threshold(meta, alpha=1.0, threshold=0.2)

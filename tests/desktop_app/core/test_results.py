@@ -15,7 +15,6 @@ from desktop_app.core.results import (
     redecide,
     redecide_all,
     summarize,
-    threshold_for,
 )
 from desktop_app.core.score_stats import BenignStats
 from desktop_app.core.texts import CSV_COLUMN_DOCS as COLUMN_DOCS
@@ -91,14 +90,6 @@ def test_redecide_all_matches_fresh_decisions(stats: BenignStats) -> None:
     assert [r.decision for r in redone] == [make_ok(stats, s, t).decision for s in scores]
     counts = summarize(redone)
     assert counts["total"] == 5 and counts["anomalous"] == sum(s > t for s in scores)
-
-
-def test_threshold_for_rules(stats: BenignStats) -> None:
-    assert threshold_for(stats, alpha=2.0) == pytest.approx(stats.threshold(2.0))
-    assert threshold_for(stats, threshold=0.5) == 0.5
-    assert threshold_for(stats, default=0.123) == 0.123
-    with pytest.raises(ValueError, match="either"):
-        threshold_for(stats, alpha=1.0, threshold=0.5)
 
 
 def test_status_and_decision_are_str_enums(stats: BenignStats) -> None:
