@@ -108,6 +108,8 @@ def training_summary(info: RunInfo) -> dict[str, Any]:
     if info.field_of_view is not None:
         out["field_of_view"] = info.field_of_view.to_dict()
         out["field_of_view_rule"] = info.field_of_view.describe()
+        if config.get("options", {}).get("fov_loss"):
+            out["field_of_view_in_loss"] = True
     return out
 
 

@@ -229,6 +229,8 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
             f"Score the lesion, not the artefacts: a {fov} (computed inside the graph from the "
             "input image; the SSIM term uses only windows wholly inside, and the heatmap is zero "
             "outside)."
+            + (" The training loss left the vignette out the same way: the autoencoder was "
+               "never asked to reconstruct it." if training.get("field_of_view_in_loss") else "")
         )
     if training.get("extra_benign"):
         out.append(

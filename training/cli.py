@@ -76,6 +76,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                    help="score below which a known anomaly is penalised (with --known-anomalies)")
     p.add_argument("--anomaly-weight", type=float, default=1.0,
                    help="weight of the known-anomaly hinge (with --known-anomalies)")
+    p.add_argument("--hair-work-side", type=int, default=256, metavar="PIXELS",
+                   help="longest side hair removal runs on (256: the shipped models; smaller is "
+                   "faster, and the model then needs training at that side)")
+    p.add_argument("--fov-loss", action="store_true",
+                   help="leave the dermoscope's field-of-view vignette out of the training loss "
+                   "(and so out of the score, threshold and heatmap)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after the epoch that passes this much training time (best epoch kept)")
 
@@ -209,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                     anomaly_margin=args.anomaly_margin,
                     anomaly_weight=args.anomaly_weight,
                     max_minutes=args.max_minutes,
+                    hair_work_side=args.hair_work_side,
+                    fov_loss=args.fov_loss,
                 ),
                 progress=_say,
             )

@@ -70,6 +70,12 @@ class FitConfig:
     kl_weight: float | None = None
     anomaly_margin: float = 0.2
     anomaly_weight: float = 1.0
+    # Issue 17: the longest side hair removal runs on (PreprocessConfig.hair_work_max_side);
+    # Telea inpainting cost grows with its square. Stored in the model: the app follows it.
+    hair_work_side: int = PreprocessConfig.hair_work_max_side
+    # Issue 13 item 3: leave the dermoscope's vignette out of the training loss too (and so
+    # out of the score, threshold and heatmap, which must measure what the loss measured).
+    fov_loss: bool = False
 
     @property
     def ssim_window(self) -> SsimWindow:
@@ -111,6 +117,14 @@ class FitConfig:
             if self.anomaly_margin <= 0 or self.anomaly_weight <= 0:
                 msg = "--anomaly-margin and --anomaly-weight must be positive"
                 raise ValueError(msg)
+        try:
+            PreprocessConfig(hair_work_max_side=self.hair_work_side)
+        except ValueError as exc:
+            msg = f"bad --hair-work-side: {exc}"
+            raise ValueError(msg) from None
+        if self.fov_loss and (self.known_anomalies is not None or self.variational):
+            msg = "--fov-loss trains the plain CAE only (not with --known-anomalies or --variational)"
+            raise ValueError(msg)
         if self.limit is not None and self.limit < 4:
             msg = f"--limit must be at least 4 images, got {self.limit}"
             raise ValueError(msg)
@@ -377,7 +391,9 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         progress(f"known anomalies (Train malignant): {len(mal_train)} train, "
                  f"{len(mal_val)} held out for validation")
 
-    pre = PreprocessConfig(hair_removal=cfg.hair_removal, colour_constancy=cfg.colour_constancy)
+    pre = PreprocessConfig(hair_removal=cfg.hair_removal, colour_constancy=cfg.colour_constancy,
+                           hair_work_max_side=cfg.hair_work_side)
+    fov = FieldOfView() if cfg.fov_loss else None
     t0 = time.perf_counter()
     x_train = load_tensors([s.path for s in train], pre, audit.sha, progress)
     x_val = load_tensors([s.path for s in val], pre, audit.sha, progress)
@@ -387,7 +403,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
     model = (build_vae(size=pre.size, kl_weight=cfg.kl_weight) if cfg.variational
              else build_cae(size=pre.size))
     if cfg.known_anomalies is None:
-        loss = hybrid_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window)
+        loss = hybrid_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window, fov=fov)
     else:
         loss = known_anomaly_loss(cfg.w_mse, cfg.w_ssim, cfg.ssim_window,
                                   cfg.anomaly_margin, cfg.anomaly_weight)
@@ -433,7 +449,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
 
     write_threshold(
         out, model, train, val, x_train, x_val, cfg.w_mse, cfg.w_ssim, cfg.alpha, progress,
-        window=cfg.ssim_window,
+        window=cfg.ssim_window, fov=fov,
     )
     tmp_model = out / ".model.partial.keras"
     model.save(tmp_model)
@@ -448,6 +464,7 @@ def fit(cfg: FitConfig, progress: Progress = print) -> RunInfo:
         "preprocess": pre.to_dict(),
         "loss_weights": {"mse": cfg.w_mse, "ssim": cfg.w_ssim},
         "ssim_window": cfg.ssim_window.to_dict(),
+        "field_of_view": None if fov is None else fov.to_dict(),
         "augment": cfg.augment,
         "seed": cfg.seed,
         "epochs": cfg.epochs,

@@ -161,11 +161,16 @@ def hybrid_loss(
     w_mse: float = DEFAULT_W_MSE,
     w_ssim: float = DEFAULT_W_SSIM,
     window: SsimWindow = REFERENCE_WINDOW,
+    fov: FieldOfView | None = None,
 ) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """Keras loss: the batch mean of :func:`hybrid_score` (target first, reconstruction second)."""
+    """Keras loss: the batch mean of :func:`hybrid_score` (target first, reconstruction second).
+
+    With ``fov`` the vignette is left out of the loss as it is of the score: the
+    CAE spends no capacity on reconstructing black dermoscope corners.
+    """
 
     def loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-        return tf.reduce_mean(hybrid_score(y_true, y_pred, w_mse, w_ssim, window))
+        return tf.reduce_mean(hybrid_score(y_true, y_pred, w_mse, w_ssim, window, fov))
 
     loss.__name__ = "hybrid_loss"
     return loss
