@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_var.add_argument("model", type=Path, help="ONNX model file")
     p_var.add_argument("--data", required=True, type=Path, help="the shared data folder")
+    p_var.add_argument("--vae-run", type=Path, default=None, metavar="RUN_DIR",
+                       help="the VAE's run folder (MODEL is its export): adds the KL divergence "
+                       "and the negative-ELBO score")
     p_var.add_argument("--out", required=True, type=Path, help="write OUT.json and OUT.md")
     p_var.add_argument("--resamples", type=int, default=1000)
     p_var.add_argument("--limit", type=int, default=None, help="at most N images per set (a quick look)")
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             from training.score_variants import format_variants, run_variants, write_variants
 
             report = run_variants(args.model, args.data, n_resamples=args.resamples,
-                                  progress=_say, limit=args.limit)
+                                  progress=_say, limit=args.limit, vae_run=args.vae_run)
             write_variants(report, args.out)
             _say(format_variants(report))
         elif args.command == "splits":

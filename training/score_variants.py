@@ -6,7 +6,9 @@ bottleneck code to the benign training codes) as ablation rows. Both need no
 retraining: this runs the exported graph with its bottleneck as an extra
 output on the benign training pool (the code bank) and on every suite set,
 derives each variant (for a VAE also the code's squared norm, the mean term
-of its KL divergence from the prior), and reports AUROC with 95% CIs per set. Validation
+of its KL divergence from the prior; with the VAE's run folder the whole KL
+divergence and the negative-ELBO score, reconstruction score + kl_weight x KL,
+the quantity the VAE was trained to minimise), and reports AUROC with 95% CIs per set. Validation
 chooses; the evaluation sets only report. A variant would ship only after
 winning on validation, with its arithmetic moved inside the ONNX graph.
 
@@ -88,6 +90,37 @@ class CodeModel:
         return {k: np.concatenate(v) for k, v in out.items()}
 
 
+class VaeKL:
+    """KL divergence of a trained VAE's posterior N(mu, exp(logvar)) from N(0, I), per image.
+
+    The exported graph scores from the code's mean only (its log-variance is pruned),
+    so the KL comes from the run folder's Keras encoder, on the same cached tensors.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        import keras
+
+        from training.model import BOTTLENECK_NAME, LOGVAR_NAME
+        from training.run import load_keras_model, load_run
+
+        info = load_run(run_dir)
+        if not info.config.get("variational"):
+            msg = f"{run_dir}: not a VAE run (fit --variational)"
+            raise ValueError(msg)
+        model = load_keras_model(run_dir)
+        self.kl_weight = float(model.get_layer("sampling").kl_weight)
+        self.encoder = keras.Model(model.input, [model.get_layer(BOTTLENECK_NAME).output,
+                                                 model.get_layer(LOGVAR_NAME).output])
+
+    def kl(self, paths: list[Path], preprocess: Any) -> np.ndarray:
+        """[N] KL divergence (nats) of the images at ``paths`` (cached tensors)."""
+        from training.cache import load_tensors
+
+        x = load_tensors(paths, preprocess)
+        mu, logvar = (np.asarray(a, np.float64) for a in self.encoder.predict(x, batch_size=32, verbose=0))
+        return -0.5 * np.sum(1.0 + logvar - mu**2 - np.exp(logvar), axis=1)
+
+
 def lesion_masks(grey: np.ndarray) -> np.ndarray:
     """[N, H, W] bool: the lesion by the module's rule (see the docstring)."""
     import cv2
@@ -121,8 +154,13 @@ def knn_distance(codes: np.ndarray, bank: np.ndarray, k: int = KNN_K) -> np.ndar
     return np.sqrt(np.sort(np.maximum(d2, 0.0), axis=1)[:, :k]).mean(axis=1)
 
 
-def variants(arrays: dict[str, np.ndarray], bank_codes: np.ndarray) -> dict[str, np.ndarray]:
-    """Every candidate score of one set (higher = more anomalous)."""
+def variants(arrays: dict[str, np.ndarray], bank_codes: np.ndarray,
+             kl_weight: float | None = None) -> dict[str, np.ndarray]:
+    """Every candidate score of one set (higher = more anomalous).
+
+    With ``arrays["kl"]`` (a VAE's KL per image) and its training ``kl_weight``,
+    also the KL alone and the negative-ELBO score.
+    """
     err, grey = arrays["err"].astype(np.float64), arrays["grey"]
     lesion = lesion_masks(grey)
     fov = grey * 255.0 > FOV_MIN_GREY
@@ -132,7 +170,7 @@ def variants(arrays: dict[str, np.ndarray], bank_codes: np.ndarray) -> dict[str,
         return (err * mask).sum((1, 2)) / np.maximum(mask.sum((1, 2)), 1)
 
     inside = mean_in(lesion)
-    return {
+    out = {
         "score (the model's)": arrays["score"],
         "lesion mean error": inside,
         "lesion minus surround": inside - mean_in(around),
@@ -142,6 +180,10 @@ def variants(arrays: dict[str, np.ndarray], bank_codes: np.ndarray) -> dict[str,
         # KL divergence from the N(0, I) prior (the log-variance is not in the exported graph).
         "code squared norm": np.sum(arrays["code"].astype(np.float64) ** 2, axis=1),
     }
+    if "kl" in arrays and kl_weight is not None:
+        out["KL divergence"] = arrays["kl"]
+        out["score + kl_weight x KL (negative ELBO)"] = arrays["score"] + kl_weight * arrays["kl"]
+    return out
 
 
 def _zsum(a: dict[str, np.ndarray], ref: dict[str, np.ndarray], keys: tuple[str, str]) -> np.ndarray:
@@ -153,9 +195,15 @@ COMBINATIONS = (("score (the model's)", "lesion mean error"),
 
 
 def run_variants(model_path: Path, data_root: Path, n_resamples: int = 1000,
-                 progress: Progress = print, limit: int | None = None) -> dict[str, Any]:
-    """AUROC [95% CI] and melanoma-vs-nevus AUROC of every variant on every suite set."""
+                 progress: Progress = print, limit: int | None = None,
+                 vae_run: Path | None = None) -> dict[str, Any]:
+    """AUROC [95% CI] and melanoma-vs-nevus AUROC of every variant on every suite set.
+
+    ``vae_run``: the VAE's run folder (the model file must be its export), adding the
+    KL-based rows.
+    """
     model = CodeModel(model_path)
+    vae = None if vae_run is None else VaeKL(vae_run)
     bank = bank_paths(data_root)
     if limit is not None:
         bank = bank[:limit]
@@ -166,7 +214,11 @@ def run_variants(model_path: Path, data_root: Path, n_resamples: int = 1000,
     labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, samples in sets.items():
         progress(f"{name}: {len(samples)} images")
-        scored[name] = variants(model.arrays([s.path for s in samples]), bank_codes)
+        paths = [s.path for s in samples]
+        arrays = model.arrays(paths)
+        if vae is not None:
+            arrays["kl"] = vae.kl(paths, model.meta.preprocess)
+        scored[name] = variants(arrays, bank_codes, None if vae is None else vae.kl_weight)
         labels[name] = (np.array([s.is_malignant for s in samples], bool),
                         np.array([s.cls for s in samples]))
     ref = {k: v[~labels[VALIDATION][0]] for k, v in scored[VALIDATION].items()}

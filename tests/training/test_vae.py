@@ -18,7 +18,7 @@ from tests.support.training_fixtures import train_small_run
 from training.fit import FitConfig
 from training.model import Sampling, build_vae
 from training.run import load_keras_model, load_run
-from training.score_variants import CodeModel
+from training.score_variants import CodeModel, VaeKL, variants
 
 
 def test_sampling_is_the_mean_at_inference_and_adds_the_kl_while_training() -> None:
@@ -46,7 +46,7 @@ def test_the_vae_has_the_cae_interface() -> None:
 
 
 def test_a_real_vae_run_exports_and_scores_deterministically(
-    tmp_path: Path, isic9_sample_dir: Path, isic9_test_files: list[Path]
+    tmp_path: Path, isic9_sample_dir: Path, isic9_test_files: list[Path], small_run_dir: Path
 ) -> None:
     run = train_small_run(tmp_path / "run", isic9_sample_dir, limit=8, epochs=2,
                           variational=True, n_resamples=50)
@@ -66,4 +66,14 @@ def test_a_real_vae_run_exports_and_scores_deterministically(
     arrays = CodeModel(model_path).arrays(isic9_test_files[:4])
     assert arrays["code"].shape == (4, 128)
     assert np.allclose(arrays["score"], first, atol=1e-6)
+    # The KL-based rows (issue 13 item 4) come from the run's Keras encoder.
+    vae = VaeKL(run)
+    kl = vae.kl(isic9_test_files[:4], model.metadata.preprocess)
+    assert kl.shape == (4,) and np.all(kl >= 0.0)  # a KL divergence is never negative
+    assert vae.kl_weight == pytest.approx(1.0 / (128 * 128 * 3))
+    rows = variants({**arrays, "kl": kl}, arrays["code"], vae.kl_weight)
+    assert np.array_equal(rows["KL divergence"], kl)
+    assert np.allclose(rows["score + kl_weight x KL (negative ELBO)"], first + vae.kl_weight * kl)
+    with pytest.raises(ValueError, match="not a VAE run"):
+        VaeKL(small_run_dir)
     keras.backend.clear_session()

@@ -193,10 +193,14 @@ def test_engine_settings(model: LoadedModel) -> None:
     assert engine.model_info()["model_sha256"] == model.sha256
 
 
-def test_inference_threads_use_every_core() -> None:
-    from desktop_app.core.engine import inference_threads
+def test_model_lanes_share_every_core_and_stay_bounded() -> None:
+    from desktop_app.core.engine import inference_threads, model_lanes
 
-    assert [inference_threads(n) for n in (1, 2, 4, 16)] == [1, 2, 4, 16]
+    assert [model_lanes(n) for n in (1, 2, 4, 16)] == [1, 2, 2, 2]
+    assert [inference_threads(n) for n in (1, 2, 4, 16)] == [1, 1, 2, 8]
+    # The lanes together use every core (and never more threads than cores).
+    for n in (1, 2, 3, 4, 7, 16):
+        assert model_lanes(n) * inference_threads(n) <= n <= model_lanes(n) * (inference_threads(n) + 1)
     assert inference_threads() >= 1
 
 
