@@ -137,7 +137,7 @@ def _vm_hwm(pid: int) -> int:
     return 0
 
 
-def measure_process(cmd: list[str]) -> tuple[float, float, float, int, str]:
+def measure_process(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, float, int, str]:
     """Run ``cmd`` as a child; (wall s, CPU s, peak RSS MB, exit code, last stdout line).
 
     CPU is the child's user + system time from RUSAGE_CHILDREN (exact once it
@@ -149,7 +149,7 @@ def measure_process(cmd: list[str]) -> tuple[float, float, float, int, str]:
     stop = threading.Event()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
     ps = psutil.Process(child.pid)
 
     def poll() -> None:
@@ -186,11 +186,16 @@ def count_images(folder: Path) -> int:
 
 
 def whole_process(folder: Path, model: LoadedModel, run_dir: Path | None, repeats: int,
-                  tmp: Path) -> str:
-    """Paired, alternated whole-process runs of DermScreen and the method; a printable report."""
+                  tmp: Path, before: tuple[Path, Path] | None = None) -> str:
+    """Paired, alternated whole-process runs of DermScreen and the method; a printable report.
+
+    ``before`` (a checkout of an earlier commit, the model it shipped) adds that
+    version's ``dermscreen analyze`` to every round, so before and after are paired too.
+    """
     n = count_images(folder)
     ours_cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--recursive",
                 "--model", str(model.path)]
+    old: list[tuple[float, float, float, int]] = []
     base_cmd = [sys.executable, str(REPO / "bench" / "method_baseline.py"), str(folder),
                 "--threshold", repr(model.metadata.threshold)]
     if run_dir is not None and (run_dir / "model.keras").exists():
@@ -199,20 +204,35 @@ def whole_process(folder: Path, model: LoadedModel, run_dir: Path | None, repeat
     note = ""
     for i in range(repeats):
         ours.append(measure_process([*ours_cmd, "--out", str(tmp / f"ours-{i}")])[:4])
+        if before is not None:
+            checkout, old_model = before
+            old.append(measure_process(
+                [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--recursive",
+                 "--model", str(old_model), "--out", str(tmp / f"before-{i}")], cwd=checkout)[:4])
         b = measure_process([*base_cmd, "--out", str(tmp / f"base-{i}.csv")])
         base.append(b[:4])
         note = b[4]
-    if any(r[3] != 0 for r in ours + base):
-        return f"{folder}: a run failed (exit codes {[r[3] for r in ours]} / {[r[3] for r in base]})"
+    if any(r[3] != 0 for r in ours + old + base):
+        return (f"{folder}: a run failed (exit codes {[r[3] for r in ours]} / "
+                f"{[r[3] for r in old]} / {[r[3] for r in base]})")
 
     def med(runs: list[tuple[float, float, float, int]], k: int) -> float:
         return statistics.median(r[k] for r in runs)
 
     o_wall, b_wall = med(ours, 0), med(base, 0)
+    before_line = ""
+    if old:
+        w = med(old, 0)
+        before_line = (
+            f"  before ({before[0].name}) {w:7.1f} s  {n / w:6.1f} img/s  {med(old, 1):7.1f} CPU-s  "
+            f"peak RSS {med(old, 2):5.0f} MiB  speed-up {b_wall / w:.1f}x wall; "
+            f"now {w / o_wall:.2f}x faster\n"
+        )
     return (
         f"{folder} ({n} images), whole process, median of {repeats} paired runs:\n"
         f"  dermscreen analyze {o_wall:7.1f} s  {n / o_wall:6.1f} img/s  {med(ours, 1):7.1f} CPU-s  "
         f"peak RSS {med(ours, 2):5.0f} MiB\n"
+        + before_line +
         f"  method pipeline    {b_wall:7.1f} s  {n / b_wall:6.1f} img/s  {med(base, 1):7.1f} CPU-s  "
         f"peak RSS {med(base, 2):5.0f} MiB\n"
         f"  speed-up {b_wall / o_wall:.1f}x wall, {med(base, 1) / med(ours, 1):.1f}x CPU"
@@ -238,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                              "and uda1-fullres)")
     parser.add_argument("--repeats", type=int, default=2, help="paired whole-process runs")
     parser.add_argument("--skip-whole", action="store_true")
+    parser.add_argument("--before", type=Path, nargs=2, default=None, metavar=("CHECKOUT", "MODEL"),
+                        help="also run an earlier version's analyze (a checkout, e.g. a git "
+                             "worktree, and its model file) in every round of the comparison")
     parser.add_argument("--skip-engine", action="store_true",
                         help="skip the in-process engine / forward / baseline sets")
     args = parser.parse_args(argv)
@@ -263,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         if not args.skip_whole:
             for folder in args.whole or [DATA / "isic9" / "Train", DATA / "uda1-fullres"]:
-                print(whole_process(folder, model, args.run, args.repeats, tmp), flush=True)
+                print(whole_process(folder, model, args.run, args.repeats, tmp,
+                                    None if args.before is None else tuple(args.before)), flush=True)
         for name, files in (("isic9 Test", isic), ("uda1-fullres", fullres_src)):
             per_image, masks = stage_split(load_model(model_path, intra_op_threads=threads), files)
             print(f"CPU ms per image by stage, {name} ({len(files)} files, one stage at a time):\n"
