@@ -4,7 +4,7 @@ Many dermoscopic images have a black vignette or a circular aperture: near-black
 pixels connected to the image border. The CAE reconstructs them poorly (a
 saturated heatmap over the corners while the lesion is dark), so they inflate
 the score. :func:`inside_mask` marks the field of view with TensorFlow ops that
-tf2onnx converts (Reduce, Less, Pad, MaxPool, Mul): near-black pixels are
+tf2onnx converts (Reduce, Less, Pad, Slice, Max, MaxPool, Mul): near-black pixels are
 flood-filled from the border by repeated 3x3 max pooling restricted to dark
 pixels (geodesic dilation), then grown by ``margin`` pixels to drop the
 vignette's soft edge too. A dark lesion in the middle of the image is not
@@ -55,9 +55,19 @@ class FieldOfView:
 
 
 def _dilate(x: tf.Tensor) -> tf.Tensor:
+    """3x3 max filter of a [N, H, W, 1] mask ("SAME", zero outside).
+
+    Written as the maximum of shifted copies, one axis at a time: the same values
+    as ``tf.nn.max_pool2d(x, 3, 1, "SAME")`` on a non-negative mask, but TensorFlow's
+    single-channel max pooling made the field-of-view loss five times slower to
+    train (1.3 s against 0.1 s for the 52 dilations of a 32-image batch on 2 cores).
+    """
     import tensorflow as tf
 
-    return tf.nn.max_pool2d(x, ksize=3, strides=1, padding="SAME")
+    p = tf.pad(x, [[0, 0], [0, 0], [1, 1], [0, 0]])
+    x = tf.maximum(tf.maximum(p[:, :, :-2], p[:, :, 1:-1]), p[:, :, 2:])
+    p = tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])
+    return tf.maximum(tf.maximum(p[:, :-2], p[:, 1:-1]), p[:, 2:])
 
 
 def inside_mask(x: tf.Tensor, fov: FieldOfView) -> tf.Tensor:

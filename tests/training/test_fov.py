@@ -91,3 +91,17 @@ def test_exported_graph_carries_the_mask(images: np.ndarray) -> None:
     outside = inside_mask(tf.constant(images), FieldOfView()).numpy() == 0
     assert outside[:3].any() and np.all(error_map[outside] == 0.0)
     assert report is not None
+
+
+def test_dilate_is_the_3x3_max_pool_it_replaces() -> None:
+    """The shifted-maximum dilation gives max pooling's values exactly (edges included)."""
+    import tensorflow as tf
+
+    from training.fov import _dilate
+
+    rng = np.random.default_rng(3)
+    mask = (rng.random((2, 17, 23, 1)) > 0.8).astype(np.float32)
+    expected = tf.nn.max_pool2d(mask, ksize=3, strides=1, padding="SAME").numpy()
+    got = _dilate(tf.constant(mask)).numpy()
+    np.testing.assert_array_equal(got, expected)
+    assert got.sum() > mask.sum()  # it did grow the mask
