@@ -5,7 +5,7 @@ pixels connected to the image border. The CAE reconstructs them poorly (a
 saturated heatmap over the corners while the lesion is dark), so they inflate
 the score. :func:`inside_mask` marks the field of view with TensorFlow ops that
 tf2onnx converts (Reduce, Less, Pad, Slice, Max, MaxPool, Mul): near-black pixels are
-flood-filled from the border by repeated 3x3 max pooling restricted to dark
+flood-filled from the border by a repeated 3x3 max filter restricted to dark
 pixels (geodesic dilation), then grown by ``margin`` pixels to drop the
 vignette's soft edge too. A dark lesion in the middle of the image is not
 connected to the border through near-black pixels and stays inside.
@@ -65,15 +65,15 @@ def max_filter(x: tf.Tensor, size: int, padding: str) -> tf.Tensor:
     """
     import tensorflow as tf
 
+    if padding not in ("SAME", "VALID"):
+        msg = f"padding must be 'SAME' or 'VALID', got {padding!r}"
+        raise ValueError(msg)
     for axis in (1, 2):
         if padding == "SAME":
             before = (size - 1) // 2
             pads = [[0, 0]] * 4
             pads[axis] = [before, size - 1 - before]
             x = tf.pad(x, pads)
-        elif padding != "VALID":
-            msg = f"padding must be 'SAME' or 'VALID', got {padding!r}"
-            raise ValueError(msg)
         out = None
         for k in range(size):
             stop = k - (size - 1) or None  # the last shift runs to the end
@@ -81,10 +81,6 @@ def max_filter(x: tf.Tensor, size: int, padding: str) -> tf.Tensor:
             out = part if out is None else tf.maximum(out, part)
         x = out
     return x
-
-
-def _dilate(x: tf.Tensor) -> tf.Tensor:
-    return max_filter(x, 3, "SAME")
 
 
 def inside_mask(x: tf.Tensor, fov: FieldOfView) -> tf.Tensor:
@@ -96,9 +92,9 @@ def inside_mask(x: tf.Tensor, fov: FieldOfView) -> tf.Tensor:
     interior = tf.pad(tf.ones_like(dark)[:, 1:-1, 1:-1, :], [[0, 0], [1, 1], [1, 1], [0, 0]])
     outside = dark * (1.0 - interior)  # dark border pixels seed the fill
     for _ in range(fov.iterations):
-        outside = _dilate(outside) * dark
+        outside = max_filter(outside, 3, "SAME") * dark
     for _ in range(fov.margin):
-        outside = _dilate(outside)
+        outside = max_filter(outside, 3, "SAME")
     return whole_if_small(1.0 - outside[..., 0], fov)
 
 
@@ -116,7 +112,6 @@ def windows_inside(inside: tf.Tensor, size: int, padding: str, fov: FieldOfView)
     ``padding`` VALID gives the valid SSIM map's shape, SAME the full one; so the
     vignette cannot reach the score through a window that straddles its edge.
     """
-
     grown = max_filter(1.0 - inside[..., None], size, padding)
     return whole_if_small(1.0 - grown[..., 0], fov)
 

@@ -15,7 +15,7 @@ from desktop_app.core.score_stats import BenignStats
 from export.convert import build_onnx
 from export.parity import load_parity_images
 from training import losses
-from training.fov import FieldOfView, inside_mask
+from training.fov import FieldOfView, inside_mask, max_filter
 from training.model import build_cae
 from training.scorer import wrap_cae
 
@@ -96,8 +96,6 @@ def test_exported_graph_carries_the_mask(images: np.ndarray) -> None:
 @pytest.mark.parametrize(("size", "padding"), [(3, "SAME"), (11, "VALID"), (11, "SAME"), (4, "SAME")])
 def test_max_filter_is_the_max_pool_it_replaces(size: int, padding: str) -> None:
     """Shifted maxima give max pooling's values exactly, edges and even sizes included."""
-    from training.fov import max_filter
-
     rng = np.random.default_rng(size)
     mask = (rng.random((2, 29, 23, 1)) > 0.9).astype(np.float32)
     expected = tf.nn.max_pool2d(mask, ksize=size, strides=1, padding=padding).numpy()
