@@ -4,7 +4,7 @@ Many dermoscopic images have a black vignette or a circular aperture: near-black
 pixels connected to the image border. The CAE reconstructs them poorly (a
 saturated heatmap over the corners while the lesion is dark), so they inflate
 the score. :func:`inside_mask` marks the field of view with TensorFlow ops that
-tf2onnx converts (Reduce, Less, Pad, Slice, Max, MaxPool, Mul): near-black pixels are
+tf2onnx converts (Reduce, Less, Pad, Slice, Max, Mul): near-black pixels are
 flood-filled from the border by a repeated 3x3 max filter restricted to dark
 pixels (geodesic dilation), then grown by ``margin`` pixels to drop the
 vignette's soft edge too. A dark lesion in the middle of the image is not
