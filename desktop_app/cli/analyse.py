@@ -22,6 +22,7 @@ from desktop_app.cli.parser import (
     EXIT_OUTPUT,
     add_workers_option,
     finite_float,
+    folder_name,
 )
 from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core import number_format as nf
@@ -67,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", type=folder_name,
                         help=f"output folder, created if needed (default: ./{DEFAULT_OUT})")
     parser.add_argument("--recursive", action="store_true", help="also look in sub-folders")
     rule = parser.add_mutually_exclusive_group()
