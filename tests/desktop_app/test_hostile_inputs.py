@@ -78,9 +78,8 @@ def hostile_folder(tmp_path: Path, isic9_test_files: list[Path]) -> dict[str, st
         expected[f"good{i}.jpg"] = ""
     os.mkfifo(folder / "x.jpg")  # a read would wait forever for a writer
     (folder / "z.jpg").symlink_to("/dev/zero")  # a read would never end
-    (folder / "d.jpg").mkdir()
-    expected |= {"x.jpg": "unreadable", "z.jpg": "unreadable", "d.jpg": "unreadable",
-                 "s.jpg": "unreadable"}
+    (folder / "d.jpg").mkdir()  # a folder, not a file: no row without --recursive
+    expected |= {"x.jpg": "unreadable", "z.jpg": "unreadable", "s.jpg": "unreadable"}
     _save(folder / "tall.jpg", rng.integers(0, 255, (20000, 128, 3), dtype=np.uint8))
     _save(folder / "one.png", np.full((1, 1, 3), 77, np.uint8))
     _save(folder / "blank.jpg", np.full((480, 640, 3), 255, np.uint8))
@@ -127,6 +126,7 @@ def test_hostile_files_never_hang_and_every_file_gets_a_row(
         # A spreadsheet never sees a formula: file names starting = + - @ carry an apostrophe.
         for column in ("path", "file_name"):
             assert row[column][:1] not in ("=", "+", "-", "@"), row[column]
+    assert "d.jpg" not in got  # the folder named d.jpg got no spurious error row
     assert got["=HYPERLINK(\"evil.example\";\"x\").jpg"]["file_name"].startswith("'=")
     assert "not a regular file (a named pipe)" in got["x.jpg"]["error"]
     assert "character device" in got["z.jpg"]["error"] and "socket" in got["s.jpg"]["error"]
