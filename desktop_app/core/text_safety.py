@@ -52,9 +52,8 @@ def undecodable_escaped(text: object) -> str:
     THE rule for file names from disk: the result always encodes as UTF-8, and a
     name that was valid UTF-8 is returned unchanged.
     """
-    shown = os.fspath(text) if isinstance(text, os.PathLike) else str(text)
-    if isinstance(shown, bytes):
-        shown = os.fsdecode(shown)
+    raw = os.fspath(text) if isinstance(text, os.PathLike | bytes) else str(text)
+    shown = os.fsdecode(raw) if isinstance(raw, bytes) else raw
     return _SURROGATES.sub(_escape_surrogates, shown)
 
 
