@@ -7,8 +7,10 @@
   into the same folder is refused while the first holds it (an OS file lock on
   ``.dermscreen.lock``, released by the OS if the process dies).
 - :func:`supersede_stale_reports` moves reports an earlier run left (its
-  results.csv, case PDFs, a summary, a partial CSV) into ``superseded/<UTC time>/`` before a complete
-  run writes its own, so the folder never mixes two batches. Moved, not
+  results.csv, case PDFs, a summary, a partial CSV) into ``superseded/<UTC time>/``
+  before a complete run writes its own, so the folder never mixes two batches
+  (results.csv is copied there and then replaced atomically by the new one: a
+  run that cannot write its CSV leaves the earlier one in place). Moved, not
   deleted: they may be clinical documents someone still needs.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,8 +198,30 @@ def supersede_stale_reports(folder: str | Path) -> Path | None:
     try:
         target.mkdir(parents=True)
         for path in stale:
-            os.replace(path, target / path.name)
+            if path.name == RESULTS_FILE_NAME:
+                # Kept in place too, until the new one replaces it atomically: a run
+                # whose own CSV cannot be written leaves the earlier results where they were.
+                _link_or_copy(path, target / path.name)
+            else:
+                os.replace(path, target / path.name)
     except OSError as exc:
         raise FileWriteError(folder, f"cannot move earlier reports aside: "
                                      f"{write_error_cause(exc)}") from None
     return target
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:  # a file system without hard links (FAT, some network shares)
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def keep_earlier_results(superseded: Path) -> None:
+    """Undo the copy of an earlier results.csv in ``superseded`` (the new one could not be
+    written, so the earlier one is still in place); drops folders left empty."""
+    with contextlib.suppress(OSError):
+        (superseded / RESULTS_FILE_NAME).unlink()
+    for empty in (superseded, superseded.parent):
+        with contextlib.suppress(OSError):
+            empty.rmdir()  # only when empty

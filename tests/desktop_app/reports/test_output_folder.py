@@ -48,7 +48,10 @@ def test_supersede_moves_only_reports(tmp_path: Path) -> None:
     assert moved is not None and moved.parent == tmp_path / "superseded"
     assert sorted(p.name for p in moved.iterdir()) == sorted(names)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "case-study.pdf", "notes.pdf", "superseded"]
+        "case-study.pdf", "notes.pdf", "results.csv", "superseded"]
+    # results.csv stays until a new one replaces it; the copy is the same file.
+    assert (moved / "results.csv").read_text(encoding="utf-8") == "results.csv"
+    (tmp_path / "results.csv").unlink()  # what the new results.csv's atomic rename does
     assert supersede_stale_reports(tmp_path) is None  # nothing left to move
     (tmp_path / "summary.pdf").write_text("again", encoding="utf-8")
     second = supersede_stale_reports(tmp_path)
