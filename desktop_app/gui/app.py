@@ -71,12 +71,12 @@ def window_notifier(window: MainWindow) -> Callable[[str], None]:
 
 
 def install_quit_signals(app: QApplication) -> QTimer:
-    """Ctrl+C / SIGTERM in the terminal close the window cleanly (settings saved).
+    """Ctrl+C / SIGTERM / SIGHUP (the terminal closed) close the window cleanly (settings saved).
 
     Python only runs signal handlers between bytecodes, so a timer wakes the
     interpreter a few times a second while Qt's loop runs.
     """
-    for name in ("SIGINT", "SIGTERM"):
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             with contextlib.suppress(ValueError):  # only possible in the main thread
                 signal.signal(getattr(signal, name), lambda *_args: app.quit())

@@ -121,3 +121,30 @@ def test_an_undecodable_name_is_logged_escaped(isolated_user_home: Path) -> None
         handler.flush()
     text = log_file_path().read_text(encoding="utf-8")  # whole UTF-8: the line was written
     assert "opened bad\\xffname.jpg" in text
+
+
+def test_sighup_closes_the_window_like_sigterm(qapp) -> None:
+    """A closed terminal (SIGHUP, a real signal to this process) quits the app's loop cleanly
+    (settings saved on the way out) instead of killing it."""
+    import signal
+
+    from desktop_app.gui.app import install_quit_signals
+
+    class Loop:
+        quits = 0
+
+        def quit(self) -> None:
+            self.quits += 1
+
+    loop = Loop()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    wake = install_quit_signals(loop)  # type: ignore[arg-type]
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        # Python runs a pending handler in the main thread at its next bytecode boundary.
+        signal.getsignal(signal.SIGHUP)
+        assert loop.quits == 1
+    finally:
+        wake.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
