@@ -14,7 +14,9 @@
 Exit codes: 0 the command ran (even when some files were bad: they are error
 rows), 2 bad usage, 3 the model is missing or invalid, 4 the output folder
 cannot be written or another run holds it, 128 + signal when stopped (130
-Ctrl-C, 143 SIGTERM; the rows finished so far are in results.partial.csv).
+Ctrl-C, 143 SIGTERM, 129 SIGHUP; the rows finished so far are in
+results.partial.csv). The window exits 1 when it cannot start (no display, an
+unknown QT_QPA_PLATFORM). A closed or full stdout never changes the exit code.
 
 Modules: :mod:`~desktop_app.cli.parser` (exit codes, argument types, top-level
 parser), :mod:`~desktop_app.cli.analyse`, :mod:`~desktop_app.cli.evaluate`

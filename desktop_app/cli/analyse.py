@@ -3,7 +3,7 @@
 Order of work, so that nothing is lost and nothing fails late: load the model;
 check the output folder and take its lock (exit 4 at once when it cannot be
 written, holds ``results.csv`` as a folder, or another run owns it); run the
-engine (Ctrl-C / SIGTERM stop it between files); then either the complete
+engine (Ctrl-C / SIGTERM / SIGHUP stop it between files); then either the complete
 reports (:func:`desktop_app.reports.batch.write_batch_reports`: results.csv,
 with ``--pdf`` the case PDFs and summary.pdf) or, when stopped, the rows
 finished so far in ``results.partial.csv`` beside an untouched results.csv.
@@ -22,6 +22,7 @@ from desktop_app.cli.parser import (
     EXIT_OUTPUT,
     add_workers_option,
     finite_float,
+    folder_name,
 )
 from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core import number_format as nf
@@ -47,15 +48,19 @@ def _epilog() -> str:
         "threshold, a sign-off line) and DIR/case-NNNNN-NAME.pdf for every flagged or\n"
         "borderline image.\n"
         "Files are named relative to the given folder unless --full-paths.\n"
-        "Reports an earlier run left in DIR are moved to DIR/superseded/<time>/ first; one run\n"
-        "at a time may write into DIR.\n"
+        "Reports an earlier run left in DIR (results.csv, PDFs, a partial CSV) are moved to\n"
+        "DIR/superseded/<time>/ first; one run at a time may write into DIR (an OS lock on\n"
+        "DIR/.dermscreen.lock, never followed if it is a link).\n"
+        "A subfolder is searched with --recursive only; one that cannot be listed is an\n"
+        "error row. Bytes of a file name that are not UTF-8 are shown escaped (\\xff).\n"
         "The threshold is the model's screening point (the highest threshold flagging at least\n"
         "90% of its validation cancers; the model's own T where it stores none) unless --alpha\n"
         "(T = benign mean + alpha * sd; the seed's rule is --alpha 1.3) or --threshold is given.\n"
-        "Stopped by Ctrl-C or SIGTERM, it writes the rows finished so far to\n"
+        "Stopped by Ctrl-C, SIGTERM or SIGHUP, it writes the rows finished so far to\n"
         "DIR/results.partial.csv and leaves an existing results.csv as it was.\n"
         "Exit codes: 0 ran (bad files are error rows), 2 bad usage, 3 invalid model,\n"
-        "4 output folder not writable or in use by another run, 130 Ctrl-C, 143 SIGTERM."
+        "4 output folder not writable or in use by another run, 130 Ctrl-C, 143 SIGTERM,\n"
+        "129 SIGHUP. A closed or full stdout does not change the exit code."
     )
 
 
@@ -67,7 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", type=folder_name,
                         help=f"output folder, created if needed (default: ./{DEFAULT_OUT})")
     parser.add_argument("--recursive", action="store_true", help="also look in sub-folders")
     rule = parser.add_mutually_exclusive_group()

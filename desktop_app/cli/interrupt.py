@@ -1,10 +1,12 @@
-"""Ctrl-C and SIGTERM during a run: stop promptly, keep what is finished.
+"""Ctrl-C, SIGTERM and SIGHUP during a run: stop promptly, keep what is finished.
 
-The first SIGINT or SIGTERM only sets an event that the engine polls (every
+SIGHUP (the terminal or SSH session that started the run was closed) is
+treated exactly like SIGTERM: its default action would end the process at once
+with no rows at all. The first SIGINT, SIGTERM or SIGHUP only sets an event that the engine polls (every
 50 ms), so the run stops between files and the caller writes the rows finished
 so far. A second signal raises :class:`KeyboardInterrupt` at once, for a user
 who will not wait. The exit code follows the shell's rule: 128 + signal number
-(130 for Ctrl-C, 143 for SIGTERM).
+(130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from types import FrameType, TracebackType
 from typing import Any
 
 _NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+if hasattr(signal, "SIGHUP"):  # POSIX only
+    _NAMES[signal.SIGHUP] = "SIGHUP (the terminal was closed)"
 
 
 class StopOnSignal:
-    """A context manager: SIGINT/SIGTERM set :attr:`event` instead of killing the process."""
+    """A context manager: SIGINT/SIGTERM/SIGHUP set :attr:`event` instead of killing the process."""
 
     def __init__(self) -> None:
         self.event = threading.Event()

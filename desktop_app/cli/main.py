@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from desktop_app.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, build_parser
-from desktop_app.cli.terminal import err
+from desktop_app.cli.terminal import err, prepare_streams
 
 
 def run_gui(open_paths: list[str], model_path: str | None) -> int:
@@ -16,6 +16,7 @@ def run_gui(open_paths: list[str], model_path: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prepare_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

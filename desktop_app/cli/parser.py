@@ -34,6 +34,15 @@ def finite_float(text: str) -> float:
     return value
 
 
+def folder_name(text: str) -> str:
+    """argparse type for an output folder: not empty (``--out ''`` would silently mean the
+    current folder)."""
+    if not text.strip():
+        msg = "needs a folder name (an empty name would write into the current folder)"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def _int(text: str) -> int:
     try:
         return int(text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from desktop_app.cli.terminal import silence
+
 if TYPE_CHECKING:
     from desktop_app.core.engine import Progress
 
@@ -29,11 +31,17 @@ class ProgressBar:
         filled = round(frac * self.width)
         eta = f" ETA {p.eta_s:.0f}s" if p.eta_s is not None and p.done < p.total else ""
         errors = f" {p.errors} errors" if p.errors else ""
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] "
-                          f"{p.done}/{p.total}{errors}{eta}   ")
-        self.stream.flush()
+        self._write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] "
+                    f"{p.done}/{p.total}{errors}{eta}   ")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError:  # a hung-up terminal: the bar stops, the run goes on
+            self.enabled = False
+            silence(self.stream)
 
     def close(self) -> None:
         if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+            self._write("\n")

@@ -38,8 +38,8 @@ from desktop_app.core.imageio import (
     DEFAULT_MAX_PIXELS,
     ImageBytes,
     decode_image,
-    list_images,
     read_file,
+    scan_inputs,
 )
 from desktop_app.core.model_metadata import (
     OUTPUT_ANOMALY_SCORE,
@@ -134,14 +134,8 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig) -> _Prepared:
 def expand_inputs(
     inputs: Sequence[str | Path], recursive: bool = False
 ) -> list[tuple[Path, str]]:
-    """Files to analyse as (path, listing error); a folder that cannot be listed gets a row."""
-    entries: list[tuple[Path, str]] = []
-    for raw in inputs:
-        try:
-            entries.extend((p, "") for p in list_images([raw], recursive=recursive))
-        except OSError as exc:
-            entries.append((Path(raw), f"cannot list folder ({exc.strerror or exc})"))
-    return entries
+    """Files to analyse as (path, listing error); each folder that cannot be listed gets a row."""
+    return scan_inputs(list(inputs), recursive=recursive)
 
 
 def usable_cores() -> int:

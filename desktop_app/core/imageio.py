@@ -353,24 +353,65 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def list_images(paths: list[str | Path] | tuple[str | Path, ...], recursive: bool = False) -> list[Path]:
-    """Expand files and folders into a sorted list of candidate image files.
+def _listing_error(exc: OSError) -> str:
+    return f"cannot list folder ({exc.strerror or exc})"
+
+
+def _scan_folder(top: Path, recursive: bool) -> list[tuple[Path, str]]:
+    """(file, "") for each listed file under ``top``; (folder, why) for each folder that
+    could not be listed (no permission, a path longer than PATH_MAX...).
+
+    One unlistable subfolder costs only its own row: everything else is still
+    found. A subfolder (even one named ``x.jpg``) is never a file's row: it is
+    searched with ``recursive`` and skipped without. Symbolic links to folders
+    are not followed (a link loop cannot make the walk endless), as ``rglob``.
+    """
+    found: list[tuple[Path, str]] = []
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            found.append((folder, _listing_error(exc)))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()  # follows a link: a link to a folder is a folder
+                is_link = entry.is_symlink()
+            except OSError:  # cannot tell: let the read give the row its reason
+                is_dir = is_link = False
+            if is_dir:
+                if recursive and not is_link:
+                    stack.append(path)
+            elif _listed_in_folder(path):
+                found.append((path, ""))
+    found.sort(key=lambda item: os.fspath(item[0]).lower())
+    return found
+
+
+def scan_inputs(paths: list[str | Path] | tuple[str | Path, ...],
+                recursive: bool = False) -> list[tuple[Path, str]]:
+    """Files and folders -> (file to analyse, "") and (folder, why it cannot be listed).
 
     Explicitly named files are kept whatever their suffix (so a bad file the
     user dropped in gets an error row); files inside folders are kept when
     their suffix is an image's, supported or not (:data:`UNSUPPORTED_IMAGE_SUFFIXES`:
-    those become error rows that say why); hidden files and non-images are skipped.
+    those become error rows that say why); hidden files and non-images are
+    skipped; every folder that cannot be listed gets its own entry with the reason.
     """
-    out: list[Path] = []
+    out: list[tuple[Path, str]] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            walker = p.rglob("*") if recursive else p.iterdir()
-            found = sorted(
-                (c for c in walker if _listed_in_folder(c)),
-                key=lambda c: os.fspath(c).lower(),
-            )
-            out.extend(found)
+            out.extend(_scan_folder(p, recursive))
         else:
-            out.append(p)
+            out.append((p, ""))
     return out
+
+
+def list_images(paths: list[str | Path] | tuple[str | Path, ...], recursive: bool = False) -> list[Path]:
+    """The files :func:`scan_inputs` finds, without the folders that could not be listed."""
+    return [path for path, error in scan_inputs(paths, recursive) if not error]

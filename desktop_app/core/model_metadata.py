@@ -11,8 +11,11 @@ each value within :data:`MAX_PROP_CHARS`) -> **migrated** (an older format
 brought to :data:`FORMAT_VERSION` by :data:`MIGRATIONS`) -> **validated**
 (:func:`validate_metadata`: finite, positive, in-range numbers, a threshold
 above zero, a pixel limit that can only tighten the app's, short text fields
-without control characters). Any failure is a :class:`MetadataError` naming
-every problem found.
+without control characters; the operating points, an explicit screening
+threshold and the test-set counts checked number by number, see
+:mod:`desktop_app.core.metadata_checks`). JSON values are parsed only when
+shallow enough (bounded size and depth). Any failure is a :class:`MetadataError`
+naming every problem found.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from desktop_app.core.metadata_checks import (
+    MAX_TOTAL_PROP_CHARS,
+    JsonShapeError,
+    bounded_json,
+    evaluation_problems,
+    extra_problems,
+    operating_point_problems,
+)
 from desktop_app.core.preprocess import PreprocessConfig
 from desktop_app.core.score_stats import BenignStats
 from desktop_app.core.text_safety import strip_control
@@ -58,8 +69,8 @@ OUTPUT_ANOMALY_SCORE = "anomaly_score"  # float32 [N]: the benign-only CAE's own
 OUTPUT_PROBABILITY = "probability"  # float32 [N]: the labelled classifier's P(malignant)
 OUTPUT_EVIDENCE_MAP = "evidence_map"  # float32 [N, size, size]: the classifier's CAM (logit units)
 OPTIONAL_OUTPUT_NAMES = (OUTPUT_ANOMALY_SCORE, OUTPUT_PROBABILITY, OUTPUT_EVIDENCE_MAP)
-# Where a combined model names its components: extra["components"][key]["label"].
-COMPONENT_KEYS = ("anomaly", "classifier")
+# Where a combined model names its components: extra["components"][key]["label"]
+# (checked by metadata_checks.component_problems).
 
 # How T is chosen unless a model says otherwise (its `threshold_rule`).
 ALPHA_RULE = "mean + alpha * sd of benign validation scores"
@@ -198,9 +209,9 @@ class ModelMetadata:
             if raw is None:
                 return default
             try:
-                return json.loads(raw)
-            except json.JSONDecodeError as exc:
-                msg = f"metadata {PREFIX + key} is not valid JSON ({exc})"
+                return bounded_json(raw)
+            except JsonShapeError as exc:
+                msg = f"metadata {PREFIX + key} {exc}"
                 raise MetadataError(msg) from None
 
         try:
@@ -241,10 +252,16 @@ def _load_checks(props: dict[str, str]) -> int:
     if missing:
         msg = "model metadata lacks " + ", ".join(PREFIX + k for k in missing)
         raise MetadataError(msg)
+    total = 0
     for key, value in props.items():
         if key.startswith(PREFIX) and len(value) > MAX_PROP_CHARS:
             msg = f"metadata {key} is {len(value):,} characters long; at most {MAX_PROP_CHARS:,}"
             raise MetadataError(msg)
+        total += len(value) if key.startswith(PREFIX) else 0
+    if total > MAX_TOTAL_PROP_CHARS:
+        msg = (f"model metadata is {total:,} characters in all; at most "
+               f"{MAX_TOTAL_PROP_CHARS:,}")
+        raise MetadataError(msg)
     raw = props[PREFIX + "format_version"].strip()
     try:
         version = int(raw)
@@ -285,20 +302,6 @@ def _finite(value: float) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def _component_problems(components: Any) -> list[str]:
-    """A combined model's ``extra.components``: known keys, each with a short text label."""
-    if not isinstance(components, dict):
-        return ["extra.components must be a JSON object"]
-    problems = []
-    for key, value in components.items():
-        if key not in COMPONENT_KEYS:
-            problems.append(f"extra.components has an unknown key {str(key)[:40]!r}")
-        elif not (isinstance(value, dict) and isinstance(value.get("label"), str)
-                  and 0 < len(strip_control(value["label"]).strip()) <= TEXT_LIMITS["model_name"]):
-            problems.append(f"extra.components.{key} needs a short text label")
-    return problems
-
-
 def component_label(meta: ModelMetadata, key: str) -> str:
     """The clean label of a combined model's component, or "" for a single-part model."""
     comp = meta.extra.get("components") if isinstance(meta.extra, dict) else None
@@ -336,8 +339,9 @@ def validate_metadata(meta: ModelMetadata) -> ModelMetadata:
             f"error), got {meta.threshold!r}"
         )
     stats = meta.benign_stats
-    if not _finite(stats.mean):
-        problems.append(f"benign mean must be finite, got {stats.mean!r}")
+    if not (_finite(stats.mean) and stats.mean >= 0):
+        problems.append(f"benign mean must be finite and not negative (scores are "
+                        f"reconstruction errors), got {stats.mean!r}")
     if not (_finite(stats.sd) and stats.sd > 0):
         problems.append(f"benign sd must be a finite number above 0, got {stats.sd!r}")
     if not _finite(stats.alpha):
@@ -352,15 +356,13 @@ def validate_metadata(meta: ModelMetadata) -> ModelMetadata:
         problems.append("benign quantiles must all be finite")
     if not (_finite(meta.heatmap_vmax) and meta.heatmap_vmax >= 0):
         problems.append(f"heatmap_vmax must be finite and not negative, got {meta.heatmap_vmax!r}")
-    if not all(_finite(v) for v in meta.loss_weights.values()):
-        problems.append("loss weights must all be finite")
-    for name, kind in (("data", dict), ("evaluation", dict), ("extra", dict),
-                       ("operating_points", list)):
-        if not isinstance(getattr(meta, name), kind):
-            problems.append(f"{name} must be a JSON {'object' if kind is dict else 'list'}")
-    components = meta.extra.get("components") if isinstance(meta.extra, dict) else None
-    if components is not None:
-        problems += _component_problems(components)
+    if not all(_finite(v) and v >= 0 for v in meta.loss_weights.values()):
+        problems.append("loss weights must all be finite and not negative")
+    if not isinstance(meta.data, dict):
+        problems.append("data must be a JSON object")
+    problems += operating_point_problems(meta.operating_points)
+    problems += extra_problems(meta.extra)
+    problems += evaluation_problems(meta.evaluation)
     if problems:
         raise MetadataError("model metadata is not valid: " + "; ".join(problems))
     if list(stats.scores) != sorted(stats.scores):

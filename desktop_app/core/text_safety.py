@@ -5,10 +5,19 @@ in a model name recolours or rewrites the user's terminal, a newline forges a
 log line, a bidirectional override makes ``gpj.exe`` read as ``exe.jpg``, and a
 cell starting with ``=`` runs as a formula in Excel or LibreOffice. Every
 writer that shows such text to a person goes through one of these functions.
+
+File names are bytes on Linux: a name from an old archive or a network share
+may hold bytes that are not UTF-8 (Latin-1 ``\xff``), which Python keeps as
+lone surrogates (``surrogateescape``) that no UTF-8 writer accepts. The one
+rule for them is :func:`undecodable_escaped`: the bytes are shown as visible
+``\xff`` escapes (valid UTF-8 around them is decoded, also under a C locale),
+so a CSV cell, a PDF, a terminal line, a log line or a window label names the
+file without ever raising. Every function here applies it first.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 # C0 controls (tab, CR and LF included), DEL, C1 controls (CSI 0x9b is an escape
@@ -21,6 +30,31 @@ REPLACEMENT = "\ufffd"
 # characters are replaced by U+FFFD first, so a leading U+FFFD stands for them.
 _FORMULA_START = frozenset("=+-@\t\r" + REPLACEMENT)
 _NEUTRALISED = re.compile("^'+[=+\\-@\t\r" + REPLACEMENT + "]")
+# Lone surrogates: what ``surrogateescape`` makes of bytes that did not decode
+# (U+DC80..U+DCFF), or any other unpaired surrogate, which no UTF-8 codec writes.
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _escape_surrogates(match: re.Match[str]) -> str:
+    run = match.group(0)
+    try:
+        raw = run.encode("utf-8", "surrogateescape")  # the file name's own bytes back
+    except UnicodeEncodeError:  # a surrogate no decoder made: show its code point
+        return run.encode("unicode_escape").decode("ascii")
+    # Bytes that form valid UTF-8 (a C locale decodes every non-ASCII byte this
+    # way) become their characters again; the rest become \xNN escapes.
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def undecodable_escaped(text: object) -> str:
+    """``text`` (a str or a path) with bytes that are not valid UTF-8 shown as ``\\xNN``.
+
+    THE rule for file names from disk: the result always encodes as UTF-8, and a
+    name that was valid UTF-8 is returned unchanged.
+    """
+    raw = os.fspath(text) if isinstance(text, os.PathLike | bytes) else str(text)
+    shown = os.fsdecode(raw) if isinstance(raw, bytes) else raw
+    return _SURROGATES.sub(_escape_surrogates, shown)
 
 
 def has_control(text: str) -> bool:
@@ -28,14 +62,23 @@ def has_control(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
+def display_text(text: object) -> str:
+    """Text for a PDF, a window label or a log line: one line, always valid UTF-8.
+
+    Undecodable bytes are escaped (:func:`undecodable_escaped`), control and
+    bidi-override characters replaced by U+FFFD.
+    """
+    return replace_control(undecodable_escaped(text))
+
+
 def strip_control(text: str) -> str:
     """``text`` with every control and bidi-override character removed."""
-    return _CONTROL.sub("", text)
+    return _CONTROL.sub("", undecodable_escaped(text))
 
 
 def replace_control(text: str, replacement: str = REPLACEMENT) -> str:
     """``text`` with every control and bidi-override character replaced by ``replacement``."""
-    return _CONTROL.sub(replacement, text)
+    return _CONTROL.sub(replacement, undecodable_escaped(text))
 
 
 def terminal_safe(text: object) -> str:
@@ -49,7 +92,7 @@ def terminal_safe(text: object) -> str:
     def visible(match: re.Match[str]) -> str:
         return match.group(0).encode("unicode_escape").decode("ascii")
 
-    return _CONTROL.sub(visible, str(text))
+    return _CONTROL.sub(visible, undecodable_escaped(text))
 
 
 def _is_number(cell: str) -> bool:

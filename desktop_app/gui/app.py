@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 from desktop_app.gui.icons import load_icon
 from desktop_app.gui.logging_setup import install_excepthook, setup_logging
 from desktop_app.gui.model_loading import ModelPreload, start_preload
+from desktop_app.gui.qt_platform import EXIT_NO_WINDOW, unknown_platform_problem
 from desktop_app.gui.settings import initial_model_path
 
 if TYPE_CHECKING:
@@ -70,12 +71,12 @@ def window_notifier(window: MainWindow) -> Callable[[str], None]:
 
 
 def install_quit_signals(app: QApplication) -> QTimer:
-    """Ctrl+C / SIGTERM in the terminal close the window cleanly (settings saved).
+    """Ctrl+C / SIGTERM / SIGHUP (the terminal closed) close the window cleanly (settings saved).
 
     Python only runs signal handlers between bytecodes, so a timer wakes the
     interpreter a few times a second while Qt's loop runs.
     """
-    for name in ("SIGINT", "SIGTERM"):
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             with contextlib.suppress(ValueError):  # only possible in the main thread
                 signal.signal(getattr(signal, name), lambda *_args: app.quit())
@@ -137,7 +138,11 @@ def _wayland_reachable(name: str) -> str:
 
 def display_problem() -> str:
     """Why no window can be shown here, or "" when one can (checked before Qt starts:
-    Qt aborts the process when its platform plugin finds no display)."""
+    Qt aborts the process when its platform plugin finds no display, or when
+    QT_QPA_PLATFORM names a plugin that is not installed)."""
+    unknown = unknown_platform_problem()
+    if unknown:
+        return unknown
     if sys.platform != "linux":
         return ""
     platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
@@ -173,7 +178,7 @@ def run_gui(open_paths: list[str], model_path: str | None, *,
     if problem:
         # Qt would abort the process with a platform-plugin error instead.
         print(problem, file=sys.stderr)
-        return 1
+        return EXIT_NO_WINDOW
     log_path = setup_logging()
     path = Path(model_path) if model_path else initial_model_path()
     # ONNX Runtime opens the model while Qt, pyqtgraph and the window are set up.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.core.results import AnalysisResult
+from desktop_app.core.text_safety import undecodable_escaped
 from desktop_app.gui.case_viewer import CaseViewer
 from desktop_app.gui.components.session import Session
 from desktop_app.gui.results_panel import ResultsPanel
@@ -41,7 +42,8 @@ class CaseLoader(QObject):
             return
         if not result.ok:
             self._session.show_case(result, None)
-            self._viewer.show_message(f"{result.path.name} could not be analysed: {result.error}")
+            name = undecodable_escaped(result.path.name)
+            self._viewer.show_message(f"{name} could not be analysed: {result.error}")
             return
         self.request(result)
 
@@ -53,7 +55,7 @@ class CaseLoader(QObject):
         if cached is not None:
             self._display(result, cached)
             return
-        self._viewer.show_loading(result.path.name)
+        self._viewer.show_loading(undecodable_escaped(result.path.name))
         if self._session.begin_explain(result):
             task = TaskThread(lambda: engine.explain(result.path), "explain",
                               on_done=lambda images: self._on_ready(result, images),
@@ -75,7 +77,7 @@ class CaseLoader(QObject):
     def _on_failed(self, result: AnalysisResult, message: str) -> None:
         if self._is_current(result):
             self._session.show_case(result, None)
-            self._viewer.show_message(f"{result.path.name}: the case cannot be shown")
+            self._viewer.show_message(f"{undecodable_escaped(result.path.name)}: the case cannot be shown")
             self.failed.emit(f"Could not compute the case images: {message}")
         self._next()
 
@@ -86,5 +88,5 @@ class CaseLoader(QObject):
 
     def _display(self, result: AnalysisResult, images: CaseImages) -> None:
         self._session.show_case(result, images)
-        self._viewer.show_case(images, result.path.name)
+        self._viewer.show_case(images, undecodable_escaped(result.path.name))
         self.shown.emit(result)

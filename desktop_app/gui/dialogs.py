@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.paths import model_card_path
 from desktop_app.core.texts import INTENDED_USE
+from desktop_app.gui.settings import private_dialog_state
 from desktop_app.version import app_version
 
 if TYPE_CHECKING:
@@ -44,24 +45,29 @@ class PathProvider(Protocol):
 
 
 class DialogPathProvider:
-    """The real thing: Qt's file dialogs."""
+    """The real thing: Qt's file dialogs (their history kept in the app's private folder,
+    :func:`desktop_app.gui.settings.private_dialog_state`)."""
 
     def open_folder(self, parent: QWidget, start: str) -> str | None:
-        folder = QFileDialog.getExistingDirectory(parent, "Open folder of images", start)
+        with private_dialog_state():
+            folder = QFileDialog.getExistingDirectory(parent, "Open folder of images", start)
         return folder or None
 
     def open_files(self, parent: QWidget, start: str) -> list[str]:
-        files, _ = QFileDialog.getOpenFileNames(parent, "Open images", start, IMAGE_FILTER)
+        with private_dialog_state():
+            files, _ = QFileDialog.getOpenFileNames(parent, "Open images", start, IMAGE_FILTER)
         return list(files)
 
     def open_model(self, parent: QWidget, start: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(
-            parent, "Open model", start, "ONNX models (*.onnx);;All files (*)"
-        )
+        with private_dialog_state():
+            path, _ = QFileDialog.getOpenFileName(
+                parent, "Open model", start, "ONNX models (*.onnx);;All files (*)"
+            )
         return path or None
 
     def save_file(self, parent: QWidget, title: str, suggested: str, filters: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
+        with private_dialog_state():
+            path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
         return path or None
 
     def report_details(self, parent: QWidget, details: ReportDetails) -> ReportDetails | None:

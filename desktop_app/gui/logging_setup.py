@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from desktop_app.core.paths import log_dir
+from desktop_app.core.text_safety import undecodable_escaped
 from desktop_app.gui.settings import private_dir
 
 LOG_FILE = "dermscreen.log"
@@ -46,7 +47,15 @@ def redact_paths(text: str) -> str:
     return _PATH.sub("", text)
 
 
-class RedactingFormatter(logging.Formatter):
+class SafeFormatter(logging.Formatter):
+    """Formats as usual; bytes of a file name that are not UTF-8 are shown escaped
+    (a lone surrogate would make the UTF-8 log file raise and lose the line)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return undecodable_escaped(super().format(record))
+
+
+class RedactingFormatter(SafeFormatter):
     """Formats as usual, then cuts paths to file names (tracebacks included)."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -91,7 +100,7 @@ def setup_logging(level: int = logging.INFO, *, debug: bool | None = None) -> Pa
     setattr(handler, _HANDLER_TAG, True)
     handler._dermscreen_debug = debug  # type: ignore[attr-defined]
     fmt = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
-    handler.setFormatter(logging.Formatter(fmt) if debug else RedactingFormatter(fmt))
+    handler.setFormatter(SafeFormatter(fmt) if debug else RedactingFormatter(fmt))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else level)
     return path

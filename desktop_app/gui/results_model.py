@@ -22,6 +22,7 @@ from desktop_app.core import number_format as nf
 from desktop_app.core import palette
 from desktop_app.core.decision_rules import BORDERLINE
 from desktop_app.core.results import AnalysisResult
+from desktop_app.core.text_safety import undecodable_escaped
 from desktop_app.gui.components.result_list import ResultList, RowSpan
 from desktop_app.gui.decisions import DecisionWords
 
@@ -146,7 +147,8 @@ class ResultsModel(QAbstractTableModel):
 
     def _display(self, res: AnalysisResult, col: int) -> str | None:
         if col == COL_FILE:
-            return res.path.name
+            # Qt drops undecodable bytes silently: show them escaped (one rule).
+            return undecodable_escaped(res.path.name)
         if col == COL_SCORE:
             return nf.number(res.score, ".4f")
         if col == COL_DECISION:
@@ -172,16 +174,16 @@ class ResultsModel(QAbstractTableModel):
 
     def _tooltip(self, res: AnalysisResult) -> str:
         if res.status != "ok":
-            return f"{res.path}\nCould not be analysed: {res.error}"
+            return f"{undecodable_escaped(res.path)}\nCould not be analysed: {res.error}"
         return (
-            f"{res.path}\nscore {nf.number(res.score, '.4f')} vs threshold "
+            f"{undecodable_escaped(res.path)}\nscore {nf.number(res.score, '.4f')} vs threshold "
             f"{nf.number(res.threshold, '.4f')}: {self.words.of(res)}\n"
             f"z {nf.number(res.z, '+.2f')}, benign percentile {nf.number(res.percentile, '.1f')}"
         )
 
     def folder_text(self, res: AnalysisResult) -> str:
         """The file's folder relative to the opened folder ("" when directly in it)."""
-        return relative_folder(res.path, self.roots)
+        return undecodable_escaped(relative_folder(res.path, self.roots))
 
     def refresh_column(self, col: int) -> None:
         if self._rows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -59,6 +60,30 @@ def _commit(store: QSettings) -> None:
     store.sync()
     with contextlib.suppress(OSError):
         os.chmod(store.fileName(), 0o600)
+
+
+QT_DIALOG_STATE_FILE = "QtProject.conf"
+
+
+@contextlib.contextmanager
+def private_dialog_state() -> Iterator[Path]:
+    """Around a Qt file dialog: Qt's own dialog history goes to the app's private folder.
+
+    Qt's file dialog saves its last folder and history (``lastVisited=file:///.../
+    Patient_Jane_DOE/``) through ``QSettings(UserScope, "QtProject")``: by default
+    ``~/.config/QtProject.conf``, created 0644, outside the app's folder. Pointing
+    the user scope at the app's 0700 folder first keeps it there, and the file is
+    made 0600 when the dialog has closed. Yields that file's path.
+    """
+    folder = private_dir(user_data_dir())
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
+    target = folder / QT_DIALOG_STATE_FILE
+    try:
+        yield target
+    finally:
+        with contextlib.suppress(OSError):
+            os.chmod(target, 0o600)
 
 
 def review_file_path() -> Path:

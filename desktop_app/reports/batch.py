@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop_app.core.decision_rules import BORDERLINE
-from desktop_app.core.files import ensure_output_dir
+from desktop_app.core.files import FileWriteError, ensure_output_dir
 from desktop_app.core.results import DECISION_ANOMALOUS
 from desktop_app.reports.context import ReportContext, ReviewLike
 from desktop_app.reports.names import (
@@ -128,7 +128,7 @@ def write_batch_reports(
     :class:`desktop_app.core.files.FileWriteError` when a file cannot be written.
     """
     from desktop_app.reports.csv_report import write_results_csv
-    from desktop_app.reports.output_folder import supersede_stale_reports
+    from desktop_app.reports.output_folder import keep_earlier_results, supersede_stale_reports
 
     out = ensure_output_dir(out_dir)
     ordered = sorted(results, key=lambda r: r.index)
@@ -137,8 +137,13 @@ def write_batch_reports(
         return BatchReports(write_results_csv(out / PARTIAL_RESULTS_FILE_NAME, ordered, context),
                             partial=True)
     superseded = supersede_stale_reports(out)
-    written = BatchReports(write_results_csv(out / RESULTS_FILE_NAME, ordered, context),
-                           superseded=superseded)
+    try:
+        csv_path = write_results_csv(out / RESULTS_FILE_NAME, ordered, context)
+    except FileWriteError:
+        if superseded is not None:
+            keep_earlier_results(superseded)  # the earlier results.csv is still in place
+        raise
+    written = BatchReports(csv_path, superseded=superseded)
     if not pdf:
         return written
     if explain is None:

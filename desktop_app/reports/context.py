@@ -21,6 +21,7 @@ from desktop_app.core.decision_rules import triage_decision, triage_label
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.operating_points import borderline_low
 from desktop_app.core.results import AnalysisResult
+from desktop_app.core.text_safety import undecodable_escaped
 
 MAX_FIELD_CHARS = 120  # a case ID or clinician name longer than this is cut
 
@@ -36,8 +37,9 @@ class ReviewLike(Protocol):
 
 
 def clean_field(text: str) -> str:
-    """A typed case ID or name as printed: one line, no control characters, capped."""
-    kept = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    """A typed case ID or name as printed: one line, no control characters, capped;
+    a folder name's undecodable bytes shown escaped (:func:`undecodable_escaped`)."""
+    kept = "".join(ch if ch.isprintable() else " " for ch in undecodable_escaped(text))
     return " ".join(kept.split())[:MAX_FIELD_CHARS]
 
 

@@ -6,16 +6,21 @@
 - :class:`OutputFolderLock` makes a run the folder's only writer: a second run
   into the same folder is refused while the first holds it (an OS file lock on
   ``.dermscreen.lock``, released by the OS if the process dies).
-- :func:`supersede_stale_reports` moves reports an earlier run left (case PDFs,
-  a summary, a partial CSV) into ``superseded/<UTC time>/`` before a complete
-  run writes its own, so the folder never mixes two batches. Moved, not
+- :func:`supersede_stale_reports` moves reports an earlier run left (its
+  results.csv, case PDFs, a summary, a partial CSV) into ``superseded/<UTC time>/``
+  before a complete run writes its own, so the folder never mixes two batches
+  (results.csv is copied there and then replaced atomically by the new one: a
+  run that cannot write its CSV leaves the earlier one in place). Moved, not
   deleted: they may be clinical documents someone still needs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +28,7 @@ from types import TracebackType
 from desktop_app.core.files import FileWriteError, ensure_output_dir, write_error_cause
 from desktop_app.reports.names import (
     PARTIAL_RESULTS_FILE_NAME,
+    RESULTS_FILE_NAME,
     SUMMARY_FILE_NAME,
     is_case_pdf_name,
     report_file_names,
@@ -30,6 +36,10 @@ from desktop_app.reports.names import (
 
 LOCK_FILE_NAME = ".dermscreen.lock"
 SUPERSEDED_DIR_NAME = "superseded"
+# Never follow a link at the lock's name, never make a terminal ours, never block
+# on a FIFO planted there, and do not leak the descriptor into child processes.
+_LOCK_FLAGS = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
 
 
 class OutputFolderInUseError(FileWriteError):
@@ -87,10 +97,7 @@ class OutputFolderLock:
     def acquire(self) -> None:
         """Take the folder or raise :class:`OutputFolderInUseError` (never waits)."""
         for _ in range(5):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise FileWriteError(self.folder, write_error_cause(exc)) from None
+            fd = self._open()
             if not _try_lock(fd):
                 holder = self._holder(fd)
                 os.close(fd)
@@ -98,7 +105,7 @@ class OutputFolderLock:
             # The holder before us may have removed the file between our open and
             # our lock: then we locked an orphan; take the file that is there now.
             try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+                same = os.path.samestat(os.fstat(fd), os.lstat(self.path))
             except FileNotFoundError:
                 same = False
             if same:
@@ -109,6 +116,34 @@ class OutputFolderLock:
                 return
             os.close(fd)
         raise OutputFolderInUseError(self.folder, "lock file keeps changing")
+
+    def _open(self) -> int:
+        """Open (or create) the lock file without following a link, and check it is ours.
+
+        A ``.dermscreen.lock`` symlink planted in the folder would otherwise make
+        the run write ``pid N`` into whatever it points at (any file, for root).
+        """
+        try:
+            fd = os.open(self.path, _LOCK_FLAGS, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or self.path.is_symlink():
+                raise FileWriteError(self.folder, f"{LOCK_FILE_NAME} is a symbolic link; "
+                                     "refused (never followed): remove it") from None
+            raise FileWriteError(self.folder, write_error_cause(exc)) from None
+        try:
+            st = os.fstat(fd)
+            problem = ""
+            if not stat.S_ISREG(st.st_mode):
+                problem = f"{LOCK_FILE_NAME} exists and is not a regular file"
+            elif hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+                problem = (f"{LOCK_FILE_NAME} belongs to another user (uid {st.st_uid}); "
+                           "refused: remove it or choose another folder")
+            if problem:
+                raise FileWriteError(self.folder, problem)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     @staticmethod
     def _holder(fd: int) -> str:
@@ -136,13 +171,14 @@ class OutputFolderLock:
 
 
 def stale_reports(folder: str | Path) -> list[Path]:
-    """Reports in ``folder`` that belong to an earlier run: case PDFs, summary, partial CSV."""
+    """Reports in ``folder`` that belong to an earlier run: results.csv, case PDFs, summary,
+    partial CSV."""
     folder = Path(folder)
     try:
         entries = list(folder.iterdir())
     except OSError:
         return []
-    names = {SUMMARY_FILE_NAME, PARTIAL_RESULTS_FILE_NAME}
+    names = {RESULTS_FILE_NAME, SUMMARY_FILE_NAME, PARTIAL_RESULTS_FILE_NAME}
     return sorted(p for p in entries
                   if (p.name in names or is_case_pdf_name(p.name)) and p.is_file())
 
@@ -162,8 +198,30 @@ def supersede_stale_reports(folder: str | Path) -> Path | None:
     try:
         target.mkdir(parents=True)
         for path in stale:
-            os.replace(path, target / path.name)
+            if path.name == RESULTS_FILE_NAME:
+                # Kept in place too, until the new one replaces it atomically: a run
+                # whose own CSV cannot be written leaves the earlier results where they were.
+                _link_or_copy(path, target / path.name)
+            else:
+                os.replace(path, target / path.name)
     except OSError as exc:
         raise FileWriteError(folder, f"cannot move earlier reports aside: "
                                      f"{write_error_cause(exc)}") from None
     return target
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:  # a file system without hard links (FAT, some network shares)
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def keep_earlier_results(superseded: Path) -> None:
+    """Undo the copy of an earlier results.csv in ``superseded`` (the new one could not be
+    written, so the earlier one is still in place); drops folders left empty."""
+    with contextlib.suppress(OSError):
+        (superseded / RESULTS_FILE_NAME).unlink()
+    for empty in (superseded, superseded.parent):
+        with contextlib.suppress(OSError):
+            empty.rmdir()  # only when empty

@@ -40,6 +40,7 @@ from desktop_app.core.heatmap import colorbar, overlay
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.operating_points import expected_words
 from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
+from desktop_app.core.text_safety import undecodable_escaped
 from desktop_app.core.texts import DISCLAIMER, DISCLAIMER_SHORT
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.render import (
@@ -62,7 +63,7 @@ _CONTENT_WIDTH = 680  # document pixels; the page is laid out at this width
 
 
 def _esc(value: object) -> str:
-    return html.escape(str(value))
+    return html.escape(undecodable_escaped(value))
 
 
 def _report_time() -> str:

@@ -78,9 +78,8 @@ def hostile_folder(tmp_path: Path, isic9_test_files: list[Path]) -> dict[str, st
         expected[f"good{i}.jpg"] = ""
     os.mkfifo(folder / "x.jpg")  # a read would wait forever for a writer
     (folder / "z.jpg").symlink_to("/dev/zero")  # a read would never end
-    (folder / "d.jpg").mkdir()
-    expected |= {"x.jpg": "unreadable", "z.jpg": "unreadable", "d.jpg": "unreadable",
-                 "s.jpg": "unreadable"}
+    (folder / "d.jpg").mkdir()  # a folder, not a file: no row without --recursive
+    expected |= {"x.jpg": "unreadable", "z.jpg": "unreadable", "s.jpg": "unreadable"}
     _save(folder / "tall.jpg", rng.integers(0, 255, (20000, 128, 3), dtype=np.uint8))
     _save(folder / "one.png", np.full((1, 1, 3), 77, np.uint8))
     _save(folder / "blank.jpg", np.full((480, 640, 3), 255, np.uint8))
@@ -127,6 +126,7 @@ def test_hostile_files_never_hang_and_every_file_gets_a_row(
         # A spreadsheet never sees a formula: file names starting = + - @ carry an apostrophe.
         for column in ("path", "file_name"):
             assert row[column][:1] not in ("=", "+", "-", "@"), row[column]
+    assert "d.jpg" not in got  # the folder named d.jpg got no spurious error row
     assert got["=HYPERLINK(\"evil.example\";\"x\").jpg"]["file_name"].startswith("'=")
     assert "not a regular file (a named pipe)" in got["x.jpg"]["error"]
     assert "character device" in got["z.jpg"]["error"] and "socket" in got["s.jpg"]["error"]
@@ -155,6 +155,30 @@ def _hostile_model(tmp_path: Path, name: str, key: str, value: object,
         ("sd-zero", "benign_stats", "sd", 0.0, "benign sd must be a finite number above 0"),
         ("hair-ref-0", "preprocess", "hair_ref_side", 0, "hair_ref_side must be a whole number"),
         ("name-2mb", "model_name", None, "N" * 2_000_000, "at most 1,000,000"),
+        # Issue 24: every number that decides, every structure, bounded JSON.
+        ("screening-neg", "extra", "screening_threshold", -0.5,
+         "extra.screening_threshold must be a finite number above 0"),
+        ("screening-text", "extra", "screening_threshold", "0.07",
+         "extra.screening_threshold must be a finite number above 0"),
+        ("points-not-objects", "operating_points", None, "[1, 2]",
+         "operating point 0 must be a JSON object"),
+        ("points-object", "operating_points", None, '{"threshold": 0.1}',
+         "operating_points must be a JSON list"),
+        ("point-sens-2", "operating_points", None,
+         '[{"threshold": 0.1, "val_sensitivity": 2.0, "role": "screening"}]',
+         "operating point 0: val_sensitivity must be a proportion from 0 to 1"),
+        ("band-edge-neg", "operating_points", None, '[{"threshold": -1, "role": "borderline"}]',
+         "operating point 0: threshold must be a finite number above 0"),
+        ("point-nan", "operating_points", None, '[{"threshold": NaN}]',
+         "operating point 0: threshold must be a finite number above 0"),
+        ("confusion-neg", "evaluation", None, '{"at_alphas": [{"confusion": {"tp": -5}}]}',
+         "evaluation.at_alphas[0].confusion.tp must be a count"),
+        ("mean-neg", "benign_stats", "mean", -3.0, "benign mean must be finite and not negative"),
+        ("weights-neg", "loss_weights", "mse", -1.0, "loss weights must all be finite and not"),
+        ("json-deep", "extra", None, "[" * 200_000 + "]" * 200_000,
+         "metadata dermscreen.extra is nested 200000 levels deep; at most 32"),
+        ("json-huge-int", "operating_points", None, '[{"threshold": 1' + "0" * 5000 + "}]",
+         "metadata dermscreen.operating_points cannot be read"),
     ],
 )
 def test_hostile_models_are_refused_by_the_cli(

@@ -13,11 +13,11 @@ from desktop_app.core.model_file import LoadedModel, load_model
 from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from tests.support.data import REPO, make_bad_files
 
-# The files make_bad_files writes that are image names, and the reason each one gets.
+# The files make_bad_files writes that are image names, and the reason each one gets
+# (its folder named folder.jpg is a folder, not a file: it gets no row).
 BAD_CODES = {
     "bomb.png": "too_large",
     "empty.jpg": "empty_file",
-    "folder.jpg": "unreadable",
     "lesion.gif": "unsupported_format",  # an image format DermScreen does not read: a row says so
     "notes.jpg": "not_an_image",
     "truncated.jpg": "truncated",

@@ -86,7 +86,7 @@ def test_analyse_csv_every_column(model: LoadedModel, model_path: Path, good_fil
     assert codes == {**BAD_CODES, "missing.jpg": "unreadable"}
     by_name = {r["file_name"]: r for r in rows}
     assert by_name["truncated.jpg"]["image_sha256"] == file_sha256(bad_dir / "truncated.jpg")
-    assert by_name["folder.jpg"]["image_sha256"] == ""
+    assert "folder.jpg" not in by_name  # a folder, searched only with --recursive
     assert not list(out.glob("*.pdf"))  # no --pdf, no PDFs
     assert sorted(p.name for p in out.iterdir()) == ["results.csv"]  # the lock file is gone
 
@@ -236,7 +236,8 @@ def test_rerun_moves_the_earlier_runs_pdfs_aside(model_path: Path, good_files: l
     assert all(any(f.stem in name for f in good_files[2:4]) for name in new_cases)
     moved = [p for p in (out / "superseded").iterdir()]
     assert len(moved) == 1 and str(moved[0]) in second.stdout
-    assert sorted(p.name for p in moved[0].iterdir()) == sorted([*old_cases, "summary.pdf"])
+    assert sorted(p.name for p in moved[0].iterdir()) == sorted(
+        [*old_cases, "results.csv", "summary.pdf"])
     assert (out / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
     rows = read_results_csv(out / "results.csv")
     assert [r["path"] for r in rows] == [p.name for p in good_files[2:4]]

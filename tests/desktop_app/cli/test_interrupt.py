@@ -127,3 +127,24 @@ def test_ctrl_c_writes_a_partial_file_not_results_csv(model_path: Path, isic9_di
     assert "stopped by Ctrl-C (SIGINT)" in stderr
     assert 5 <= len(_check_partial(out)) < N_TRAIN
     assert not (out / "results.csv").exists()
+
+
+def test_sighup_is_treated_like_sigterm(model_path: Path, isic9_dir: Path,
+                                        tmp_path: Path) -> None:
+    """A closed terminal or SSH session (SIGHUP, sent with os.kill) keeps the finished rows."""
+    out = tmp_path / "out"
+    out.mkdir()
+    previous = "a complete earlier results.csv\n"
+    (out / "results.csv").write_text(previous, encoding="utf-8")
+    run = TerminalRun("analyse", isic9_dir / "Train", "--recursive", "--out", out,
+                      "--model", model_path)
+    try:
+        run.wait_until_done(5)
+        os.kill(run.proc.pid, signal.SIGHUP)
+    finally:
+        code, stdout, stderr = run.finish()
+    assert code == 128 + signal.SIGHUP, stderr
+    assert "stopped by SIGHUP (the terminal was closed)" in stderr and "PARTIAL" in stderr
+    assert stdout.startswith("PARTIAL")
+    assert 5 <= len(_check_partial(out)) < N_TRAIN
+    assert (out / "results.csv").read_text(encoding="utf-8") == previous

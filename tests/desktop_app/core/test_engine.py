@@ -88,7 +88,8 @@ def test_bad_files_become_error_rows(model: LoadedModel, real_files: list[Path],
     # suffix, so the missing file gets a row too.
     inputs = [real_files[0], tmp_path / "bad", tmp_path / "missing.jpg", real_files[1]]
     results = Engine(model, workers=2, batch_size=4).analyze_all(inputs)
-    assert len(results) == len(cases) + 3  # + missing and the two real files
+    # + missing and the two real files; the folder named folder.jpg is a folder, no row.
+    assert len(results) == len(cases) - 1 + 3
     codes = {r.path.name: r.error_code for r in results}
     assert codes == {
         real_files[0].name: "",
@@ -97,7 +98,6 @@ def test_bad_files_become_error_rows(model: LoadedModel, real_files: list[Path],
         "notes.jpg": "not_an_image",
         "lesion.gif": "unsupported_format",
         "bomb.png": "too_large",
-        "folder.jpg": "unreadable",
         "missing.jpg": "unreadable",
         real_files[1].name: "",
     }
@@ -225,7 +225,7 @@ def test_non_regular_files_get_error_rows_and_the_batch_goes_on(
     shutil.copy(isic9_test_files[0], folder / "a.jpg")
     os.mkfifo(folder / "b-pipe.jpg")
     (folder / "c-zero.jpg").symlink_to("/dev/zero")
-    (folder / "d-dir.jpg").mkdir()
+    (folder / "d-dir.jpg").mkdir()  # a folder: no row (it is searched only when recursive)
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(folder / "e-sock.jpg"))
     shutil.copy(isic9_test_files[1], folder / "f.jpg")
@@ -236,7 +236,8 @@ def test_non_regular_files_get_error_rows_and_the_batch_goes_on(
     by_name = {r.path.name: r for r in results}
     assert [r.path.name for r in results] == sorted(by_name)
     assert by_name["a.jpg"].ok and by_name["f.jpg"].ok
-    for name in ("b-pipe.jpg", "c-zero.jpg", "d-dir.jpg", "e-sock.jpg"):
+    assert "d-dir.jpg" not in by_name
+    for name in ("b-pipe.jpg", "c-zero.jpg", "e-sock.jpg"):
         r = by_name[name]
         assert r.status == "error" and r.error_code == "unreadable"
         assert "not a regular file" in r.error and r.image_sha256 == ""

@@ -113,3 +113,39 @@ def test_text_fields_lose_control_characters() -> None:
     meta = validate_metadata(replace(_meta(), model_name=" \x1b[1mCAE\x1b[0m\n",
                                      threshold_rule="mean\t+ alpha\u202e"))
     assert meta.model_name == "[1mCAE[0m" and meta.threshold_rule == "mean+ alpha"
+
+
+def test_json_depth_is_measured_without_parsing() -> None:
+    from desktop_app.core.metadata_checks import (
+        MAX_JSON_DEPTH,
+        JsonShapeError,
+        bounded_json,
+        json_depth,
+    )
+
+    assert json_depth('{"a": [1, {"b": "[[[[not nesting]]"}]}') == 3
+    assert json_depth('"only a string with \\" and [["') == 0
+    assert bounded_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) is not None
+    with pytest.raises(JsonShapeError, match="nested 33 levels deep"):
+        bounded_json("[" * 33 + "]" * 33)
+    with pytest.raises(JsonShapeError, match="not valid JSON"):
+        bounded_json("[1,")
+
+
+def test_shipped_models_pass_the_operating_point_checks() -> None:
+    """The checks refuse hostile values, never the real models' own."""
+    from desktop_app.core.metadata_checks import (
+        evaluation_problems,
+        extra_problems,
+        operating_point_problems,
+    )
+    from desktop_app.core.model_file import read_metadata_props
+    from desktop_app.core.paths import bundled_models_dir
+
+    models = sorted(bundled_models_dir().glob("*.onnx"))
+    assert len(models) >= 2
+    for path in models:
+        meta = ModelMetadata.from_props(read_metadata_props(path))
+        assert len(meta.operating_points) > 5
+        assert operating_point_problems(meta.operating_points) == []
+        assert extra_problems(meta.extra) == [] and evaluation_problems(meta.evaluation) == []

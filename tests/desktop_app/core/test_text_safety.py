@@ -57,3 +57,41 @@ def test_limit_length() -> None:
     assert limit_length("abcdef", 4) == "abc\u2026"
     with pytest.raises(ValueError):
         limit_length("abc", 0)
+
+
+# Issue 24: file names whose bytes are not UTF-8 (surrogateescape), one rule everywhere.
+UNDECODABLE = [
+    (b"bad\xffname.jpg", "bad\\xffname.jpg"),  # Latin-1 byte from an old archive
+    (b"J\xe9r\xf4me.jpg", "J\\xe9r\\xf4me.jpg"),
+    ("Zoë.jpg".encode(), "Zoë.jpg"),  # valid UTF-8 stays as it is
+    (b"\xc3\xa9\xff.png", "é\\xff.png"),  # valid and invalid bytes side by side
+]
+
+
+@pytest.mark.parametrize(("raw", "shown"), UNDECODABLE)
+def test_undecodable_bytes_are_escaped_by_one_rule(raw: bytes, shown: str) -> None:
+    import os
+
+    from desktop_app.core.text_safety import display_text, undecodable_escaped
+
+    name = os.fsdecode(raw)  # what os.listdir gives Python for these bytes
+    assert undecodable_escaped(name) == shown
+    assert undecodable_escaped(raw) == shown  # bytes, as os.fsencode'd paths are
+    # Every writer's function applies it, so none can raise on a UTF-8 stream.
+    for safe in (terminal_safe(name), spreadsheet_safe(name), replace_control(name),
+                 strip_control(name), display_text(name)):
+        assert safe == shown
+        safe.encode("utf-8")
+
+
+def test_undecodable_names_decode_the_same_under_a_c_locale() -> None:
+    """A C locale (ASCII + surrogateescape) turns each non-ASCII byte into a surrogate:
+    the rule gives the same text as under a UTF-8 locale."""
+    from pathlib import Path
+
+    from desktop_app.core.text_safety import undecodable_escaped
+
+    c_locale_name = b"Zo\xc3\xabbad\xff.jpg".decode("ascii", "surrogateescape")
+    assert undecodable_escaped(Path("/a") / c_locale_name) == "/a/Zoëbad\\xff.jpg"
+    # A lone surrogate no decoder made (typed, or from JSON) is shown by its code point.
+    assert undecodable_escaped("a\ud800b") == "a\\ud800b"

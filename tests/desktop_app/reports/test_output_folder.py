@@ -40,8 +40,8 @@ def test_lock_is_exclusive_and_released(tmp_path: Path) -> None:
 
 
 def test_supersede_moves_only_reports(tmp_path: Path) -> None:
-    names = ["case-00003-ISIC_1.pdf", "summary.pdf", "results.partial.csv"]
-    for name in [*names, "results.csv", "notes.pdf", "case-study.pdf"]:
+    names = ["case-00003-ISIC_1.pdf", "summary.pdf", "results.partial.csv", "results.csv"]
+    for name in [*names, "notes.pdf", "case-study.pdf"]:
         (tmp_path / name).write_text(name, encoding="utf-8")
     assert sorted(p.name for p in stale_reports(tmp_path)) == sorted(names)
     moved = supersede_stale_reports(tmp_path)
@@ -49,6 +49,9 @@ def test_supersede_moves_only_reports(tmp_path: Path) -> None:
     assert sorted(p.name for p in moved.iterdir()) == sorted(names)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "case-study.pdf", "notes.pdf", "results.csv", "superseded"]
+    # results.csv stays until a new one replaces it; the copy is the same file.
+    assert (moved / "results.csv").read_text(encoding="utf-8") == "results.csv"
+    (tmp_path / "results.csv").unlink()  # what the new results.csv's atomic rename does
     assert supersede_stale_reports(tmp_path) is None  # nothing left to move
     (tmp_path / "summary.pdf").write_text("again", encoding="utf-8")
     second = supersede_stale_reports(tmp_path)
