@@ -6,8 +6,10 @@ Steps, every choice on ``supervised-validation`` only (evaluation sets are never
    of C and weightings; the best **worst-site** validation AUROC wins;
 2. optionally fine-tune the top blocks (:mod:`training.finetune`; the best worst-site
    epoch, epoch 0 = the frozen head, so fine-tuning can only be kept if it helps);
-3. the CAE's scores (through the app's engine) and the classifier's logits on validation
-   -> the 3-parameter combiner (:func:`export.combined.fit_combiner`);
+3. the CAE's scores (through the app's engine) and the classifier's logits on validation;
+   the CAE's weight is chosen leave-one-site-out (:func:`choose_ratio`: how the classifier
+   does at a site it never saw), then the direction is calibrated
+   (:func:`export.combined.fit_combiner_at_ratio`);
 4. merge into one graph, parity gate (Keras logit and evidence map vs ONNX Runtime, the
    combined score vs the combiner applied to Keras's logit and the CAE's graph);
 5. score validation through the app's engine with the merged file: benign statistics,
@@ -76,6 +78,48 @@ def choose_head(tr, va, cfg, grid_c: Sequence[float], weightings: Sequence[str])
     return best[0], best[1], table
 
 
+RATIO_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+
+
+def choose_ratio(tr, va, cfg, head_config: dict, anomaly_va: np.ndarray,
+                 grid: Sequence[float] = RATIO_GRID) -> tuple[float, list[dict]]:
+    """Leave one site out: for each training site, a head fitted without it scores that site's
+    validation images (a site it never saw); the CAE's weight relative to the classifier (both
+    in standard units of the other sites' validation images) with the best worst-site AUROC
+    wins, ties to the higher mean. Frozen features only (the heads are linear)."""
+    from desktop_app.core import metrics as m
+    from training.features import cached_features
+    from training.supervised import SITES, class_weights, fit_head, site_of
+
+    x_tr = cached_features(tr, cfg, SIDE, TAPS)
+    x_va = cached_features(va, cfg, SIDE, TAPS)
+    y_tr = np.array([s.is_malignant for s in tr])
+    y_va = np.array([s.is_malignant for s in va])
+    s_tr = np.array([site_of(s) for s in tr])
+    s_va = np.array([site_of(s) for s in va])
+    held: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for site in SITES:
+        out, rest = s_va == site, s_va != site
+        if not (out.any() and y_va[out].any() and (~y_va[out]).any()) or not (s_tr == site).any():
+            continue
+        keep = s_tr != site
+        head = fit_head(x_tr[keep], y_tr[keep],
+                        class_weights([s for s, k in zip(tr, keep, strict=True) if k],
+                                      head_config["weighting"]), head_config["C"])
+        logit = head.logit(x_va)
+        z = (anomaly_va - anomaly_va[rest].mean()) / anomaly_va[rest].std()
+        held[site] = (logit[out] / logit[rest].std(), z[out], y_va[out])
+    table = []
+    for r in grid:
+        aurocs = {site: m.roc_auc(y, lg + r * z) for site, (lg, z, y) in held.items()}
+        table.append({"ratio": r, **{k: round(v, 4) for k, v in aurocs.items()},
+                      "worst": round(min(aurocs.values()), 4),
+                      "mean": round(float(np.mean(list(aurocs.values()))), 4)})
+        _say(f"leave-one-site-out ratio {r}: {table[-1]}")
+    best = max(table, key=lambda row: (row["worst"], row["mean"]))
+    return float(best["ratio"]), table
+
+
 def build(args: argparse.Namespace) -> Path:
     import onnx
 
@@ -87,7 +131,7 @@ def build(args: argparse.Namespace) -> Path:
         LOGIT_TOL,
         classifier_wrapper,
         convert_classifier,
-        fit_combiner,
+        fit_combiner_at_ratio,
         merge,
     )
     from export.convert import OPSET, set_metadata, write_model_files
@@ -129,7 +173,8 @@ def build(args: argparse.Namespace) -> Path:
     cae_scorer, cae_info = engine_scorer(Path(args.cae))
     anomaly_va = np.array(cae_scorer([s.path for s in va]), np.float64)
     y_va = np.array([s.is_malignant for s in va])
-    combiner = fit_combiner(logit_va, anomaly_va, y_va)
+    ratio, ratio_table = choose_ratio(tr, va, cfg, head.config, anomaly_va)
+    combiner = fit_combiner_at_ratio(logit_va, anomaly_va, y_va, ratio)
     _say(f"combiner {combiner.to_dict()}; validation per site: classifier "
          f"{per_site_auroc(va, logit_va)}, combined "
          f"{per_site_auroc(va, combiner.combine(logit_va, anomaly_va))}")
@@ -175,6 +220,9 @@ def build(args: argparse.Namespace) -> Path:
     stats = BenignStats.from_scores(s_va[~y_va], alpha=1.3)
     points = metrics.operating_points(
         stats, y_test, s_test, val_malignant_scores=s_va[y_va])
+    comb_record = {**combiner.to_dict(), "ratio": ratio,
+                   "ratio_choice": "leave one site out on supervised-validation: best worst-site "
+                   "AUROC of a head that never saw the site", "ratio_table": ratio_table}
     components = {
         "anomaly": {"label": f"benign-only CAE ({cae_md.model_name} {cae_md.model_version})",
                     "sha256": cae_info["sha256"], "output": "anomaly_score"},
@@ -199,7 +247,7 @@ def build(args: argparse.Namespace) -> Path:
         data={"validation": SUPERVISED_VALIDATION, "n_validation_benign": int((~y_va).sum()),
               "n_validation_malignant": int(y_va.sum()), "cae": cae_md.data},
         operating_points=points, description=DESCRIPTION,
-        extra={"components": components, "combiner": combiner.to_dict(), "parity": parity,
+        extra={"components": components, "combiner": comb_record, "parity": parity,
                "build": {"command": " ".join(sys.argv), "seconds": round(time.monotonic() - t0, 1),
                          "validation_per_site": per_site_auroc(va, s_va)}},
     )

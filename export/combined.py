@@ -9,8 +9,12 @@ same graph on the same ``image`` input. New nodes compute::
     score         = sigmoid(a * logit + b * (anomaly_score - mu) / sd + c)
     evidence_map  = the classifier's class activation map, [N, size, size], in logit units
 
-``a, b, c`` are a logistic fit on validation images (never the evaluation sets), so
-``score`` is a calibrated probability on the validation mix. The CAM needs no extra
+The ratio b/a (in standard units) is chosen leave-one-site-out on validation: a head
+trained without one site scores that site's validation images, as it would a site it
+never saw, and the ratio with the best worst-site AUROC wins
+(:func:`export.build_combined.choose_ratio`); ``a, b, c`` then only calibrate that
+direction on the validation images (never the evaluation sets), so ``score`` is a
+probability on the validation mix. The CAM needs no extra
 graph: with global-average pooling and a linear head, the logit is the mean of a 1x1
 convolution of each tapped block's map (plus the bias), so the map is that convolution,
 upsampled to the input size and summed over the taps (its mean equals logit - bias up
@@ -58,16 +62,21 @@ class Combiner:
                 "anomaly_sd": self.sd}
 
 
-def fit_combiner(logit: np.ndarray, anomaly: np.ndarray, malignant: np.ndarray) -> Combiner:
-    """Logistic regression of the label on (logit, z-scored anomaly score): Platt scaling
-    of the classifier with the CAE as a second input."""
+def fit_combiner_at_ratio(logit: np.ndarray, anomaly: np.ndarray, malignant: np.ndarray,
+                          ratio: float) -> Combiner:
+    """The score along one direction, u = logit / sd(logit) + ratio * z(anomaly), with its
+    scale and offset fitted by logistic regression (Platt scaling): ``ratio`` decides the
+    ranking, the fit only calibrates it."""
     from sklearn.linear_model import LogisticRegression
 
+    logit = np.asarray(logit, np.float64)
     anomaly = np.asarray(anomaly, np.float64)
     mu, sd = float(anomaly.mean()), float(anomaly.std())
-    x = np.c_[np.asarray(logit, np.float64), (anomaly - mu) / sd]
-    m = LogisticRegression(C=1.0, max_iter=1000).fit(x, np.asarray(malignant, bool))
-    return Combiner(float(m.coef_[0][0]), float(m.coef_[0][1]), float(m.intercept_[0]), mu, sd)
+    sd_logit = float(logit.std())
+    u = logit / sd_logit + ratio * (anomaly - mu) / sd
+    m = LogisticRegression(C=1e6, max_iter=1000).fit(u[:, None], np.asarray(malignant, bool))
+    k = float(m.coef_[0][0])
+    return Combiner(k / sd_logit, k * ratio, float(m.intercept_[0]), mu, sd)
 
 
 def classifier_wrapper(classifier, taps: Sequence[int], size: int):

@@ -84,7 +84,10 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
         f"sigmoid({comb.get('a', 0):.3f} x classifier logit + {comb.get('b', 0):.3f} x "
         "z(anomaly score) "
         f"{comb.get('c', 0):+.3f}), z = (anomaly score - {comb.get('anomaly_mean', 0):.4f}) / "
-        f"{comb.get('anomaly_sd', 1):.4f}; fitted on the validation images.",
+        f"{comb.get('anomaly_sd', 1):.4f}. The CAE's weight (ratio {comb.get('ratio')} in "
+        "standard units) was chosen leave-one-site-out on the validation images: a classifier "
+        "trained without a site scored that site as one it never saw, and the ratio with the "
+        "best worst-site AUROC won; the fit only calibrates it.",
         "", "## What the classifier learned from", "",
         f"Training list `{clf.get('training_split')}` (resources/splits), per collection and "
         "diagnosis:", "",
@@ -99,6 +102,10 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
             "the worst collection's AUROC decides)", ""]
     out += _table(clf.get("head_choice", []), ["weighting", "C", "ham-extra", "isic9",
                                               "isic2017", "worst", "pooled"])
+    if comb.get("ratio_table"):
+        out += ["", "### How much the CAE counts (leave one site out, on validation)", ""]
+        keys = [k for k in comb["ratio_table"][0] if k != "ratio"]
+        out += _table(comb["ratio_table"], ["ratio", *keys])
     ft = clf.get("finetune", {})
     if ft.get("epochs"):
         out += ["", f"Fine-tuning from block {ft.get('first_trainable_block')} on: best epoch "

@@ -34,7 +34,8 @@ def _row(report: dict[str, Any], name: str) -> dict[str, Any]:
         return match[0]["auroc"] if match else None
 
     pooled = sets.get(POOLED, {})
-    goal = pooled.get("at_validation_specificity_50", {})
+    goal = pooled.get("at_validation_specificity_60", pooled.get("at_validation_specificity_50", {}))
+    worst = report.get("worst_site") or {}
     return {
         "name": name,
         "model": report["model"]["name"] + " " + report["model"]["version"],
@@ -43,11 +44,14 @@ def _row(report: dict[str, Any], name: str) -> dict[str, Any]:
         **{f"{s}_auroc": auroc(s) for s in EVALUATION_SETS},
         "pooled_auroc": auroc(POOLED),
         "pooled_melanoma_vs_nevus": auroc(POOLED, MEL_NEVUS),
-        "pooled_keratosis_vs_nevus": auroc(POOLED, "pigmented benign keratosis vs nevus"),
+        "pooled_keratosis_vs_nevus": auroc(POOLED, "keratosis vs nevus"),
+        "pooled_melanoma_vs_keratosis": auroc(POOLED, "melanoma vs keratosis"),
+        "worst_site": worst.get("set", "-"),
+        "worst_site_auroc": worst.get("auroc"),
         "pooled_sensitivity": pooled.get("sensitivity"),
         "pooled_specificity": pooled.get("specificity"),
-        "pooled_sens_at_val_spec_50": goal.get("sensitivity"),
-        "pooled_spec_at_val_spec_50": goal.get("specificity"),
+        "pooled_sens_at_val_spec": goal.get("sensitivity"),
+        "pooled_spec_at_val_spec": goal.get("specificity"),
         "pooled_gain": pooled.get("paired_auroc_gain"),
         "compared_to": report.get("compared_to"),
     }
@@ -64,19 +68,24 @@ def _ci(d: dict[str, Any] | None, pct: bool = False) -> str:
 
 
 def ablation_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """Candidates side by side: validation (chooses) first, evaluation sets (report) after."""
-    head = ("| Row | Validation AUROC | Validation mel vs nevus | Dev-eval AUROC | isic9 Test AUROC | "
-            "UDA-1 external AUROC | Pooled AUROC | Pooled mel vs nevus | Pooled keratosis vs nevus "
-            "(lower better) | Pooled sens / spec at validation spec 50% | Pooled gain (paired) |")
-    lines = [head, "|" + "---|" * 11]
+    """Candidates side by side: validation (chooses) first, one column per site (report), the
+    worst site and the pooled rows after."""
+    sites = " | ".join(f"{s} AUROC" for s in EVALUATION_SETS)
+    head = ("| Row | Validation AUROC | Validation mel vs nevus | " + sites + " | Worst site | "
+            "Pooled AUROC | Pooled mel vs nevus | Pooled mel vs keratosis | Pooled keratosis vs "
+            "nevus (lower better) | Pooled sens / spec at validation spec 60% | Pooled gain "
+            "(paired) |")
+    lines = [head, "|" + "---|" * (10 + len(EVALUATION_SETS))]
     for r in rows:
         gain = _ci(r["pooled_gain"]) + (f" vs {r['compared_to']}" if r["pooled_gain"] else "")
+        per_site = " | ".join(_ci(r[f"{s}_auroc"]) for s in EVALUATION_SETS)
         lines.append(
             f"| {r['name']} | {_ci(r['validation_auroc'])} | {_ci(r['validation_melanoma_vs_nevus'])} | "
-            f"{_ci(r['dev-eval_auroc'])} | {_ci(r['isic9-test_auroc'])} | {_ci(r['uda1-external_auroc'])} | "
+            f"{per_site} | {r['worst_site']} {_ci(r['worst_site_auroc'])} | "
             f"{_ci(r['pooled_auroc'])} | {_ci(r['pooled_melanoma_vs_nevus'])} | "
-            f"{_ci(r['pooled_keratosis_vs_nevus'])} | {_ci(r['pooled_sens_at_val_spec_50'], True)} / "
-            f"{_ci(r['pooled_spec_at_val_spec_50'], True)} | {gain} |"
+            f"{_ci(r['pooled_melanoma_vs_keratosis'])} | "
+            f"{_ci(r['pooled_keratosis_vs_nevus'])} | {_ci(r['pooled_sens_at_val_spec'], True)} / "
+            f"{_ci(r['pooled_spec_at_val_spec'], True)} | {gain} |"
         )
     return "\n".join(lines) + "\n"
 

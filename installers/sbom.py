@@ -75,7 +75,8 @@ def enrich(bom: dict, pyinstaller_version: str | None = None) -> dict:
             component["licenses"] = [license_entry(value)]
         component.pop("description", None)  # "requirements line N: ..." says nothing useful
     pyinstaller_version = pyinstaller_version or metadata.version("pyinstaller")
-    bom.setdefault("components", []).append({
+    bom.setdefault("components", []).append(dict(PRETRAINED_WEIGHTS))
+    bom["components"].append({
         "bom-ref": f"pyinstaller-bootloader@{pyinstaller_version}",
         "type": "application",
         "name": "pyinstaller",
@@ -84,7 +85,6 @@ def enrich(bom: dict, pyinstaller_version: str | None = None) -> dict:
         "description": "PyInstaller bootloader and run-time hooks embedded in the bundle",
         "licenses": [{"expression": "GPL-2.0-or-later WITH Bootloader-exception"}],
     })
-    bom["components"].append(PRETRAINED_WEIGHTS)
     root = bom["metadata"]["component"]["bom-ref"]
     refs = [c["bom-ref"] for c in bom["components"]]
     deps = [d for d in bom.get("dependencies", []) if d.get("ref") != root]
