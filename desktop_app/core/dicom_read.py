@@ -97,7 +97,7 @@ def sniff_dicom(path: Path) -> bool:
             return False
 
 
-def _dcmread(source: Any, path: Path, *, header_only: bool) -> Dataset:
+def read_dataset(source: Any, path: Path, *, header_only: bool) -> Dataset:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -130,7 +130,7 @@ def frames_in(path: Path) -> int:
         return 1
     with open(fd, "rb") as fh:
         try:
-            ds = _dcmread(fh, path, header_only=True)
+            ds = read_dataset(fh, path, header_only=True)
         except Exception:  # the row made for this file reports the reason
             return 1
     frames = _int(ds.get("NumberOfFrames", 1), 1)
@@ -194,7 +194,7 @@ def read_case(blob: ImageBytes) -> DicomCase | None:
         return None
     base, frame = split_frame(blob.path)
     try:
-        ds = _dcmread(io.BytesIO(blob.data), base, header_only=True)
+        ds = read_dataset(io.BytesIO(blob.data), base, header_only=True)
     except Exception:  # the decode step already reports why
         return None
     return case_of(ds, frame or 1)
@@ -203,7 +203,7 @@ def read_case(blob: ImageBytes) -> DicomCase | None:
 def header(blob: ImageBytes) -> Dataset:
     """The whole dataset of a DICOM ``blob`` (pixel data still encoded); raises ImageError."""
     base, _ = split_frame(blob.path)
-    return _dcmread(io.BytesIO(blob.data), base, header_only=False)
+    return read_dataset(io.BytesIO(blob.data), base, header_only=False)
 
 
 def _name(ds: Dataset) -> str:

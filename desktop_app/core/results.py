@@ -70,10 +70,21 @@ CSV_COLUMNS: tuple[str, ...] = (
     "case_id",
     "clinician",
     "app_version",
+    # DICOM inputs only (empty otherwise); the patient's identity only where enabled.
+    "dicom_study_uid",
+    "dicom_sop_uid",
+    "study_date",
+    "body_site",
+    "lesion_id",
+    "patient_id",
+    "patient_name",
+    "patient_birth_date",
 )
 # Filled by the report writer (desktop_app.reports.csv_report), not by a result alone.
 REPORT_COLUMNS: tuple[str, ...] = (
     "case_id", "triage", "reviewed", "review_note", "clinician", "app_version",
+    "dicom_study_uid", "dicom_sop_uid", "study_date", "body_site", "lesion_id",
+    "patient_id", "patient_name", "patient_birth_date",
 )
 
 
