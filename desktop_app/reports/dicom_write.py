@@ -115,11 +115,15 @@ class _Subject:
         ds.ReferringPhysicianName = self.referring_physician
 
     def stub(self) -> Dataset:
-        """A dataset holding only these modules (highdicom copies them from its evidence)."""
+        """A dataset holding only these modules, for an SR with no other evidence: highdicom
+        copies the patient and study from its evidence. It is dropped from the SR's
+        evidence lists after (it references nothing that exists; tested)."""
         from pydicom.dataset import Dataset
 
         ds = Dataset()
         ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+        ds.SOPInstanceUID = ds.SeriesInstanceUID = new_uid()
         self.apply(ds)
         return ds
 
@@ -404,6 +408,11 @@ class DicomWriter:
             series_description="DermScreen triage results",
             specific_character_set="ISO_IR 192",
         )
+        if not evidence:  # highdicom lists the stub; it references nothing that exists
+            for keyword in ("CurrentRequestedProcedureEvidenceSequence",
+                            "PertinentOtherEvidenceSequence"):
+                if keyword in sr:
+                    delattr(sr, keyword)
         subject.apply(sr)
         sr.CodingSchemeIdentificationSequence = [_scheme_identification()]
         return sr
