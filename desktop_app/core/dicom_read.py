@@ -302,8 +302,13 @@ def decode_dicom(
     except NotImplementedError as exc:
         raise UnsupportedFormatError(base, f"DICOM pixel data cannot be decoded here ({exc})") \
             from None
-    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            OSError) as exc:
+    except RuntimeError as exc:
+        if "missing dependencies" in str(exc):  # no decoder shipped for this transfer syntax
+            raise UnsupportedFormatError(
+                base, f"DICOM pixel data in {ds.file_meta.TransferSyntaxUID.name} cannot be "
+                "decoded here (no decoder for it is installed)") from None
+        raise NotAnImageError(base, f"DICOM pixel data is corrupt ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
         raise NotAnImageError(base, f"DICOM pixel data is corrupt ({type(exc).__name__}: "
                               f"{exc})") from None
     if arr.ndim != 3 or arr.shape[2] != 3:

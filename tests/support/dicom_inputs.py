@@ -147,6 +147,16 @@ def ybr_full(jpeg: Path, out: Path) -> Path:
     return out
 
 
+def compressed(jpeg: Path, out: Path, transfer_syntax: str) -> Path:
+    """The uncompressed DMS object re-encoded losslessly (RLE, JPEG-LS, JPEG 2000) by pydicom."""
+    import pydicom
+
+    ds = pydicom.dcmread(dermoscopy_native(jpeg, out))
+    ds.compress(transfer_syntax)
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
 def multiframe(jpegs: list[Path], out: Path) -> Path:
     """A multi-frame true colour secondary capture: one real image per frame (same size)."""
     ds = _base(MF_TRUE_COLOR_SC, "XC", ExplicitVRLittleEndian)

@@ -32,6 +32,15 @@ def test_colour_objects_decode_to_the_images_pixels(tmp_path: Path, jpeg: Path, 
     assert np.abs(rgb.astype(int) - ref).max() <= (0 if max_diff == 0 else 255)
 
 
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.80",
+                                    "1.2.840.10008.1.2.4.90"])
+def test_lossless_transfer_syntaxes_decode_exactly(tmp_path: Path, jpeg: Path, syntax: str) -> None:
+    """RLE (pydicom), JPEG-LS (pyjpegls), JPEG 2000 (Pillow / openjpeg): the same pixels."""
+    path = di.compressed(jpeg, tmp_path / "x.dcm", syntax)
+    assert str(dicom_read.header(read_file(path)).file_meta.TransferSyntaxUID) == syntax
+    assert np.array_equal(read_image(path), di.rgb_of(jpeg))
+
+
 def test_dicom_is_found_by_content_not_name(tmp_path: Path, jpeg: Path) -> None:
     di.dermoscopy_native(jpeg, tmp_path / "IM0001")
     di.dermoscopy_native(jpeg, tmp_path / "1.2.840.99.7")  # a UID-named export: suffix ".7"
