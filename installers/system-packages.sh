@@ -4,6 +4,9 @@ set -euo pipefail
 need=()
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+# DICOM tests (issue 26): a real PACS on loopback (Orthanc, in /usr/sbin) and dciodvfy.
+command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ] || need+=(orthanc)
+command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
 for lib in libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3; do
   dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
 done
@@ -16,3 +19,8 @@ echo "Installing system packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The package enables a system-wide Orthanc service (ports 4242/8042); the tests start their
+# own on free loopback ports, so the service is switched off again where systemd runs.
+if printf '%s\n' "${need[@]}" | grep -qx orthanc && [ -d /run/systemd/system ]; then
+  systemctl disable --now orthanc >/dev/null 2>&1 || true
+fi

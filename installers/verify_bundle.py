@@ -37,7 +37,9 @@ DEFAULT_MODEL = _app_default_model()
 # Modules a working bundle must embed (a failed lazy-import scan would drop them silently).
 REQUIRED_MODULES = ("desktop_app.cli", "desktop_app.cli.analyse", "desktop_app.core.engine",
                     "desktop_app.core.model_file",
-                    "desktop_app.reports.csv_report", "check_gpu", "onnxruntime")
+                    "desktop_app.reports.csv_report", "check_gpu", "onnxruntime",
+                    "desktop_app.core.dicom_read", "desktop_app.reports.dicom_write",
+                    "desktop_app.reports.dicom_send", "pydicom", "highdicom", "pynetdicom")
 REQUIRED_PACKAGES = ("desktop_app.gui.",)
 
 

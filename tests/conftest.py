@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.support.data",
     "tests.support.training_fixtures",
     "tests.support.model_fixtures",
+    "tests.support.orthanc",
 ]
 
 

@@ -6,6 +6,7 @@
                                                        batch analysis -> results.csv (+ PDFs)
     dermscreen evaluate DATA_DIR [--model FILE] [--alpha A] [--json OUT] [--resamples N]
                                                        local validation on labelled images
+    dermscreen send OUT --to AE@host:port              C-STORE analyse --dicom's objects to a PACS
     dermscreen --version
 
 ``analyze`` is accepted for ``analyse``. The CSV's columns are listed by

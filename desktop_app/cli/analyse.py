@@ -81,6 +81,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     rule.add_argument("--threshold", type=finite_float, metavar="T", help="explicit threshold")
     parser.add_argument("--pdf", action="store_true",
                         help="also write summary.pdf and one case PDF per anomalous image")
+    parser.add_argument("--dicom", action="store_true",
+                        help="also write DIR/dicom/: per analysed image a DICOM Structured Report, "
+                             "per flagged or borderline one its case PDF (Encapsulated PDF) and "
+                             "heatmap (Secondary Capture); implies --pdf. Send them with "
+                             "'dermscreen send DIR --to AE@host:port'")
     parser.add_argument("--model", metavar="FILE", help="ONNX model (default: bundled model)")
     doc = parser.add_argument_group("what the reports name")
     doc.add_argument("--case-id", default="", metavar="ID",
@@ -90,6 +95,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                           "(files directly in the folder keep --case-id)")
     doc.add_argument("--clinician", default="", metavar="NAME",
                      help="reviewing clinician, printed on the reports and the sign-off line")
+    doc.add_argument("--show-patient", action="store_true",
+                     help="print the patient ID, name and birth date DICOM inputs carry in the "
+                          "CSV and PDFs (default: left out; never logged)")
     doc.add_argument("--full-paths", action="store_true",
                      help="print full file paths (default: relative to the given folder, "
                           "since folder names can carry a patient's name)")
@@ -138,11 +146,21 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
     counts = summarize(done.results)
     context = ReportContext(case_id=args.case_id,
                             case_id_from_subfolder=args.case_id_from_subfolder,
-                            clinician=args.clinician, full_paths=args.full_paths)
+                            clinician=args.clinician, full_paths=args.full_paths,
+                            show_patient=args.show_patient)
+    dicom = None
     try:
         if done.stopped:
             reports = write_batch_reports(out, done.results, model, threshold, partial=True,
                                           inputs=args.paths, context=context)
+        elif args.dicom:
+            from desktop_app.reports.dicom_write import write_reports_with_dicom
+
+            args.pdf = True
+            reports, dicom = write_reports_with_dicom(
+                out, done.results, model, threshold, point_name=point_name,
+                explain=verified_explainer(done.engine), inputs=args.paths, context=context,
+                cancel=stop.event)
         else:
             reports = write_batch_reports(
                 out, done.results, model, threshold, inputs=args.paths, pdf=args.pdf,
@@ -156,7 +174,7 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
         err(f"stopped by {stop.reason} while writing the reports in {terminal_safe(out)}: each file "
             "there is whole (written to a temporary file, then renamed), some may be missing")
         return stop.exit_code
-    for problem in reports.problems:
+    for problem in [*reports.problems, *(dicom.problems if dicom else [])]:
         warn(terminal_safe(problem))
     partial = "PARTIAL, stopped early: " if done.stopped else ""
     say(f"{partial}{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors, "
@@ -179,6 +197,8 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
                 "summary.pdf were written")
             return stop.exit_code
         say(f"PDF reports: {terminal_safe(out)} (summary + {len(reports.case_pdfs)} case reports)")
+    if dicom is not None:
+        say(f"DICOM objects: {terminal_safe(dicom.folder)} ({len(dicom.files)} files)")
     if counts["total"] == 0:
         warn("no image files found in the given paths")
     return EXIT_OK

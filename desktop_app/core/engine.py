@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from desktop_app.core.dicom_case import DicomCase
+from desktop_app.core.dicom_read import read_case
 from desktop_app.core.errors import ImageChangedError, ImageError
 from desktop_app.core.imageio import (
     DEFAULT_MAX_PIXELS,
@@ -103,6 +105,7 @@ class _Prepared:
     error: str
     error_code: str
     seconds: float
+    dicom: DicomCase | None = None
 
 
 def prepare_file(index: int, path: Path, cfg: PreprocessConfig) -> _Prepared:
@@ -114,21 +117,24 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig) -> _Prepared:
     """
     start = time.perf_counter()
     sha = ""
+    case = None
     try:
         blob = read_file(path)
         sha = blob.sha256
+        # A DICOM input's case fields (header only), kept with its row, error rows too.
+        case = read_case(blob)
         tensor = preprocess_bytes(blob, cfg)
     except ImageError as exc:
         return _Prepared(index, path, None, sha, exc.reason, exc.reason_code,
-                         time.perf_counter() - start)
+                         time.perf_counter() - start, case)
     except MemoryError:
         return _Prepared(index, path, None, sha, "not enough memory to process",
-                         "too_large", time.perf_counter() - start)
+                         "too_large", time.perf_counter() - start, case)
     except Exception as exc:  # cv2.error, ValueError...: one bad file must not stop a batch
         return _Prepared(index, path, None, sha,
                          f"preprocessing failed ({type(exc).__name__}: {exc})",
-                         "preprocess_failed", time.perf_counter() - start)
-    return _Prepared(index, path, tensor, sha, "", "", time.perf_counter() - start)
+                         "preprocess_failed", time.perf_counter() - start, case)
+    return _Prepared(index, path, tensor, sha, "", "", time.perf_counter() - start, case)
 
 
 def expand_inputs(
@@ -259,6 +265,7 @@ class Engine:
             return error_result(
                 index=item.index, path=item.path, error=item.error, error_code=item.error_code,
                 image_sha256=item.sha256, model_info=info, seconds=item.seconds,
+                dicom=item.dicom,
             )
 
         def score_batch(batch: list[_Prepared]) -> list[AnalysisResult]:
@@ -288,6 +295,7 @@ class Engine:
                     image_sha256=b.sha256, model_info=info, seconds=b.seconds + share,
                     anomaly_score=got.get(OUTPUT_ANOMALY_SCORE),
                     probability=got.get(OUTPUT_PROBABILITY),
+                    dicom=b.dicom,
                 ))
             return out
 

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from desktop_app.core import dicom_read
 from desktop_app.core.errors import (
     EmptyFileError,
     ExtremeAspectError,
@@ -62,7 +63,7 @@ _CONVERT_CHUNK_PIXELS = 1 << 22
 # why ("unsupported image format GIF") instead of vanishing from the batch; files
 # that are not images at all (.txt, .csv, .json, .md, .pdf...) stay unlisted.
 UNSUPPORTED_IMAGE_SUFFIXES: dict[str, str] = {
-    ".gif": "GIF", ".dcm": "DICOM", ".dicom": "DICOM", ".heic": "HEIC", ".heif": "HEIF",
+    ".gif": "GIF", ".heic": "HEIC", ".heif": "HEIF",
     ".avif": "AVIF", ".jp2": "JPEG 2000", ".j2k": "JPEG 2000", ".jpx": "JPEG 2000",
     ".jxl": "JPEG XL", ".psd": "PSD", ".dng": "DNG (camera raw)", ".ico": "ICO", ".svg": "SVG",
 }
@@ -143,15 +144,23 @@ def open_regular(path: str | Path) -> tuple[int, os.stat_result]:
 
 @dataclass(frozen=True, eq=False)
 class ImageBytes:
-    """A file's bytes as read once; what is hashed is what is decoded."""
+    """A file's bytes as read once; what is hashed is what is decoded.
+
+    ``salt`` is hashed after the bytes: one frame of a multi-frame DICOM object
+    (``file.dcm#frame2``) has its own hash, so reviews kept by hash stay per frame.
+    """
 
     path: Path
     data: bytes
+    salt: bytes = b""
 
     @cached_property
     def sha256(self) -> str:
-        """SHA-256 hex digest of :attr:`data` (computed on first use)."""
-        return hashlib.sha256(self.data).hexdigest()
+        """SHA-256 hex digest of :attr:`data` (+ :attr:`salt`), computed on first use."""
+        digest = hashlib.sha256(self.data)
+        if self.salt:
+            digest.update(self.salt)
+        return digest.hexdigest()
 
 
 def _mb(n: int) -> str:
@@ -159,8 +168,15 @@ def _mb(n: int) -> str:
 
 
 def read_file(path: str | Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> ImageBytes:
-    """The file's bytes, read once; never reads a non-regular file; raises a typed ImageError."""
+    """The file's bytes, read once; never reads a non-regular file; raises a typed ImageError.
+
+    A frame row of a multi-frame DICOM object (``file.dcm#frame2``) reads its file.
+    """
     path = Path(path)
+    base, frame = dicom_read.split_frame(path)
+    if frame is not None and not os.path.lexists(path):
+        blob = read_file(base, max_bytes)
+        return ImageBytes(path, blob.data, f"#frame{frame}".encode())
     try:
         fd, st = open_regular(path)
         with open(fd, "rb") as fh:
@@ -262,6 +278,13 @@ def decode_image(
     that passes the same ``min_size``.
     """
     path = blob.path
+    if dicom_read.is_dicom_bytes(blob.data):
+        return dicom_read.decode_dicom(blob, max_pixels=max_pixels, min_side=min_side,
+                                       max_aspect=max_aspect)
+    if path.suffix.lower() in dicom_read.DICOM_SUFFIXES:
+        raise UnsupportedFormatError(
+            path, "DICOM file without the Part 10 header (no 'DICM' at byte 128); export it "
+            "from the PACS as a DICOM Part 10 file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -386,10 +409,16 @@ def _scan_folder(top: Path, recursive: bool) -> list[tuple[Path, str]]:
             if is_dir:
                 if recursive and not is_link:
                     stack.append(path)
-            elif _listed_in_folder(path):
-                found.append((path, ""))
-    found.sort(key=lambda item: os.fspath(item[0]).lower())
+            elif _listed_in_folder(path) or _dicom_in_folder(path):
+                found.extend((f, "") for f in _dicom_frames(path))
+    found.sort(key=_listing_order)
     return found
+
+
+def _listing_order(item: tuple[Path, str]) -> tuple[str, int]:
+    """By name, case-insensitively; the frames of one DICOM object by number (2 before 10)."""
+    base, frame = dicom_read.split_frame(item[0])
+    return os.fspath(base).lower(), frame or 0
 
 
 def scan_inputs(paths: list[str | Path] | tuple[str | Path, ...],
@@ -401,6 +430,8 @@ def scan_inputs(paths: list[str | Path] | tuple[str | Path, ...],
     their suffix is an image's, supported or not (:data:`UNSUPPORTED_IMAGE_SUFFIXES`:
     those become error rows that say why); hidden files and non-images are
     skipped; every folder that cannot be listed gets its own entry with the reason.
+    A folder's file is also kept when its content is DICOM (whatever the name); a
+    multi-frame DICOM object gives one entry per frame (``file.dcm#frame2``).
     """
     out: list[tuple[Path, str]] = []
     for raw in paths:
@@ -408,10 +439,27 @@ def scan_inputs(paths: list[str | Path] | tuple[str | Path, ...],
         if p.is_dir():
             out.extend(_scan_folder(p, recursive))
         else:
-            out.append((p, ""))
+            out.extend((f, "") for f in _dicom_frames(p))
     return out
 
 
 def list_images(paths: list[str | Path] | tuple[str | Path, ...], recursive: bool = False) -> list[Path]:
     """The files :func:`scan_inputs` finds, without the folders that could not be listed."""
     return [path for path, error in scan_inputs(paths, recursive) if not error]
+
+
+def _dicom_in_folder(path: Path) -> bool:
+    """A folder's ``.dcm`` file, or one with no image suffix whose content is DICOM (reads 132 bytes)."""
+    if path.name.startswith(".") or is_image_path(path) \
+            or path.suffix.lower() in UNSUPPORTED_IMAGE_SUFFIXES:
+        return False
+    return path.suffix.lower() in dicom_read.DICOM_SUFFIXES or dicom_read.sniff_dicom(path)
+
+
+def _dicom_frames(path: Path) -> list[Path]:
+    """``path``, or one row name per frame when it is a multi-frame DICOM object."""
+    if is_image_path(path) or not dicom_read.sniff_dicom(path):
+        return [path]
+    frames = dicom_read.frames_in(path)
+    return [path] if frames == 1 else [dicom_read.frame_path(path, i) for i in
+                                       range(1, frames + 1)]

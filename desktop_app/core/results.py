@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.dicom_case import DicomCase
 from desktop_app.core.files import utc_now_iso
 from desktop_app.core.score_stats import BenignStats, decide
 
@@ -69,10 +70,21 @@ CSV_COLUMNS: tuple[str, ...] = (
     "case_id",
     "clinician",
     "app_version",
+    # DICOM inputs only (empty otherwise); the patient's identity only where enabled.
+    "dicom_study_uid",
+    "dicom_sop_uid",
+    "study_date",
+    "body_site",
+    "lesion_id",
+    "patient_id",
+    "patient_name",
+    "patient_birth_date",
 )
 # Filled by the report writer (desktop_app.reports.csv_report), not by a result alone.
 REPORT_COLUMNS: tuple[str, ...] = (
     "case_id", "triage", "reviewed", "review_note", "clinician", "app_version",
+    "dicom_study_uid", "dicom_sop_uid", "study_date", "body_site", "lesion_id",
+    "patient_id", "patient_name", "patient_birth_date",
 )
 
 
@@ -102,6 +114,8 @@ class AnalysisResult:
     # A combined model's parts (its outputs anomaly_score and probability); None otherwise.
     anomaly_score: float | None = None
     probability: float | None = None
+    # The case fields of a DICOM input (None for other images); identity is not in repr.
+    dicom: DicomCase | None = None
 
     @property
     def ok(self) -> bool:
@@ -158,6 +172,7 @@ def ok_result(
     seconds: float,
     anomaly_score: float | None = None,
     probability: float | None = None,
+    dicom: DicomCase | None = None,
 ) -> AnalysisResult:
     """A successful result: decision, z and percentile derived from ``stats``.
 
@@ -181,6 +196,7 @@ def ok_result(
         analysed_at=utc_now_iso(),
         anomaly_score=None if anomaly_score is None else float(anomaly_score),
         probability=None if probability is None else float(probability),
+        dicom=dicom,
         **model_info,
     )
 
@@ -194,6 +210,7 @@ def error_result(
     image_sha256: str,
     model_info: dict[str, Any],
     seconds: float,
+    dicom: DicomCase | None = None,
 ) -> AnalysisResult:
     """A failed result: no score, no decision, the reason kept."""
     return AnalysisResult(
@@ -210,6 +227,7 @@ def error_result(
         image_sha256=image_sha256,
         seconds=float(seconds),
         analysed_at=utc_now_iso(),
+        dicom=dicom,
         **model_info,
     )
 

@@ -63,6 +63,16 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "names the case); empty when none was given",
     "clinician": "reviewing clinician named for the batch; empty when none was given",
     "app_version": "DermScreen version that wrote the report",
+    "dicom_study_uid": "DICOM input: its Study Instance UID (empty for other images)",
+    "dicom_sop_uid": "DICOM input: its SOP Instance UID (a frame of a multi-frame object is "
+    "named FILE#frameN in path)",
+    "study_date": "DICOM input: the study date (YYYYMMDD)",
+    "body_site": "DICOM input: the body site of its anatomic region sequence",
+    "lesion_id": "DICOM input: its lesion number, where the object carries one",
+    "patient_id": "DICOM input: the Patient ID, only with --show-patient (or the app's "
+    "View > Show Patient Identity); empty otherwise",
+    "patient_name": "DICOM input: the patient's name, only with --show-patient",
+    "patient_birth_date": "DICOM input: the patient's birth date, only with --show-patient",
 }
 
 

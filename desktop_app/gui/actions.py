@@ -85,6 +85,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("export_all", "Export &All Reports…", "exporter.export_all_reports",
                "Ctrl+Shift+E", None, "Save the CSV, the PDF summary and a case PDF per flagged "
                "or borderline image into a new folder", _export),
+    ActionSpec("send_to_pacs", "Send to PAC&S…", "send_to_pacs", None, None,
+               "Send the DICOM results of an exported folder (Export All Reports) to a PACS"),
+    ActionSpec("show_patient", "Show Patient &Identity", "set_show_patient", None, None,
+               "Show the patient ID, name and birth date DICOM images carry, in the window and "
+               "the reports", checkable=True),
     ActionSpec("cancel", "&Cancel Batch", "cancel_batch", "Esc", "cancel",
                "Stop the running batch", _running),
     ActionSpec("quit", "&Quit", "close", "Ctrl+Q"),  # StandardKey.Quit is empty on some desktops
@@ -119,9 +124,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
 
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open_folder", "open_images", "include_subfolders", RECENT, SEP, "export_csv",
-               "export_pdf", "export_case_pdf", "export_all", SEP, "cancel", SEP, "quit")),
+               "export_pdf", "export_case_pdf", "export_all", "send_to_pacs", SEP, "cancel", SEP,
+               "quit")),
     ("&View", ("fit", "one_to_one", "zoom_in", "zoom_out", "zoom_reset", SEP, "show_all",
-               "show_anomalous", "show_errors", "find")),
+               "show_anomalous", "show_errors", "find", SEP, "show_patient")),
     ("&Review", ("next_flagged", "previous_flagged", "next_unreviewed", "toggle_reviewed")),
     ("&Model", ("open_model",)),
     ("&Help", ("about",)),

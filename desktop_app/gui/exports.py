@@ -105,7 +105,8 @@ def report_context(session: Session, details: ReportDetails) -> ReportContext:
     context = ReportContext(case_id=details.case_id,
                             case_id_from_subfolder=details.case_id_from_subfolder,
                             clinician=details.clinician, full_paths=details.full_paths,
-                            reviews=reviews, band_low=band)
+                            reviews=reviews, band_low=band,
+                            show_patient=app_settings.show_patient_identity())
     return batch_context(context, session.last_inputs)
 
 
@@ -158,8 +159,11 @@ class _Interrupted:
 
 
 def all_reports_writer(session: Session) -> MakeWriter | None:
-    """CSV, case PDFs of the flagged and borderline cases and the summary, into a new folder."""
-    from desktop_app.reports.batch import verified_explainer, write_batch_reports
+    """CSV, case PDFs of the flagged and borderline cases and the summary, into a new folder,
+    with the DICOM results in its ``dicom/`` (an SR per image, the case PDFs encapsulated, the
+    heatmaps: File > Send to PACS sends them)."""
+    from desktop_app.reports.batch import verified_explainer
+    from desktop_app.reports.dicom_write import write_reports_with_dicom
     from desktop_app.reports.output_folder import OutputFolderLock, check_output_folder
 
     results, model, threshold = session.results.in_input_order(), session.model, session.threshold
@@ -167,15 +171,20 @@ def all_reports_writer(session: Session) -> MakeWriter | None:
     if not results or model is None or threshold is None or engine is None:
         return None
     inputs = list(session.last_inputs)
+    point = session.operating_point
+    name = point.default_name if point.at_default else f"alpha {point.alpha:g} (chosen here)"
 
     def make(context: ReportContext) -> Writer:
         def write(target: Path) -> object:
             folder = check_output_folder(target)
             with OutputFolderLock(folder):
-                return write_batch_reports(folder, results, model, threshold, inputs=inputs,
-                                           pdf=True, explain=verified_explainer(engine),
-                                           cancel=_Interrupted(),  # type: ignore[arg-type]
-                                           context=context)
+                reports, dicom = write_reports_with_dicom(
+                    folder, results, model, threshold, point_name=name,
+                    explain=verified_explainer(engine), inputs=inputs,
+                    cancel=_Interrupted(),  # type: ignore[arg-type]
+                    context=context)
+                reports.problems.extend(dicom.problems)
+                return reports
 
         return write
 
@@ -250,7 +259,9 @@ class Exporter(QObject):
             for problem in value.problems:
                 self.message.emit(problem, "warning")
             self.message.emit(f"Saved reports in {target}: {value.csv.name}, "
-                              f"{len(value.case_pdfs)} case reports and the summary", "info")
+                              f"{len(value.case_pdfs)} case reports, the summary and the DICOM "
+                              "results (File > Send to PACS)", "info")
+            app_settings.save_last_export_folder(target)
         else:
             self.message.emit(f"Saved {target}", "info")
         self.finished.emit(str(target))

@@ -30,6 +30,7 @@ from desktop_app.gui.case_loader import CaseLoader
 from desktop_app.gui.case_panel import CasePanel
 from desktop_app.gui.components.session import BatchEnd, OpenPlan, Session, ShownCase
 from desktop_app.gui.dialogs import AboutDialog, DialogPathProvider, MessageBar, PathProvider
+from desktop_app.gui.dicom_panel import CaseFieldsLabel, SendToPacsDialog
 from desktop_app.gui.exports import Exporter
 from desktop_app.gui.icons import load_icon
 from desktop_app.gui.model_loader import ModelLoader
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.threads = ThreadRegistry()
         self._closing = False
         self._about: AboutDialog | None = None
+        self._pacs: SendToPacsDialog | None = None
 
         self.models = ModelLoader(self.session, self.threads, self)
         self.models.loaded.connect(self._on_model_loaded)
@@ -150,6 +152,8 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.banner)
         layout.addWidget(self.message_bar)
+        self.case_fields = CaseFieldsLabel()
+        layout.addWidget(self.case_fields)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.batch_status = BatchStatus(self.statusBar())
@@ -176,6 +180,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         self.case_viewer.set_opacity(app_settings.saved_opacity())
         self.include_subfolders_action.setChecked(app_settings.include_subfolders())
+        self.show_patient_action.setChecked(app_settings.show_patient_identity())
 
     def _save_settings(self) -> None:
         app_settings.save_bytes(app_settings.KEY_GEOMETRY, self.saveGeometry())
@@ -271,6 +276,19 @@ class MainWindow(QMainWindow):
     def set_include_subfolders(self, on: bool) -> None:
         app_settings.save_include_subfolders(on)
 
+    def set_show_patient(self, on: bool) -> None:
+        """View > Show Patient Identity: the DICOM patient fields in the window and reports."""
+        app_settings.save_show_patient_identity(on)
+        self.case_fields.set_show_identity(on)
+
+    def send_to_pacs(self) -> SendToPacsDialog:
+        """File > Send to PACS…: a small non-modal dialog; the sending runs on a worker."""
+        if self._pacs is None:
+            self._pacs = SendToPacsDialog(self.threads, parent=self)
+        self._pacs.show()
+        self._pacs.raise_()
+        return self._pacs
+
     def choose_folder(self) -> None:
         folder = self.path_provider.open_folder(self, app_settings.last_dir())
         if folder:
@@ -341,6 +359,7 @@ class MainWindow(QMainWindow):
         result = self.results_panel.current_result()
         self.score_panel.show_result(result)
         self.review_panel.show_case(result)
+        self.case_fields.show_case(result)
         self.cases.show(result)
 
     # ------------------------------------------------------------------ decisions, review
@@ -390,6 +409,8 @@ class MainWindow(QMainWindow):
         stuck = self.threads.stop_all(CLOSE_TIMEOUT_S)
         if self._about is not None:
             self._about.close()
+        if self._pacs is not None:
+            self._pacs.close()
         log.info("window closed%s", f"; still running: {', '.join(stuck)}" if stuck else "")
         super().closeEvent(event)
 

@@ -240,3 +240,47 @@ def save_report_preferences(clinician: str, full_paths: bool, case_id_from_subfo
     store.setValue(KEY_FULL_PATHS, "true" if full_paths else "false")
     store.setValue(KEY_CASE_FROM_SUBFOLDER, "true" if case_id_from_subfolder else "false")
     _commit(store)
+
+
+KEY_SHOW_PATIENT = "privacy/show_patient_identity"
+KEY_PACS = "dicom/pacs_destination"
+KEY_LAST_EXPORT = "dicom/last_export_folder"
+
+
+def show_patient_identity() -> bool:
+    """View > Show Patient Identity: DICOM patient ID, name, birth date in the window and
+    reports; off by default (the window may be seen by others)."""
+    return str(settings().value(KEY_SHOW_PATIENT)).lower() == "true"
+
+
+def save_show_patient_identity(on: bool) -> None:
+    store = settings()
+    store.setValue(KEY_SHOW_PATIENT, "true" if on else "false")
+    _commit(store)
+
+
+def _text(key: str) -> str:
+    value = settings().value(key)
+    return value if isinstance(value, str) else ""
+
+
+def pacs_destination() -> str:
+    """The AE@host:port last sent to (File > Send to PACS)."""
+    return _text(KEY_PACS)
+
+
+def save_pacs_destination(text: str) -> None:
+    store = settings()
+    store.setValue(KEY_PACS, text)
+    _commit(store)
+
+
+def last_export_folder() -> str:
+    """The folder Export All Reports last wrote (Send to PACS offers it)."""
+    return _text(KEY_LAST_EXPORT)
+
+
+def save_last_export_folder(folder: str | Path) -> None:
+    store = settings()
+    store.setValue(KEY_LAST_EXPORT, str(folder))
+    _commit(store)

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from desktop_app.core.results import AnalysisResult
 
 Explain = Callable[["AnalysisResult"], "CaseImages"]
+# Called with each case's images and its PDF once written (the DICOM writer uses them).
+OnCase = Callable[["AnalysisResult", "CaseImages", Path], None]
 
 
 @dataclass
@@ -110,6 +112,7 @@ def write_batch_reports(
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
     context: ReportContext | None = None,
+    on_case: OnCase | None = None,
 ) -> BatchReports:
     """Write the reports of ``results`` (all decided at ``threshold``) into ``out_dir``.
 
@@ -122,7 +125,8 @@ def write_batch_reports(
     ``cancel`` stops between case PDFs (no summary then; ``cancelled`` says so);
     ``progress(done, total)`` follows the case PDFs. ``context``: case ID,
     clinician, reviews (by image SHA-256) and how files are named (relative to
-    the opened folders in ``inputs`` unless ``full_paths``). The folder is created if
+    the opened folders in ``inputs`` unless ``full_paths``). ``on_case(result, images,
+    pdf)`` follows each case PDF written. The folder is created if
     needed; the caller holds it
     (:class:`desktop_app.reports.output_folder.OutputFolderLock`). Raises
     :class:`desktop_app.core.files.FileWriteError` when a file cannot be written.
@@ -173,6 +177,8 @@ def write_batch_reports(
         target = out / case_pdf_name(result)
         written.case_pdfs[result.index] = write_case_pdf(target, result, case, model.metadata,
                                                          context=context)
+        if on_case is not None:
+            on_case(result, case, written.case_pdfs[result.index])
         del case  # one case's images at a time
     if cancel is not None and cancel.is_set():
         written.cancelled = True

@@ -77,6 +77,8 @@ class ReportContext:
     reviews: Mapping[str, ReviewLike] | None = None  # by image SHA-256; None: not recorded
     band_low: float | None = None  # borderline band's lower edge (None: no band)
     inputs: tuple[str, ...] = field(default=())  # what was opened, as given
+    # Print the patient identity DICOM inputs carry (ID, name, birth date); off by default.
+    show_patient: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "case_id", clean_field(self.case_id))
@@ -107,12 +109,30 @@ class ReportContext:
         return ""
 
     def case_id_of(self, result: AnalysisResult) -> str:
-        """The batch's case ID, or the file's subfolder when that names the case."""
+        """The batch's case ID, or the file's subfolder when that names the case; with
+        :attr:`show_patient` and no typed ID, a DICOM input's Patient ID."""
         if self.case_id_from_subfolder:
             sub = clean_field(self.subfolder(result))
             if sub:
                 return sub
+        if not self.case_id and self.show_patient and result.dicom is not None:
+            return clean_field(result.dicom.patient_id)
         return self.case_id
+
+    def patient_of(self, result: AnalysisResult) -> dict[str, str]:
+        """A DICOM input's case cells: body site, lesion, study date always; identity only
+        with :attr:`show_patient`."""
+        case = result.dicom
+        if case is None:
+            return {}
+        cells = {"dicom_study_uid": case.study_instance_uid,
+                 "dicom_sop_uid": case.sop_instance_uid,
+                 "study_date": case.study_date, "body_site": case.body_site,
+                 "lesion_id": case.lesion_id}
+        if self.show_patient:
+            cells.update({"patient_id": case.patient_id, "patient_name": case.patient_name,
+                          "patient_birth_date": case.patient_birth_date})
+        return {k: clean_field(v) for k, v in cells.items()}
 
     def shown_inputs(self) -> list[str]:
         """What was opened, as the reports name it: full paths only when asked for, else

@@ -45,6 +45,7 @@ def report_row(result: AnalysisResult, context: ReportContext) -> dict[str, str]
         "review_note": "" if review is None else review[1],
         "clinician": context.clinician,
         "app_version": app_version(),
+        **context.patient_of(result),
     })
     return {name: spreadsheet_safe(value) for name, value in row.items()}
 

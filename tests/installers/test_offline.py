@@ -25,6 +25,7 @@ NETWORK_OR_TRAINING = (
     "ftplib",
     "smtplib",
     "PySide6.QtNetwork",
+    "pynetdicom",
     "tensorflow",
     "keras",
     "tf2onnx",
@@ -105,9 +106,11 @@ def test_analysis_runs_with_the_network_blocked(
     isic9_test_files: list[Path],
     tmp_path: Path,
 ) -> None:
-    """A real `dermscreen analyze` (real model, real images, ONNX Runtime) never opens a socket."""
+    """A real `dermscreen analyze` (real model, real images, ONNX Runtime) never opens a socket,
+    a DICOM input and DICOM results (--dicom) included."""
     from desktop_app.cli import main
     from desktop_app.core.results import CSV_COLUMNS
+    from tests.support.dicom_inputs import dermoscopy_jpeg
 
     # A benign and a malignant class (its folder name has spaces), two images each.
     by_class: dict[str, list[Path]] = {}
@@ -115,10 +118,11 @@ def test_analysis_runs_with_the_network_blocked(
         by_class.setdefault(path.parent.name, []).append(path)
     images = [p for cls in ("nevus", "basal cell carcinoma") for p in by_class[cls][:2]]
     assert len(images) == 4
+    images.append(dermoscopy_jpeg(images[-1], tmp_path / "lesion.dcm"))
     out = tmp_path / "out"
 
     status = main(["analyze", *map(str, images), "--out", str(out), "--model",
-                   str(small_model_path)])
+                   str(small_model_path), "--dicom"])
 
     assert status == 0
     assert network_blocked.attempts == []
@@ -134,6 +138,7 @@ def test_analysis_runs_with_the_network_blocked(
     assert all(r["status"] == "ok" for r in rows)
     assert all(float(r["score"]) >= 0 for r in rows)
     assert {r["decision"] for r in rows} <= {"normal", "anomalous"}
+    assert len(list((out / "dicom").glob("*-sr.dcm"))) == len(images)
 
 
 def imported_modules(source: Path) -> set[str]:
@@ -168,6 +173,13 @@ def test_forbidden_import_check_catches_them(tmp_path: Path) -> None:
                      "socket.create_connection"}
 
 
+# The one network use: sending a run's DICOM objects to the PACS the user names (dermscreen
+# send, File > Send to PACS), in this one module; analysis itself never touches the network.
+NETWORK_ALLOWED = {"desktop_app/reports/dicom_send.py": [
+    "pynetdicom", "pynetdicom.AE", "pynetdicom.presentation", "pynetdicom.presentation.build_context",
+]}
+
+
 def test_no_app_module_imports_network_or_training_code() -> None:
     sources = sorted(APP.rglob("*.py"))
     assert len(sources) > 10  # the app is there, not an empty folder
@@ -176,4 +188,4 @@ def test_no_app_module_imports_network_or_training_code() -> None:
         for path in sources
         if (found := forbidden_imports(imported_modules(path)))
     }
-    assert offenders == {}
+    assert offenders == NETWORK_ALLOWED
