@@ -76,7 +76,7 @@ def add_workers_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop_app.cli import analyse, evaluate
+    from desktop_app.cli import analyse, calibrate, evaluate
 
     parser = argparse.ArgumentParser(
         prog="dermscreen",
@@ -92,4 +92,5 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     analyse.add_parser(sub)
     evaluate.add_parser(sub)
+    calibrate.add_parser(sub)
     return parser

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.drift import input_check_words
 from desktop_app.core.files import utc_now_iso
 from desktop_app.core.score_stats import BenignStats, decide
 
@@ -69,10 +70,14 @@ CSV_COLUMNS: tuple[str, ...] = (
     "case_id",
     "clinician",
     "app_version",
+    "input_check",
+    "site_profile",
+    "batch_drift",
 )
 # Filled by the report writer (desktop_app.reports.csv_report), not by a result alone.
 REPORT_COLUMNS: tuple[str, ...] = (
     "case_id", "triage", "reviewed", "review_note", "clinician", "app_version",
+    "site_profile", "batch_drift",
 )
 
 
@@ -102,6 +107,8 @@ class AnalysisResult:
     # A combined model's parts (its outputs anomaly_score and probability); None otherwise.
     anomaly_score: float | None = None
     probability: float | None = None
+    # Image statistics outside the training images' range (desktop_app.core.drift); () = none.
+    input_flags: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -142,6 +149,7 @@ class AnalysisResult:
             "provider": self.provider,
             "seconds": f"{self.seconds:.4f}",
             "analysed_at": self.analysed_at,
+            "input_check": input_check_words(self.input_flags),
         }
         return {name: cells.get(name, "") for name in CSV_COLUMNS}
 
@@ -158,6 +166,7 @@ def ok_result(
     seconds: float,
     anomaly_score: float | None = None,
     probability: float | None = None,
+    input_flags: tuple[str, ...] = (),
 ) -> AnalysisResult:
     """A successful result: decision, z and percentile derived from ``stats``.
 
@@ -181,6 +190,7 @@ def ok_result(
         analysed_at=utc_now_iso(),
         anomaly_score=None if anomaly_score is None else float(anomaly_score),
         probability=None if probability is None else float(probability),
+        input_flags=tuple(input_flags),
         **model_info,
     )
 

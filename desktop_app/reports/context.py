@@ -77,6 +77,12 @@ class ReportContext:
     reviews: Mapping[str, ReviewLike] | None = None  # by image SHA-256; None: not recorded
     band_low: float | None = None  # borderline band's lower edge (None: no band)
     inputs: tuple[str, ...] = field(default=())  # what was opened, as given
+    # The active site profile ('SITE (n 120, 2026-12-03)') and what to expect there; "" = none.
+    site_profile: str = ""
+    site_words: tuple[str, ...] = ()
+    # The batch's drift check: "in range" / "out of range" / "not checked", and why.
+    batch_drift: str = ""
+    drift_words: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "case_id", clean_field(self.case_id))

@@ -45,6 +45,8 @@ def report_row(result: AnalysisResult, context: ReportContext) -> dict[str, str]
         "review_note": "" if review is None else review[1],
         "clinician": context.clinician,
         "app_version": app_version(),
+        "site_profile": context.site_profile,
+        "batch_drift": context.batch_drift,
     })
     return {name: spreadsheet_safe(value) for name, value in row.items()}
 
