@@ -180,12 +180,14 @@ def run_profiles(args: argparse.Namespace) -> int:
             if not found:
                 say(f"no site profiles in {terminal_safe(profiles_dir())}")
             for _, p in found:
-                imported = "\timported" if p.imported else ""
-                sign = f", signed off by {p.signed_off_by}" if p.signed_off_by else ""
-                say(terminal_safe(f"{p.name}\tn {p.n}\t{p.created_at}\tby {p.created_by or '-'}"
-                                  f"{sign}\tthreshold {nf.score(p.threshold)}\tmodel "
-                                  f"{p.model_name} {p.model_version} ({p.model_sha256[:12]})"
-                                  f"{imported}"))
+                parts = [p.name, f"n {p.n}", p.created_at, f"by {p.created_by or '-'}",
+                         f"threshold {nf.score(p.threshold)}",
+                         f"model {p.model_name} {p.model_version} ({p.model_sha256[:12]})"]
+                if p.signed_off_by:
+                    parts.append(f"signed off by {p.signed_off_by}")
+                if p.imported:
+                    parts.append("imported")
+                say("  ".join(terminal_safe(part) for part in parts))
             return EXIT_OK
         if action == "import":
             p = import_profile(args.source)
