@@ -8,13 +8,14 @@ the same drift report (:mod:`desktop_app.core.drift`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from desktop_app.core.drift import DriftReport, check_batch
+from desktop_app.core.drift import IMAGE_SHARE_ALARM, DriftReport, check_batch
 from desktop_app.core.operating_points import wilson
 from desktop_app.core.score_stats import DEFAULT_ALPHA
 from desktop_app.core.site_profile import (
@@ -80,8 +81,18 @@ def profile_from_results(name: str, results: Sequence[AnalysisResult], model: Lo
     data = calibration_input(results)
     profile = make_profile(name, data.scores, data.shas, model_sha256=model.sha256,
                            meta=model.metadata, rule=rule, specificity=specificity, alpha=alpha,
-                           created_by=created_by)
+                           created_by=created_by, accepted_flags=usual_flags(results))
     return profile, data
+
+
+def usual_flags(results: Sequence[AnalysisResult]) -> tuple[str, ...]:
+    """Image statistics out of the training range in at least :data:`IMAGE_SHARE_ALARM` of
+    the analysed images (e.g. every photograph of a site that is not square)."""
+    ok = [r for r in results if r.ok]
+    if not ok:
+        return ()
+    counts = Counter(f for r in ok for f in set(r.input_flags))
+    return tuple(sorted(f for f, n in counts.items() if n / len(ok) >= IMAGE_SHARE_ALARM))
 
 
 def drift_of(results: Sequence[AnalysisResult], model: LoadedModel,
@@ -91,9 +102,11 @@ def drift_of(results: Sequence[AnalysisResult], model: LoadedModel,
     ok = [r for r in results if r.ok and r.score is not None]
     reference = profile.scores if profile is not None else model.metadata.benign_stats.scores
     where = f"site profile {profile.name}" if profile is not None else "validation"
+    # What is usual in the site's own calibration images raises no alarm with its profile.
+    accepted = set(profile.accepted_flags) if profile is not None else set()
     return check_batch([float(r.score or 0.0) for r in ok], reference,
-                       [list(r.input_flags) for r in ok], reference=where,
-                       image_ranges_known=ranges_known)
+                       [[f for f in r.input_flags if f not in accepted] for r in ok],
+                       reference=where, image_ranges_known=ranges_known)
 
 
 def calibrate_half(labels: Sequence[int], scores: Sequence[float], model: LoadedModel, *,

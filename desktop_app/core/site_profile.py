@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop_app.core.drift import STAT_NAMES
 from desktop_app.core.files import utc_now_iso, write_text_atomic
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.operating_points import wilson
@@ -71,6 +72,9 @@ class SiteProfile:
     signed_off_by: str = ""
     imported: bool = False
     quantiles: dict[str, float] = field(default_factory=dict)
+    # Image statistics out of the training range in at least a quarter of the site's own
+    # calibration images: usual at this site, so they raise no batch alarm with this profile.
+    accepted_flags: tuple[str, ...] = ()
     format: int = PROFILE_FORMAT
 
     @property
@@ -98,6 +102,7 @@ class SiteProfile:
         out = asdict(self)
         out["scores"] = list(self.scores)
         out["image_sha256"] = list(self.image_sha256)
+        out["accepted_flags"] = list(self.accepted_flags)
         out["n"] = self.n
         return out
 
@@ -129,6 +134,9 @@ class SiteProfile:
             raise ProfileError("target_specificity must lie between 0 and 1")
         alpha = data.get("alpha")
         alpha = None if alpha is None else _number(alpha, "alpha")
+        flags = data.get("accepted_flags", [])
+        if not isinstance(flags, list) or not set(flags) <= set(STAT_NAMES):
+            raise ProfileError("accepted_flags: expected image statistic names")
         shas = data.get("image_sha256", [])
         if not isinstance(shas, list) or len(shas) > MAX_IMAGES or not all(
                 isinstance(s, str) and _SHA.match(s) for s in shas):
@@ -144,7 +152,7 @@ class SiteProfile:
             image_sha256=tuple(shas),
             signed_off_by=clean_name(data.get("signed_off_by", "") or "", allow_empty=True),
             imported=bool(data.get("imported", False)),
-            quantiles=quantiles_of(values),
+            quantiles=quantiles_of(values), accepted_flags=tuple(flags),
         )
 
 
@@ -193,7 +201,7 @@ def calibrated_threshold(scores: list[float] | np.ndarray, rule: str = "quantile
 def make_profile(name: str, scores: list[float], image_sha256: list[str], *, model_sha256: str,
                  meta: ModelMetadata, rule: str = "quantile",
                  specificity: float = DEFAULT_SPECIFICITY, alpha: float = DEFAULT_ALPHA,
-                 created_by: str = "") -> SiteProfile:
+                 created_by: str = "", accepted_flags: tuple[str, ...] = ()) -> SiteProfile:
     """A new profile from the scores of a site's benign images (at least :data:`MIN_IMAGES`)."""
     values = sorted(float(s) for s in scores if math.isfinite(s))
     if len(values) < MIN_IMAGES:
@@ -209,6 +217,7 @@ def make_profile(name: str, scores: list[float], image_sha256: list[str], *, mod
         threshold=calibrated_threshold(values, rule, specificity=specificity, alpha=alpha),
         created_at=utc_now_iso(), created_by=clean_name(created_by, allow_empty=True),
         image_sha256=tuple(sorted(set(image_sha256))), quantiles=quantiles_of(values),
+        accepted_flags=tuple(accepted_flags),
     )
 
 
