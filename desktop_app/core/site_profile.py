@@ -311,16 +311,20 @@ def save_profile(profile: SiteProfile, folder: Path | None = None) -> Path:
 
 
 def read_profile_file(path: str | Path) -> SiteProfile:
-    """Read and validate one profile file (size-bounded before it is parsed)."""
+    """Read and validate one profile file: a regular file (never a FIFO or device), bounded in
+    size before it is parsed."""
+    from desktop_app.core.errors import ImageError
+    from desktop_app.core.imageio import read_file
+
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_PROFILE_BYTES:
-            raise ProfileError(f"{path.name}: {size} bytes, more than a site profile can hold")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ProfileError:
-        raise
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        blob = read_file(path, max_bytes=MAX_PROFILE_BYTES)
+    except ImageError as exc:
+        reason = str(getattr(exc, "reason", exc)).replace("file size limit", "site profile limit")
+        raise ProfileError(f"{path.name}: cannot read a site profile ({reason})") from None
+    try:
+        data = json.loads(blob.data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProfileError(f"{path.name}: cannot read a site profile ({exc})") from None
     try:
         return SiteProfile.from_dict(data)

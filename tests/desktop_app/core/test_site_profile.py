@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -166,8 +167,12 @@ def test_import_refuses_oversized_and_garbage(tmp_path: Path) -> None:
     huge = tmp_path / "huge.json"
     with open(huge, "wb") as fh:
         fh.truncate(9 * 1024 * 1024)
-    with pytest.raises(ProfileError, match="more than a site profile"):
+    with pytest.raises(ProfileError, match=r"over the .* site profile limit"):
         import_profile(huge)
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ProfileError, match="not a regular file"):  # never opened, never hangs
+        import_profile(fifo)
     garbage = tmp_path / "garbage.json"
     garbage.write_bytes(b"\xff\xfe{not json")
     with pytest.raises(ProfileError, match="cannot read"):
