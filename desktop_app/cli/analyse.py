@@ -188,6 +188,9 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
         say(terminal_safe(line))
     if drift.alarm:
         warn(f"batch out of range: {terminal_safe(drift.words())}")
+    if done.engine.image_ranges is None:
+        warn("per-image drift checks are off: this model has no reference image ranges "
+             "(metadata extra.image_ranges or resources/image_ranges.json)")
     say(f"results: {terminal_safe(reports.csv)}")
     if reports.superseded is not None:
         say(f"reports of an earlier run moved to {terminal_safe(reports.superseded)}")
