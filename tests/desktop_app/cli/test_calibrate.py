@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from desktop_app.cli import main
 from desktop_app.core.paths import bundled_models_dir
@@ -81,8 +82,9 @@ def test_calibrate_refuses_under_30(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert list_profiles() == []
 
 
-def test_analyse_with_profile(tmp_path: Path, benign_folder: Path,
+def test_analyse_with_profile(qapp: QApplication, tmp_path: Path, benign_folder: Path,
                               capsys: pytest.CaptureFixture[str], fullres_files: list[Path]) -> None:
+    # qapp: the PDFs need a Qt application; the GUI tests after this one need a QApplication.
     assert run_cli("calibrate", benign_folder, "--model", CAE2, "--name", "Clinic A",
                    "--rule", "alpha") == 0
     [(_, profile)] = list_profiles()
