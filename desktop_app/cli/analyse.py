@@ -20,6 +20,7 @@ from desktop_app.cli.parser import (
     EXIT_MODEL,
     EXIT_OK,
     EXIT_OUTPUT,
+    EXIT_USAGE,
     add_workers_option,
     finite_float,
     folder_name,
@@ -79,6 +80,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     rule.add_argument("--alpha", type=finite_float, metavar="A",
                       help="threshold = benign mean + A * benign sd")
     rule.add_argument("--threshold", type=finite_float, metavar="T", help="explicit threshold")
+    rule.add_argument("--profile", metavar="NAME",
+                      help="decide at a site profile's calibrated point (dermscreen calibrate; "
+                      "dermscreen profiles list)")
     parser.add_argument("--pdf", action="store_true",
                         help="also write summary.pdf and one case PDF per anomalous image")
     parser.add_argument("--dicom", action="store_true",
@@ -132,22 +136,39 @@ def run(args: argparse.Namespace) -> int:
 
 def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
                   workers: int | None, stop: StopOnSignal) -> int:
+    from desktop_app.core.calibration import drift_of
     from desktop_app.core.files import FileWriteError
     from desktop_app.core.operating_points import chosen_threshold
     from desktop_app.core.results import summarize
+    from desktop_app.core.site_profile import ProfileError, expectation_words, find_profile
     from desktop_app.reports.batch import verified_explainer, write_batch_reports
     from desktop_app.reports.context import ReportContext
     from desktop_app.reports.names import RESULTS_FILE_NAME
 
-    threshold, point_name = chosen_threshold(model.metadata, alpha=args.alpha,
-                                             threshold=args.threshold)
+    profile = None
+    if args.profile:
+        try:
+            profile = find_profile(args.profile, model.sha256)
+        except ProfileError as exc:
+            err(terminal_safe(exc))
+            return EXIT_USAGE
+        threshold, point_name = profile.threshold, f"site profile {profile.label()}"
+    else:
+        threshold, point_name = chosen_threshold(model.metadata, alpha=args.alpha,
+                                                 threshold=args.threshold)
     done = run_engine(model, args.paths, recursive=args.recursive, threshold=threshold,
                       workers=workers, stop=stop)
     counts = summarize(done.results)
+    drift = drift_of(done.results, model, profile,
+                     ranges_known=done.engine.image_ranges is not None)
+    site_words = expectation_words(profile, model.metadata) if profile is not None else ()
     context = ReportContext(case_id=args.case_id,
                             case_id_from_subfolder=args.case_id_from_subfolder,
                             clinician=args.clinician, full_paths=args.full_paths,
-                            show_patient=args.show_patient)
+                            show_patient=args.show_patient,
+                            site_profile=profile.label() if profile is not None else "",
+                            site_words=tuple(site_words), batch_drift=drift.status,
+                            drift_words=drift.words())
     dicom = None
     try:
         if done.stopped:
@@ -181,6 +202,13 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
         f"{counts['anomalous']} anomalous (threshold {nf.score(threshold)}, {point_name}, model "
         f"{terminal_safe(model.display_name)}, {terminal_safe(model.provider_label)}"
         f"{'' if model.verified else ', UNVERIFIED MODEL'})")
+    for line in site_words[1:]:
+        say(terminal_safe(line))
+    if drift.alarm:
+        warn(f"batch out of range: {terminal_safe(drift.words())}")
+    if done.engine.image_ranges is None:
+        warn("per-image drift checks are off: this model has no reference image ranges "
+             "(metadata extra.image_ranges or resources/image_ranges.json)")
     say(f"results: {terminal_safe(reports.csv)}")
     if reports.superseded is not None:
         say(f"reports of an earlier run moved to {terminal_safe(reports.superseded)}")

@@ -57,9 +57,25 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--suite", action="store_true",
                         help="DATA_DIR is the shared data folder: run the committed evaluation "
                         "suite (resources/splits; figures per set, diagnosis rows, pooled)")
+    half = parser.add_argument_group("site calibration check (--calibrate-half)")
+    half.add_argument("--calibrate-half", action="store_true",
+                      help="also calibrate on a seeded half of the benign images (as dermscreen "
+                      "calibrate would) and report specificity on the other half and sensitivity "
+                      "on all malignant images, with 95%% CIs")
+    half.add_argument("--specificity", type=_specificity, default=0.5, metavar="S",
+                      help="target specificity of that calibration (default 0.5)")
+    half.add_argument("--rule", choices=("quantile", "alpha"), default="quantile",
+                      help="threshold rule of that calibration (default quantile)")
+    half.add_argument("--seed", type=int, default=0, help="seed of the half split (default 0)")
     add_workers_option(parser)
     parser.set_defaults(handler=run)
     return parser
+
+
+def _specificity(text: str) -> float:
+    from desktop_app.cli.calibrate import specificity_value
+
+    return specificity_value(text)
 
 
 def evaluation_figures(
@@ -177,6 +193,23 @@ def run(args: argparse.Namespace) -> int:
         "metrics": figures,
     }
     say(format_evaluation(report))
+    if args.calibrate_half:
+        from desktop_app.core.calibration import calibrate_half, drift_of
+
+        try:
+            half = calibrate_half(labels, [float(r.score or 0.0) for r in ok], model,
+                                  seed=args.seed, rule=args.rule, specificity=args.specificity,
+                                  alpha=stats.alpha)
+        except ValueError as exc:
+            err(terminal_safe(exc))
+            return EXIT_USAGE
+        drift = drift_of(results, model, None, ranges_known=done.engine.image_ranges is not None)
+        half["drift_before"] = {"status": drift.status, "words": drift.words(),
+                                "rank": drift.rank, "rank_ci95": drift.rank_ci,
+                                "images_out": drift.n_images_out,
+                                "images_checked": drift.n_images_checked}
+        report["calibrate_half"] = half
+        say(format_calibrate_half(half))
     if args.json_out:
         try:
             target = Path(args.json_out)
@@ -197,6 +230,31 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
+
+
+def format_calibrate_half(half: dict[str, Any]) -> str:
+    """The --calibrate-half section: measured on held-out images, the estimate beside it."""
+    from desktop_app.core.site_profile import SENSITIVITY_CAVEAT
+
+    rule = (f"benign quantile for {nf.percent(half['target_specificity'], 0)} specificity"
+            if half["rule"] == "quantile" else f"local mean + {half['alpha']:g} sd")
+    drift = half["drift_before"]
+    lines = [
+        f"Site calibration check (seed {half['seed']}): threshold {nf.score(half['threshold'])} "
+        f"({rule}) from {half['n_calibration']} benign images",
+        f"  specificity on the other {half['n_held_out_benign']} benign  "
+        f"{nf.percent(half['specificity_held_out'])}  "
+        f"(95% CI {nf.ci(*half['specificity_ci95'], 1, as_percent=True)})",
+        f"  sensitivity on all {half['n_malignant']} malignant     "
+        f"{nf.percent(half['sensitivity'])}  "
+        f"(95% CI {nf.ci(*half['sensitivity_ci95'], 1, as_percent=True)})",
+        "  sensitivity a profile would have ESTIMATED "
+        f"{nf.percent(half['sensitivity_estimated'])} (from the model's "
+        f"{half['sensitivity_estimate_source'] or 'stored figures'}; {SENSITIVITY_CAVEAT})",
+        f"  drift check before calibration (against validation): {drift['status']}"
+        + (f": {drift['words']}" if drift["words"] else ""),
+    ]
+    return "\n".join(lines)
 
 
 def format_evaluation(report: dict[str, Any]) -> str:

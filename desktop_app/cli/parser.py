@@ -76,7 +76,7 @@ def add_workers_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop_app.cli import analyse, evaluate, send
+    from desktop_app.cli import analyse, calibrate, evaluate, send
 
     parser = argparse.ArgumentParser(
         prog="dermscreen",
@@ -93,4 +93,5 @@ def build_parser() -> argparse.ArgumentParser:
     analyse.add_parser(sub)
     evaluate.add_parser(sub)
     send.add_parser(sub)
+    calibrate.add_parser(sub)
     return parser

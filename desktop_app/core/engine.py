@@ -35,6 +35,7 @@ import numpy as np
 
 from desktop_app.core.dicom_case import DicomCase
 from desktop_app.core.dicom_read import read_case
+from desktop_app.core.drift import ImageRanges, image_stats, reference_ranges
 from desktop_app.core.errors import ImageChangedError, ImageError
 from desktop_app.core.imageio import (
     DEFAULT_MAX_PIXELS,
@@ -51,7 +52,13 @@ from desktop_app.core.model_metadata import (
     OUTPUT_RECONSTRUCTION,
     OUTPUT_SCORE,
 )
-from desktop_app.core.preprocess import PreprocessConfig, effective_max_pixels, preprocess_bytes
+from desktop_app.core.preprocess import (
+    PreprocessConfig,
+    decode_bytes_for_model,
+    effective_max_pixels,
+    preprocess_array,
+    preprocess_bytes,
+)
 from desktop_app.core.results import AnalysisResult, error_result, ok_result
 from desktop_app.core.score_stats import BenignStats
 from desktop_app.core.workers import DaemonPool
@@ -106,24 +113,32 @@ class _Prepared:
     error_code: str
     seconds: float
     dicom: DicomCase | None = None
+    flags: tuple[str, ...] = ()  # image statistics outside the reference ranges
 
 
-def prepare_file(index: int, path: Path, cfg: PreprocessConfig) -> _Prepared:
+def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
+                 ranges: ImageRanges | None = None) -> _Prepared:
     """Worker stage: read once, hash and preprocess the same bytes; never raises.
 
     A file that cannot be read (missing, not a regular file, over the size
     limit) gets no hash; one that was read but does not decode keeps the hash
-    of the bytes read.
+    of the bytes read. With ``ranges`` the decoded image's cheap statistics are
+    checked against them (:mod:`desktop_app.core.drift`; under a millisecond).
     """
     start = time.perf_counter()
     sha = ""
     case = None
+    flags: tuple[str, ...] = ()
     try:
         blob = read_file(path)
         sha = blob.sha256
         # A DICOM input's case fields (header only), kept with its row, error rows too.
         case = read_case(blob)
-        tensor = preprocess_bytes(blob, cfg)
+        rgb = decode_bytes_for_model(blob, cfg)
+        if ranges is not None:
+            flags = tuple(ranges.out_of_range(image_stats(blob, rgb)))
+        tensor = preprocess_array(rgb, cfg)
+        del rgb
     except ImageError as exc:
         return _Prepared(index, path, None, sha, exc.reason, exc.reason_code,
                          time.perf_counter() - start, case)
@@ -134,7 +149,7 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig) -> _Prepared:
         return _Prepared(index, path, None, sha,
                          f"preprocessing failed ({type(exc).__name__}: {exc})",
                          "preprocess_failed", time.perf_counter() - start, case)
-    return _Prepared(index, path, tensor, sha, "", "", time.perf_counter() - start, case)
+    return _Prepared(index, path, tensor, sha, "", "", time.perf_counter() - start, case, flags)
 
 
 def expand_inputs(
@@ -196,6 +211,8 @@ class Engine:
         # stays flat (measured: 336 MB after 500 and after 3000 files).
         self.window = max(2 * self.workers, 2 * self.batch_size)
         self.lanes = model_lanes(cores)
+        # The ranges of the training images' statistics (None: this model has none).
+        self.image_ranges = reference_ranges(model.sha256, model.metadata.extra)
 
     @property
     def stats(self) -> BenignStats:
@@ -296,6 +313,7 @@ class Engine:
                     anomaly_score=got.get(OUTPUT_ANOMALY_SCORE),
                     probability=got.get(OUTPUT_PROBABILITY),
                     dicom=b.dicom,
+                    input_flags=b.flags,
                 ))
             return out
 
@@ -332,7 +350,7 @@ class Engine:
                         item = _Prepared(index, path, None, "", listing_error, "unreadable", 0.0)
                         ready.append(failed(item))
                     else:
-                        fut = pool.submit(prepare_file, index, path, cfg)
+                        fut = pool.submit(prepare_file, index, path, cfg, self.image_ranges)
                         inflight.add(fut)
                         submitted[fut] = (index, path)
                 while (pending and len(scoring) < self.lanes

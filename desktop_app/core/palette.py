@@ -15,6 +15,7 @@ BORDERLINE_TEXT, BORDERLINE_FILL = "#7a4a00", "#fbe7c6"
 NOT_FLAGGED_TEXT, NOT_FLAGGED_FILL = "#1e5b2a", "#d8eedb"
 ERROR_TEXT, ERROR_FILL = "#444444", "#e6e6e6"
 ALERT_TEXT = FLAGGED_TEXT  # an error reason, a refused entry, an unverified model
+DRIFT_TEXT, DRIFT_FILL = "#7a4a00", "#fff1cc"  # the drift banner: out of range, act on it
 
 THRESHOLD = "#c0392b"  # the threshold line in score plots
 CASE = "#1f4e9c"  # the selected case's score

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.core.dicom_case import DicomCase
+from desktop_app.core.drift import input_check_words
 from desktop_app.core.files import utc_now_iso
 from desktop_app.core.score_stats import BenignStats, decide
 
@@ -79,12 +80,16 @@ CSV_COLUMNS: tuple[str, ...] = (
     "patient_id",
     "patient_name",
     "patient_birth_date",
+    "input_check",
+    "site_profile",
+    "batch_drift",
 )
 # Filled by the report writer (desktop_app.reports.csv_report), not by a result alone.
 REPORT_COLUMNS: tuple[str, ...] = (
     "case_id", "triage", "reviewed", "review_note", "clinician", "app_version",
     "dicom_study_uid", "dicom_sop_uid", "study_date", "body_site", "lesion_id",
     "patient_id", "patient_name", "patient_birth_date",
+    "site_profile", "batch_drift",
 )
 
 
@@ -116,6 +121,8 @@ class AnalysisResult:
     probability: float | None = None
     # The case fields of a DICOM input (None for other images); identity is not in repr.
     dicom: DicomCase | None = None
+    # Image statistics outside the training images' range (desktop_app.core.drift); () = none.
+    input_flags: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -156,6 +163,7 @@ class AnalysisResult:
             "provider": self.provider,
             "seconds": f"{self.seconds:.4f}",
             "analysed_at": self.analysed_at,
+            "input_check": input_check_words(self.input_flags),
         }
         return {name: cells.get(name, "") for name in CSV_COLUMNS}
 
@@ -173,6 +181,7 @@ def ok_result(
     anomaly_score: float | None = None,
     probability: float | None = None,
     dicom: DicomCase | None = None,
+    input_flags: tuple[str, ...] = (),
 ) -> AnalysisResult:
     """A successful result: decision, z and percentile derived from ``stats``.
 
@@ -197,6 +206,7 @@ def ok_result(
         anomaly_score=None if anomaly_score is None else float(anomaly_score),
         probability=None if probability is None else float(probability),
         dicom=dicom,
+        input_flags=tuple(input_flags),
         **model_info,
     )
 

@@ -73,7 +73,35 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "View > Show Patient Identity); empty otherwise",
     "patient_name": "DICOM input: the patient's name, only with --show-patient",
     "patient_birth_date": "DICOM input: the patient's birth date, only with --show-patient",
+    "input_check": "empty, or which image statistics (size, aspect ratio, colour, sharpness, "
+    "dark border) lie outside the range of the images the model was trained and validated on",
+    "site_profile": "the site profile the threshold was calibrated on (name, n, date); empty: "
+    "the model's own validation point",
+    "batch_drift": "in range, out of range (the batch's scores or images are unlike those the "
+    "threshold was set on: calibrate to this site) or not checked (too few images)",
 }
+
+DRIFT_ADVICE = (
+    "The figures shown for this threshold may not hold for these images: calibrate to this "
+    "site from its own benign images (Model > Calibrate to This Site, or dermscreen calibrate)."
+)
+
+
+def drift_score_words(direction: str, reference: str, low: float, high: float) -> str:
+    """The score half of the drift alarm, in words (``low``/``high``: 0-1 reference ranks)."""
+    where = (f"between the {100 * low:.0f}th and {100 * high:.0f}th percentile of the {reference} "
+             "benign scores (about the 25th expected)")
+    if direction == "high":
+        return (f"Scores drift up: this batch's lower quartile lies {where}, so far more benign "
+                "lesions are flagged than the threshold promises.")
+    return (f"Scores drift down: this batch's lower quartile lies {where}, so fewer cancers may "
+            "be flagged than the threshold promises.")
+
+
+def drift_image_words(n_out: int, n_checked: int) -> str:
+    """The image half of the drift alarm, in words."""
+    return (f"{n_out} of {n_checked} images lie outside the range of the model's training images "
+            "(size, aspect ratio, colour, sharpness or dark border).")
 
 
 def unverified_model_note(model_file_name: str) -> str:

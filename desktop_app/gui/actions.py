@@ -120,6 +120,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Mark the selected case reviewed (or not)", _case),
     ActionSpec("open_model", "Open &Model File…", "choose_model_file", None, "model",
                "Use another DermScreen ONNX model"),
+    ActionSpec("calibrate_site", "&Calibrate to This Site…", "site.calibrate", None, None,
+               "Set the operating point from a folder of this site's benign images", _analyse),
 )
 
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -129,7 +131,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&View", ("fit", "one_to_one", "zoom_in", "zoom_out", "zoom_reset", SEP, "show_all",
                "show_anomalous", "show_errors", "find", SEP, "show_patient")),
     ("&Review", ("next_flagged", "previous_flagged", "next_unreviewed", "toggle_reviewed")),
-    ("&Model", ("open_model",)),
+    ("&Model", ("open_model", "calibrate_site")),
     ("&Help", ("about",)),
 )
 TOOLBAR: tuple[str, ...] = ("open_folder", "include_subfolders", "open_images", SEP, "export_csv", "export_pdf", SEP,

@@ -94,7 +94,8 @@ def choose_target(parent: QWidget, provider: PathProvider, kind: ExportKind,
     return target
 
 
-def report_context(session: Session, details: ReportDetails) -> ReportContext:
+def report_context(session: Session, details: ReportDetails,
+                   site: dict[str, object] | None = None) -> ReportContext:
     """What the reports print beyond the results, captured now: the details, the batch's
     opened folders, each case's review (by image SHA-256) and the model's borderline band."""
     from desktop_app.reports.batch import batch_context
@@ -106,7 +107,8 @@ def report_context(session: Session, details: ReportDetails) -> ReportContext:
                             case_id_from_subfolder=details.case_id_from_subfolder,
                             clinician=details.clinician, full_paths=details.full_paths,
                             reviews=reviews, band_low=band,
-                            show_patient=app_settings.show_patient_identity())
+                            show_patient=app_settings.show_patient_identity(),
+                            **(site or {}))  # type: ignore[arg-type]
     return batch_context(context, session.last_inputs)
 
 
@@ -209,6 +211,8 @@ class Exporter(QObject):
         # The selected case, and the overlay opacity its PDF is drawn with.
         self.current, self.opacity = current, opacity
 
+        # The site profile and drift fields the reports print (set by the window).
+        self.site_fields: Callable[[], dict[str, object]] = dict
         # The case ID typed for a batch, and which batch (a new batch starts without one).
         self._case_id, self._case_batch = "", -1
 
@@ -238,7 +242,7 @@ class Exporter(QObject):
         details = self._confirm_details()
         if details is None:
             return False
-        write = make(report_context(self._session, details))
+        write = make(report_context(self._session, details, self.site_fields()))
         target = choose_target(self._widget, self.provider, kind, path)
         if target is None:
             return False

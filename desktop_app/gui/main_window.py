@@ -36,6 +36,7 @@ from desktop_app.gui.icons import load_icon
 from desktop_app.gui.model_loader import ModelLoader
 from desktop_app.gui.model_loading import ModelPreload
 from desktop_app.gui.results_panel import ResultsPanel
+from desktop_app.gui.site_calibration import SiteCalibration
 from desktop_app.gui.status import BatchStatus, ModelStatus
 from desktop_app.gui.thumbnails import ThumbnailLoader
 from desktop_app.gui.window_geometry import fit_to_screen
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         self.exporter.failed.connect(self.export_failed)
         self.exporter.message.connect(self.show_message)
         self.exporter.status.connect(self.batch_status.say)
+        self.exporter.site_fields = self.site.report_fields
         self.update_actions()
         self.load_model(model_path if model_path is not None else app_settings.initial_model_path(),
                         preload=preload)
@@ -122,6 +124,7 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("ModelBanner")
         self.banner.action_clicked.connect(self.choose_model_file)
         self.message_bar = MessageBar()
+        self.site = SiteCalibration(self)  # calibration, site profiles, the drift banner
         self.results_panel = panel = ResultsPanel(self.session.results,
                                                   self.session.operating_point)
         panel.is_reviewed = lambda r: self.session.reviews.is_reviewed(r.image_sha256)
@@ -154,6 +157,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.message_bar)
         self.case_fields = CaseFieldsLabel()
         layout.addWidget(self.case_fields)
+        layout.addWidget(self.site.banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.batch_status = BatchStatus(self.statusBar())
@@ -244,6 +248,7 @@ class MainWindow(QMainWindow):
         self.case_viewer.set_vmax(meta.heatmap_vmax)
         rerun = self.session.finish_model_load(path, model, engine, threshold)
         self.score_panel.set_threshold(threshold)
+        self.site.on_model_loaded()
         if self.session.remember_model:
             app_settings.save_model_path(path)
         self.update_actions()
@@ -339,6 +344,7 @@ class MainWindow(QMainWindow):
         self.results_panel.sort_by_score()
         if self.table.currentIndex().row() < 0 and self.proxy.rowCount() > 0:
             self.select_row(0)
+        self.site.check_drift()
 
     # ------------------------------------------------------------------ table and case
     def select_row(self, row: int) -> None:
@@ -406,6 +412,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._save_settings()
         self.batches.stop_flushing()
+        self.site.stop()
         stuck = self.threads.stop_all(CLOSE_TIMEOUT_S)
         if self._about is not None:
             self._about.close()

@@ -71,6 +71,8 @@ def rebuild_model_menu(window: MainWindow) -> None:
     menu, group = window.model_menu, window.model_group
     menu.clear()
     menu.addAction(window.open_model_action)
+    menu.addAction(window.calibrate_site_action)
+    window.site.fill_menu(menu)
     menu.addSeparator()
     for action in group.actions():
         group.removeAction(action)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core import palette
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.operating_points import expected_words
+from desktop_app.core.site_profile import SiteProfile, expectation_words
 from desktop_app.gui.components.operating_point import (
     ALPHA_MAX,
     ALPHA_MIN,
@@ -47,6 +48,7 @@ class OperatingPointControl(QGroupBox):
         super().__init__("Operating point", parent)
         self.point = point if point is not None else OperatingPoint()
         self._updating = False
+        self.site: SiteProfile | None = None  # the active site profile (Model > Site Profile)
 
         self.point_combo = QComboBox()
         self.point_combo.setToolTip("Named operating points stored in the model")
@@ -76,8 +78,11 @@ class OperatingPointControl(QGroupBox):
         self.validation_label = QLabel("—")
         self.data_label = QLabel("")
         self.data_label.setStyleSheet("color: #555;")
+        self.site_label = QLabel("")
+        self.site_label.setObjectName("SiteProfileLabel")
+        self.site_label.hide()
         for label in (self.threshold_label, self.expected_label, self.validation_label,
-                      self.data_label):
+                      self.data_label, self.site_label):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
 
@@ -97,6 +102,7 @@ class OperatingPointControl(QGroupBox):
         layout.addLayout(row)
         layout.addWidget(self.entry_error)
         layout.addLayout(state)
+        layout.addWidget(self.site_label)
         layout.addLayout(form)
         layout.addWidget(self.data_label)
 
@@ -137,6 +143,23 @@ class OperatingPointControl(QGroupBox):
             self._updating = False
         self.setEnabled(True)
         self._show(typed=alpha is not None, emit=False)
+
+    def set_site(self, profile: SiteProfile | None) -> None:
+        """Show (or stop showing) what the active site profile says at the current point."""
+        self.site = profile
+        self._show_site()
+
+    def _show_site(self) -> None:
+        point = self.point
+        if self.site is None or point.meta is None or point.threshold is None:
+            self.site_label.hide()
+            return
+        site, spec, sens = expectation_words(self.site, point.meta, point.threshold)
+        at = "" if point.threshold == self.site.threshold else (
+            " (the point was moved away from the profile's; figures at the current point)")
+        self.site_label.setText(f"{site}{at}.\n{spec}\n{sens}")
+        self.site_label.setStyleSheet(f"color: {palette.NOT_FLAGGED_TEXT};")
+        self.site_label.show()
 
     def clear_model(self) -> None:
         self.point.detach()
@@ -202,7 +225,10 @@ class OperatingPointControl(QGroupBox):
             self._updating = False
         self.entry_error.hide()
         self.threshold_label.setText(f"{point.threshold:.5g} (α = {point.alpha:.2f})")
-        if point.at_default:
+        if self.site is not None and point.threshold == self.site.threshold:
+            self.state_label.setText(f"The site profile's point ({self.site.name}).")
+            self.state_label.setStyleSheet(f"color: {palette.NOT_FLAGGED_TEXT};")
+        elif point.at_default:
             self.state_label.setText(f"The model's default point ({point.default_name}).")
             self.state_label.setStyleSheet(f"color: {palette.NOT_FLAGGED_TEXT};")
         else:
@@ -214,5 +240,6 @@ class OperatingPointControl(QGroupBox):
         self.expected_label.setText(test)
         self.validation_label.setText(validation)
         self.data_label.setText(data)
+        self._show_site()
         if emit:
             self.threshold_chosen.emit(point.threshold)

@@ -79,6 +79,12 @@ class ReportContext:
     inputs: tuple[str, ...] = field(default=())  # what was opened, as given
     # Print the patient identity DICOM inputs carry (ID, name, birth date); off by default.
     show_patient: bool = False
+    # The active site profile ('SITE (n 120, 2026-12-03)') and what to expect there; "" = none.
+    site_profile: str = ""
+    site_words: tuple[str, ...] = ()
+    # The batch's drift check: "in range" / "out of range" / "not checked", and why.
+    batch_drift: str = ""
+    drift_words: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "case_id", clean_field(self.case_id))

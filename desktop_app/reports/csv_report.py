@@ -46,6 +46,8 @@ def report_row(result: AnalysisResult, context: ReportContext) -> dict[str, str]
         "clinician": context.clinician,
         "app_version": app_version(),
         **context.patient_of(result),
+        "site_profile": context.site_profile,
+        "batch_drift": context.batch_drift,
     })
     return {name: spreadsheet_safe(value) for name, value in row.items()}
 

@@ -94,6 +94,21 @@ def _threshold_rows(meta: ModelMetadata, threshold: float) -> list[tuple[str, st
     ]
 
 
+def _site_rows(context: ReportContext) -> list[tuple[str, str]]:
+    """The active site profile and the batch's drift check, when there is one."""
+    rows = []
+    if context.site_profile:
+        rows.append(("Site calibration", "<br>".join(_esc(w) for w in context.site_words)
+                     or _esc(context.site_profile)))
+    if context.batch_drift:
+        colour = palette.ALERT_TEXT if context.batch_drift == "out of range" else "#555555"
+        text = f"<b style='color:{colour}'>{_esc(context.batch_drift.upper())}</b>"
+        if context.drift_words:
+            text += f" {_esc(context.drift_words)}"
+        rows.append(("Batch drift check", text))
+    return rows
+
+
 def _case_rows(context: ReportContext) -> list[tuple[str, str]]:
     case = _esc(context.case_id) or "&ndash; (not given)"
     if context.case_id_from_subfolder:
@@ -313,6 +328,7 @@ def write_case_pdf(
                               "are at or below this score"),
         *review_rows,
         *_threshold_rows(metadata, threshold),
+        *_site_rows(context),
         *_model_rows(metadata, result.model_sha256, result.provider, result.model_verified),
         ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
         ("Analysed", _esc(result.analysed_at)),
@@ -461,6 +477,7 @@ def write_summary_pdf(
                                                                 "below this threshold)")),
         ("Not flagged", f"{count[DECISION_NORMAL]}"),
         *_threshold_rows(metadata, threshold),
+        *_site_rows(context),
         # One model scored the batch: its rows all carry the same verification.
         *_model_rows(metadata, model_sha256, provider,
                      all(r.model_verified for r in ordered if r.ok)),

@@ -257,12 +257,12 @@ def test_cancel_does_not_wait_for_a_stuck_worker(
     unstuck = threading.Event()
     real = engine_module.prepare_file
 
-    def prepare(index: int, path: Path, cfg: PreprocessConfig) -> object:
+    def prepare(index: int, path: Path, cfg: PreprocessConfig, *rest: object) -> object:
         if path == victim:
             stuck.set()
             release.wait(60)  # stands in for a read that never returns
             unstuck.set()
-        return real(index, path, cfg)
+        return real(index, path, cfg, *rest)
 
     monkeypatch.setattr(engine_module, "prepare_file", prepare)
     cancel = threading.Event()
