@@ -82,3 +82,53 @@ def colorbar(height: int = 256, width: int = 16) -> np.ndarray:
     ramp = np.linspace(1.0, 0.0, max(2, height))
     idx = np.rint(ramp * 255.0).astype(np.uint8)
     return np.ascontiguousarray(np.repeat(INFERNO_LUT[idx][:, None, :], max(1, width), axis=1))
+
+
+# A pixel darker than this (max of R, G, B in [0, 1]) that is joined to the image border
+# is the dermoscope's black field or vignette, not skin.
+FOV_DARK = 0.12
+CASE_SCALE_QUANTILE = 99.0  # the per-case scale: this percentile of the in-field error
+FIXED_SCALE, CASE_SCALE = "fixed", "case"
+# What the colour bar says about its scale (short: it runs along the bar).
+SCALE_NAMES: dict[str, str] = {
+    FIXED_SCALE: "fixed scale (same for every case)",
+    CASE_SCALE: f"this case's scale ({CASE_SCALE_QUANTILE:.0f}th pct in field)",
+}
+
+
+def field_of_view(model_input: np.ndarray) -> np.ndarray:
+    """(H, W) bool: True inside the dermoscope's field of view.
+
+    The black field and vignette are the dark pixels connected to the image border;
+    a dark lesion in the middle is never one of them. An image with no dark border is
+    all field of view.
+    """
+    rgb = np.asarray(model_input, dtype=np.float32)
+    if rgb.ndim != 3:
+        msg = f"expected an (H, W, 3) image, got shape {rgb.shape}"
+        raise ValueError(msg)
+    if rgb.max(initial=0.0) > 1.5:  # uint8 input
+        rgb = rgb / 255.0
+    dark = (cv2.blur(rgb.max(axis=2), (3, 3)) < FOV_DARK).astype(np.uint8)
+    count, labels = cv2.connectedComponents(dark, connectivity=8)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outside = np.isin(labels, [b for b in border if b != 0 and count > 1])
+    outside &= dark.astype(bool)
+    inside = ~outside
+    return inside if inside.any() else np.ones_like(inside)
+
+
+def case_vmax(error_map: np.ndarray, inside: np.ndarray | None = None,
+              quantile: float = CASE_SCALE_QUANTILE) -> float:
+    """The per-case full-scale: ``quantile`` of the error inside the field of view."""
+    arr = np.nan_to_num(np.asarray(error_map, dtype=np.float32), nan=0.0)
+    values = arr[inside] if inside is not None and inside.shape == arr.shape else arr.ravel()
+    top = float(np.percentile(values, quantile)) if values.size else 0.0
+    return top if top > 0 else 1.0
+
+
+def colorize_in_field(error_map: np.ndarray, vmax: float, inside: np.ndarray) -> np.ndarray:
+    """(H, W, 4) RGBA: the heatmap inside the field of view, transparent outside it."""
+    rgb = colorize(error_map, vmax)
+    alpha = np.where(inside, 255, 0).astype(np.uint8)
+    return np.ascontiguousarray(np.dstack([rgb, alpha]))

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from desktop_app.core.model_metadata import ModelMetadata
 
 
@@ -96,12 +98,35 @@ def screening_threshold(meta: ModelMetadata) -> float | None:
     return _highest_threshold_with(meta.operating_points, SCREENING_SENSITIVITY)
 
 
-def borderline_low(meta: ModelMetadata) -> float | None:
+def borderline_low(meta: ModelMetadata, threshold: float | None = None) -> float | None:
     """The lower edge of the borderline band, or None (no band).
 
-    A point with ``role == "borderline"`` wins; else the highest stored threshold
-    whose validation sensitivity is at least 95%.
+    At the model's default point (or ``threshold`` None) it is the stored point: one
+    with ``role == "borderline"``, else the highest stored threshold whose validation
+    sensitivity is at least 95%. The band moves with the chosen point: at another
+    ``threshold`` it adds the same proportion of benign validation images to those the
+    point flags as it adds at the default point (cae2: about a fifth more), so a
+    stricter point has a narrower band and the worklist shrinks with it.
     """
+    stored = _stored_borderline_low(meta)
+    if stored is None or threshold is None:
+        return stored
+    default, _name = opening_threshold(meta)
+    if threshold == default or not stored < default:
+        return stored
+    scores = np.asarray(meta.benign_stats.scores, dtype=np.float64)
+    flagged_at_default = float(np.mean(scores > default)) if scores.size else 0.0
+    if flagged_at_default <= 0.0:
+        return stored - default + float(threshold)  # no benign scores above: same width
+    ratio = float(np.mean(scores > stored)) / flagged_at_default - 1.0
+    flagged = float(np.mean(scores > threshold))
+    below = 1.0 - flagged * (1.0 + ratio)  # share of benign scores under the band
+    if below <= 0.0:
+        return float(scores[0]) - 1e-12  # the band reaches below every benign score
+    return min(float(np.quantile(scores, below)), float(threshold))
+
+
+def _stored_borderline_low(meta: ModelMetadata) -> float | None:
     for point in meta.operating_points:
         if point.get("role") == "borderline" and (t := _finite(point.get("threshold"))):
             return t

@@ -12,7 +12,8 @@ from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL
 
 FLAGGED_TEXT, FLAGGED_FILL = "#8b0000", "#f6d3d3"
 BORDERLINE_TEXT, BORDERLINE_FILL = "#7a4a00", "#fbe7c6"
-NOT_FLAGGED_TEXT, NOT_FLAGGED_FILL = "#1e5b2a", "#d8eedb"
+# Neutral, never green: "not flagged" is not a reassurance (a melanoma can carry it).
+NOT_FLAGGED_TEXT, NOT_FLAGGED_FILL = "#3c4043", "#f1f3f4"
 ERROR_TEXT, ERROR_FILL = "#444444", "#e6e6e6"
 ALERT_TEXT = FLAGGED_TEXT  # an error reason, a refused entry, an unverified model
 DRIFT_TEXT, DRIFT_FILL = "#7a4a00", "#fff1cc"  # the drift banner: out of range, act on it
@@ -20,6 +21,7 @@ DRIFT_TEXT, DRIFT_FILL = "#7a4a00", "#fff1cc"  # the drift banner: out of range,
 THRESHOLD = "#c0392b"  # the threshold line in score plots
 CASE = "#1f4e9c"  # the selected case's score
 BARS = "#4a6f96"  # the benign score distribution
+BAND_FILL = "#f5b04140"  # the borderline band on score plots (RGBA: translucent orange)
 
 # decision ("" = could not be analysed) -> (fill, text)
 DECISION_COLORS: dict[str, tuple[str, str]] = {

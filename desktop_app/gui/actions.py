@@ -14,7 +14,15 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar, QWidget
 
 from desktop_app.gui.icons import load_icon
-from desktop_app.gui.results_model import FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS
+from desktop_app.gui.results_model import (
+    FILTER_ALL,
+    FILTER_ANOMALOUS,
+    FILTER_BORDERLINE,
+    FILTER_ERRORS,
+    FILTER_FLAGGED,
+    FILTER_NOT_FLAGGED,
+    FILTER_UNREVIEWED,
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
                arg=FILTER_ANOMALOUS),
     ActionSpec("show_errors", "Show &Errors Only", "results_panel.set_filter_mode", "Ctrl+3",
                arg=FILTER_ERRORS),
+    ActionSpec("show_unreviewed", "Show &Unreviewed", "results_panel.set_filter_mode", "Ctrl+4",
+               arg=FILTER_UNREVIEWED),
+    ActionSpec("show_flagged", "Show Flagged (not borderline)", "results_panel.set_filter_mode",
+               "Ctrl+5", arg=FILTER_FLAGGED),
+    ActionSpec("show_borderline", "Show &Borderline", "results_panel.set_filter_mode", "Ctrl+6",
+               arg=FILTER_BORDERLINE),
+    ActionSpec("show_not_flagged", "Show &Not Flagged", "results_panel.set_filter_mode",
+               "Ctrl+7", arg=FILTER_NOT_FLAGGED),
+    ActionSpec("case_scale", "Heatmap on This &Case's Scale", "set_case_scale", "S", None,
+               "Full colour at this case's 99th percentile error inside the field of view "
+               "(off: the model's fixed scale, the same for every case)", checkable=True),
+    ActionSpec("full_screen", "F&ull-Screen Case View", "set_full_screen", "F11", None,
+               "Only the case views, on the whole screen (F11 again to leave)",
+               checkable=True),
     ActionSpec("find", "Find File…", "name_filter.setFocus", QKeySequence.StandardKey.Find),
     ActionSpec("next_flagged", "Next &Flagged Case", "results_panel.next_flagged", "N", None,
                "Select the next flagged or borderline case", _rows),
@@ -116,8 +138,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Shift+N", None, "Select the previous flagged or borderline case", _rows),
     ActionSpec("next_unreviewed", "Next &Unreviewed Case", "results_panel.next_unreviewed", "U",
                None, "Select the next case not yet marked reviewed", _rows),
-    ActionSpec("toggle_reviewed", "Mark &Reviewed", "review_panel.toggle", "R", None,
-               "Mark the selected case reviewed (or not)", _case),
+    ActionSpec("mark_reviewed", "Mark &Reviewed and Next", "mark_reviewed_and_next", "R", None,
+               "Mark the selected case reviewed and go to the next case", _case),
+    ActionSpec("toggle_reviewed", "Toggle Reviewed Mark", "review_panel.toggle", "Shift+R", None,
+               "Mark the selected case reviewed, or take the mark off", _case),
     ActionSpec("open_model", "Open &Model File…", "choose_model_file", None, "model",
                "Use another DermScreen ONNX model"),
     ActionSpec("calibrate_site", "&Calibrate to This Site…", "site.calibrate", None, None,
@@ -128,9 +152,12 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open_folder", "open_images", "include_subfolders", RECENT, SEP, "export_csv",
                "export_pdf", "export_case_pdf", "export_all", "send_to_pacs", SEP, "cancel", SEP,
                "quit")),
-    ("&View", ("fit", "one_to_one", "zoom_in", "zoom_out", "zoom_reset", SEP, "show_all",
-               "show_anomalous", "show_errors", "find", SEP, "show_patient")),
-    ("&Review", ("next_flagged", "previous_flagged", "next_unreviewed", "toggle_reviewed")),
+    ("&View", ("fit", "one_to_one", "zoom_in", "zoom_out", "zoom_reset", "case_scale",
+               "full_screen", SEP, "show_all", "show_unreviewed", "show_anomalous",
+               "show_flagged", "show_borderline", "show_not_flagged", "show_errors", "find", SEP,
+               "show_patient")),
+    ("&Review", ("mark_reviewed", "toggle_reviewed", "next_flagged", "previous_flagged",
+                 "next_unreviewed")),
     ("&Model", ("open_model", "calibrate_site")),
     ("&Help", ("about",)),
 )

@@ -3,8 +3,12 @@
 All three images are drawn in the displayed original's pixel coordinates (the
 128x128 model images are stretched over the same rectangle: the model saw the
 whole image resized to a square), so one zoom/pan moves all three views. The
-heatmap uses the model's fixed ``heatmap_vmax`` scale, never a per-image one.
-Mouse: wheel zooms at the cursor, drag pans. Keys: F fits, 1 shows 1:1.
+heatmap is drawn only inside the dermoscope's field of view (the black field and
+vignette are masked, :func:`desktop_app.core.heatmap.field_of_view`), on the
+model's fixed ``heatmap_vmax`` scale or, when chosen, on this case's own scale
+(99th percentile of its in-field error); the colour bar's label says which.
+Every new case opens fitted. Brightness and contrast change the original and the
+reconstruction alike (display only). Mouse: wheel zooms at the cursor, drag pans.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -26,7 +31,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.heatmap import INFERNO_LUT, colorize
+from desktop_app.core.heatmap import (
+    CASE_SCALE,
+    FIXED_SCALE,
+    INFERNO_LUT,
+    SCALE_NAMES,
+    case_vmax,
+    colorize_in_field,
+    field_of_view,
+)
 from desktop_app.gui.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
@@ -80,6 +93,9 @@ class CaseViewer(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._vmax = 1.0
         self._images: CaseImages | None = None
+        self._inside: np.ndarray | None = None  # field of view of the shown case
+        self._scale = FIXED_SCALE
+        self._name = ""
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#202124")
@@ -111,7 +127,7 @@ class CaseViewer(QWidget):
 
         self.colorbar = pg.ColorBarItem(
             values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=14,
-            label="reconstruction error (same scale for every case)", colorMapMenu=False,
+            label=f"error, {SCALE_NAMES[FIXED_SCALE]}", colorMapMenu=False,
         )
         self.graphics.addItem(self.colorbar, row=1, col=3)
 
@@ -138,6 +154,28 @@ class CaseViewer(QWidget):
         self.fit_button.setToolTip("Show the whole image")
         self.one_button.setToolTip("One image pixel per screen pixel")
         self.case_label = ElidedLabel("No case selected")
+        self.scale_combo = QComboBox()
+        self.scale_combo.setAccessibleName("Heatmap scale")
+        self.scale_combo.addItem("Fixed scale", FIXED_SCALE)
+        self.scale_combo.addItem("This case's scale", CASE_SCALE)
+        self.scale_combo.setToolTip(
+            "Fixed: the model's scale, the same for every case (cases are comparable). "
+            "This case: full colour at the 99th percentile of this case's error inside the "
+            "field of view (shows where within the lesion the error is highest).")
+        self.brightness_slider = QSlider(Qt.Orientation.Horizontal)
+        self.brightness_slider.setRange(-100, 100)
+        self.brightness_slider.setAccessibleName("Brightness")
+        self.brightness_slider.setToolTip("Brightness of the original and the reconstruction "
+                                          "(display only)")
+        self.contrast_slider = QSlider(Qt.Orientation.Horizontal)
+        self.contrast_slider.setRange(-100, 100)
+        self.contrast_slider.setAccessibleName("Contrast")
+        self.contrast_slider.setToolTip("Contrast of the original and the reconstruction "
+                                        "(display only)")
+        for slider in (self.brightness_slider, self.contrast_slider, self.opacity_slider):
+            slider.setMaximumWidth(110)
+        self.adjust_reset = QPushButton("Reset")
+        self.adjust_reset.setToolTip("Brightness and contrast back to the image's own")
 
         controls = QHBoxLayout()
         controls.setContentsMargins(6, 2, 2, 2)
@@ -147,27 +185,89 @@ class CaseViewer(QWidget):
         controls.addWidget(self.opacity_label)
         controls.addWidget(self.fit_button)
         controls.addWidget(self.one_button)
+        adjust = QHBoxLayout()
+        adjust.setContentsMargins(6, 0, 2, 2)
+        adjust.addWidget(QLabel("Heatmap:"))
+        adjust.addWidget(self.scale_combo)
+        adjust.addStretch(1)
+        adjust.addWidget(QLabel("Brightness:"))
+        adjust.addWidget(self.brightness_slider)
+        adjust.addWidget(QLabel("Contrast:"))
+        adjust.addWidget(self.contrast_slider)
+        adjust.addWidget(self.adjust_reset)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
+        layout.addLayout(adjust)
         layout.addWidget(self.stack, 1)
 
         self.opacity_slider.valueChanged.connect(self._on_opacity)
         self.fit_button.clicked.connect(self.fit)
         self.one_button.clicked.connect(self.one_to_one)
+        self.scale_combo.currentIndexChanged.connect(
+            lambda _i: self.set_scale(self.scale_combo.currentData()))
+        self.brightness_slider.valueChanged.connect(lambda _v: self._apply_levels())
+        self.contrast_slider.valueChanged.connect(lambda _v: self._apply_levels())
+        self.adjust_reset.clicked.connect(self.reset_adjustments)
         self.set_opacity(DEFAULT_OPACITY)
 
     # -- configuration ------------------------------------------------------------
     def set_vmax(self, vmax: float) -> None:
-        """The error value drawn at full colour (metadata.heatmap_vmax)."""
+        """The model's fixed full-scale error (metadata.heatmap_vmax)."""
         self._vmax = float(vmax) if np.isfinite(vmax) and vmax > 0 else 1.0
-        self.colorbar.setLevels((0.0, self._vmax))
+        if self._images is not None:
+            self._draw_heatmaps()
+        else:
+            self.colorbar.setLevels((0.0, self.vmax))
+
+    @property
+    def vmax(self) -> float:
+        """The error drawn at full colour now (fixed, or this case's own scale)."""
+        if self._scale == CASE_SCALE and self._images is not None:
+            return case_vmax(self._images.error_map, self._inside)
+        return self._vmax
+
+    @property
+    def scale(self) -> str:
+        return self._scale
+
+    def set_scale(self, scale: str) -> None:
+        """FIXED_SCALE (the model's, same for every case) or CASE_SCALE (this case's)."""
+        if scale not in SCALE_NAMES:
+            msg = f"unknown heatmap scale {scale!r}"
+            raise ValueError(msg)
+        self._scale = scale
+        idx = self.scale_combo.findData(scale)
+        if idx != self.scale_combo.currentIndex():
+            self.scale_combo.setCurrentIndex(idx)  # comes back here once
+            return
+        self.colorbar.getAxis("left").setLabel(self.scale_text)
         if self._images is not None:
             self._draw_heatmaps()
 
     @property
-    def vmax(self) -> float:
-        return self._vmax
+    def scale_text(self) -> str:
+        """What the colour bar says about its scale."""
+        return f"error, {SCALE_NAMES[self._scale]}"
+
+    # -- brightness and contrast (display only) -------------------------------------
+    def display_levels(self) -> tuple[float, float]:
+        """(black, white) input levels of the original and the reconstruction."""
+        contrast = 2.0 ** (self.contrast_slider.value() / 50.0)  # 1/4x .. 4x
+        centre = 127.5 - 1.275 * self.brightness_slider.value()
+        half = 127.5 / contrast
+        return centre - half, centre + half
+
+    def _apply_levels(self) -> None:
+        if self._images is None:
+            return
+        levels = self.display_levels()
+        self.original_item.setLevels(levels)
+        self.reconstruction_item.setLevels(levels)
+
+    def reset_adjustments(self) -> None:
+        self.brightness_slider.setValue(0)
+        self.contrast_slider.setValue(0)
 
     @property
     def opacity(self) -> float:
@@ -190,6 +290,8 @@ class CaseViewer(QWidget):
     def show_message(self, text: str) -> None:
         """Clear the views and say why (loading, error, nothing selected)."""
         self._images = None
+        self._inside = None
+        self._name = ""
         for item in (self.original_item, self.overlay_item, self.reconstruction_item,
                      self.heatmap_item):
             item.clear()
@@ -202,17 +304,24 @@ class CaseViewer(QWidget):
         self.case_label.setText(f"{name} — computing reconstruction and heatmap…")
 
     def show_case(self, images: CaseImages, name: str) -> None:
-        """Draw a CaseImages (original, reconstruction, error_map) for ``name``."""
-        keep_view = self._images is not None and self._images.original.shape == images.original.shape
+        """Draw a CaseImages (original, reconstruction, error_map) for ``name``; a new case
+        opens fitted (the zoom of the one before never crops it), the same case redrawn
+        keeps its view."""
+        keep_view = self._images is images or (
+            self._images is not None and self._name == name
+            and self._images.sha256 == images.sha256
+            and self._images.original.shape == images.original.shape)
         self._images = images
+        self._name = name
+        self._inside = field_of_view(images.model_input)
         self.stack.setCurrentWidget(self.graphics)
         original = np.ascontiguousarray(images.original)
         height, width = original.shape[:2]
         rect = QRectF(0, 0, width, height)
-        self.original_item.setImage(original, levels=(0, 255), autoLevels=False)
+        self.original_item.setImage(original, levels=self.display_levels(), autoLevels=False)
         self.original_item.setRect(rect)
         self.reconstruction_item.setImage(
-            to_uint8(images.reconstruction), levels=(0, 255), autoLevels=False
+            to_uint8(images.reconstruction), levels=self.display_levels(), autoLevels=False
         )
         self.reconstruction_item.setRect(rect)
         self._draw_heatmaps()
@@ -223,7 +332,11 @@ class CaseViewer(QWidget):
     def _draw_heatmaps(self) -> None:
         height, width = self._images.original.shape[:2]
         rect = QRectF(0, 0, width, height)
-        colours = colorize(self._images.error_map, self._vmax)
+        vmax = self.vmax
+        inside = self._inside if self._inside is not None else field_of_view(
+            self._images.model_input)
+        colours = colorize_in_field(self._images.error_map, vmax, inside)
+        self.colorbar.setLevels((0.0, vmax))
         self.heatmap_item.setImage(colours, levels=(0, 255), autoLevels=False)
         self.heatmap_item.setRect(rect)
         self.overlay_item.setImage(colours, levels=(0, 255), autoLevels=False)
@@ -281,9 +394,5 @@ class CaseViewer(QWidget):
                  Qt.Key.Key_Up: (0.0, -step), Qt.Key.Key_Down: (0.0, step)}
         if event.key() in moves:
             self.pan(*moves[Qt.Key(event.key())])
-        elif event.key() == Qt.Key.Key_F:
-            self.fit()
-        elif event.key() == Qt.Key.Key_1:
-            self.one_to_one()
         else:
             super().keyPressEvent(event)

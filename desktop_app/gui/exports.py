@@ -83,11 +83,16 @@ def choose_target(parent: QWidget, provider: PathProvider, kind: ExportKind,
                   path: str | Path | None) -> Path | None:
     """``path``, or the one the user picks (None: cancelled); the suffix is added if missing."""
     if path is None:
-        folder = Path(app_settings.last_dir() or str(Path.home()))
+        folder = app_settings.reports_dir()  # remembered; never the image folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the dialog still opens; the user picks another place
+            log.warning("reports folder %s not created: %s", folder, exc)
         path = provider.save_file(parent, kind.title, str(new_default_path(folder, kind)),
                                   kind.filters)
         if not path:
             return None
+        app_settings.save_reports_dir(Path(path).parent)
     target = Path(path)
     if target.suffix.lower() != kind.suffix:
         target = target.with_name(target.name + kind.suffix)
@@ -102,7 +107,8 @@ def report_context(session: Session, details: ReportDetails,
 
     reviews = {r.image_sha256: session.reviews.get(r.image_sha256)
                for r in session.results.in_input_order() if r.image_sha256}
-    band = borderline_low(session.model.metadata) if session.model is not None else None
+    band = (borderline_low(session.model.metadata, session.threshold)
+            if session.model is not None else None)
     context = ReportContext(case_id=details.case_id,
                             case_id_from_subfolder=details.case_id_from_subfolder,
                             clinician=details.clinician, full_paths=details.full_paths,

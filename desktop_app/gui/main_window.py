@@ -19,6 +19,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEve
 from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from desktop_app.core import paths
+from desktop_app.core.heatmap import CASE_SCALE, FIXED_SCALE
 from desktop_app.core.operating_points import borderline_low
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.texts import unverified_model_note
@@ -49,6 +50,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("dermscreen.gui")
 
 APP_TITLE = "DermScreen"
+
+
+def window_title(model_name: str, model_version: str) -> str:
+    """"DermScreen CAE 2.1.0" -> "CAE 2.1.0 — DermScreen": the app's name once. It ends the
+    title because the platform appends the application's display name to any title that
+    does not already end with it (that gave "DermScreen — DermScreen CAE 2.1.0 — DermScreen")."""
+    name = model_name.strip()
+    if name.lower().startswith(APP_TITLE.lower()):
+        name = name[len(APP_TITLE):].strip(" -—")
+    model = " ".join(p for p in (name, model_version) if p)
+    return f"{model} — {APP_TITLE}" if model else APP_TITLE
 CLOSE_TIMEOUT_S = 1.5  # closing waits this long for workers, then leaves them to end alone
 MODEL_HELP = (
     "Analysis is disabled. Choose a model with Model ▸ Open Model File… "
@@ -127,9 +139,10 @@ class MainWindow(QMainWindow):
         self.site = SiteCalibration(self)  # calibration, site profiles, the drift banner
         self.results_panel = panel = ResultsPanel(self.session.results,
                                                   self.session.operating_point)
-        panel.is_reviewed = lambda r: self.session.reviews.is_reviewed(r.image_sha256)
+        panel.is_reviewed = self.session.is_reviewed
         self.table, self.proxy, self.results_model = panel.table, panel.proxy, panel.results_model
         self.results_model.review_text = self.session.review_text
+        self.results_model.is_reviewed = self.session.is_reviewed
         self.name_filter, self.summary_label = panel.name_filter, panel.summary_label
         self.operating_point = panel.operating_point
         self.operating_point.threshold_chosen.connect(self._on_threshold_chosen)
@@ -143,6 +156,8 @@ class MainWindow(QMainWindow):
         self.score_panel.words = self.results_model.words
         self.case_viewer.opacity_changed.connect(app_settings.save_opacity)
         self.review_panel.problem.connect(lambda text: self.show_message(text, "warning"))
+        self.review_panel.reviewer = lambda: app_settings.report_preferences()[0]
+        self.review_panel.done.connect(self.results_panel.focus_table)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(panel)
         self.splitter.addWidget(self.right_splitter)
@@ -182,6 +197,10 @@ class MainWindow(QMainWindow):
         splitter = app_settings.saved_bytes(app_settings.KEY_SPLITTER)
         if splitter is not None:
             self.splitter.restoreState(splitter)
+        columns = app_settings.saved_bytes(app_settings.KEY_COLUMNS)
+        if columns is not None:
+            self.table.horizontalHeader().restoreState(columns)
+            self.table.horizontalHeader().setSortIndicatorShown(False)
         self.case_viewer.set_opacity(app_settings.saved_opacity())
         self.include_subfolders_action.setChecked(app_settings.include_subfolders())
         self.show_patient_action.setChecked(app_settings.show_patient_identity())
@@ -190,6 +209,8 @@ class MainWindow(QMainWindow):
         app_settings.save_bytes(app_settings.KEY_GEOMETRY, self.saveGeometry())
         app_settings.save_bytes(app_settings.KEY_STATE, self.saveState())
         app_settings.save_bytes(app_settings.KEY_SPLITTER, self.splitter.saveState())
+        app_settings.save_bytes(app_settings.KEY_COLUMNS,
+                                self.table.horizontalHeader().saveState())
 
     # ------------------------------------------------------------------ state -> widgets
     def update_actions(self) -> None:
@@ -240,15 +261,16 @@ class MainWindow(QMainWindow):
         if not model.verified:  # loaded, but nothing vouches for the file: cannot be missed
             self.banner.show_message(unverified_model_note(model.path.name), "warning")
         self.model_status.show_model(model)
-        self.setWindowTitle(f"{APP_TITLE} — {meta.model_name} {meta.model_version}")
-        self.results_model.words.band_low = borderline_low(meta)
+        self.setWindowTitle(window_title(meta.model_name, meta.model_version))
         self.operating_point.set_model(meta, app_settings.saved_alpha(model.sha256))
         threshold = self.operating_point.threshold
+        self._set_band(borderline_low(meta, threshold))
         self.score_panel.set_stats(meta.benign_stats)
         self.case_viewer.set_vmax(meta.heatmap_vmax)
         rerun = self.session.finish_model_load(path, model, engine, threshold)
         self.score_panel.set_threshold(threshold)
         self.site.on_model_loaded()
+        self.results_panel.update_summary()
         if self.session.remember_model:
             app_settings.save_model_path(path)
         self.update_actions()
@@ -366,15 +388,61 @@ class MainWindow(QMainWindow):
         self.score_panel.show_result(result)
         self.review_panel.show_case(result)
         self.case_fields.show_case(result)
+        if result is None:  # filtered away or gone: the viewer never keeps a stale case
+            self.session.shown_case = None
+            self.case_viewer.show_message("Select a case in the results table")
         self.cases.show(result)
+
+    def mark_reviewed_and_next(self) -> bool:
+        """R: mark the selected case reviewed, then go to the next case in the list (with
+        the Unreviewed filter the marked row leaves, and the next one takes its place)."""
+        current = self.results_panel.current_result()
+        if current is None or self.review_panel.shown is not current:
+            return False
+        row = self.table.currentIndex().row()
+        shown = self.results_panel.visible_results()
+        after = shown[row + 1] if 0 <= row < len(shown) - 1 else None
+        if not self.review_panel.mark():
+            return False
+        if after is not None:
+            rows = self.results_panel.visible_results()
+            if after in rows:
+                self.select_row(rows.index(after))
+        return True
+
+    def set_case_scale(self, on: bool) -> None:
+        """Heatmap on this case's own scale (on) or the model's fixed scale (off)."""
+        self.case_viewer.set_scale(CASE_SCALE if on else FIXED_SCALE)
+
+    def set_full_screen(self, on: bool) -> None:
+        """Only the case views, on the whole screen; off: the window as it was."""
+        for widget in (self.results_panel, self.score_panel, self.review_panel):
+            widget.setVisible(not on)
+        if on:
+            self._was_maximized = self.isMaximized()
+            self.showFullScreen()
+            self.case_viewer.setFocus()
+        elif self.isFullScreen():
+            if getattr(self, "_was_maximized", False):
+                self.showMaximized()
+            else:
+                self.showNormal()
+        self.case_viewer.fit()
+
+    def _set_band(self, low: float | None) -> None:
+        self.results_model.words.band_low = low
+        self.score_panel.set_band(low)
 
     # ------------------------------------------------------------------ decisions, review
     def _on_threshold_chosen(self, threshold: float) -> None:
         model = self.session.model
         if model is None:
             return
+        self._set_band(borderline_low(model.metadata, threshold))
         self.session.set_threshold(threshold)
         self.score_panel.set_threshold(threshold)
+        self.proxy.refilter()  # a case may move between flagged, borderline and not flagged
+        self.results_panel.update_summary()
         self.score_panel.show_result(self.results_panel.current_result())
         point = self.operating_point
         app_settings.save_alpha(None if point.at_model_default else point.alpha, model.sha256)

@@ -21,7 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 from desktop_app.core import number_format as nf
 from desktop_app.core import palette
 from desktop_app.core.decision_rules import BORDERLINE
-from desktop_app.core.results import AnalysisResult
+from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
 from desktop_app.core.text_safety import undecodable_escaped
 from desktop_app.gui.components.result_list import ResultList, RowSpan
 from desktop_app.gui.decisions import DecisionWords
@@ -49,7 +49,20 @@ THUMB_ATTEMPTS = 2
 THUMB_RETRY_S = 1.0
 
 FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS = "all", "anomalous", "errors"
-FILTER_MODES = (FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS)
+FILTER_UNREVIEWED, FILTER_FLAGGED, FILTER_BORDERLINE, FILTER_NOT_FLAGGED = (
+    "unreviewed", "flagged", "borderline", "not-flagged")
+FILTER_MODES = (FILTER_ALL, FILTER_UNREVIEWED, FILTER_ANOMALOUS, FILTER_FLAGGED,
+                FILTER_BORDERLINE, FILTER_NOT_FLAGGED, FILTER_ERRORS)
+# The worklist filters as the window names them (FILTER_ANOMALOUS: flagged and borderline).
+FILTER_NAMES: dict[str, str] = {
+    FILTER_ALL: "All results",
+    FILTER_UNREVIEWED: "Unreviewed",
+    FILTER_ANOMALOUS: "Flagged and borderline",
+    FILTER_FLAGGED: "Flagged",
+    FILTER_BORDERLINE: "Borderline",
+    FILTER_NOT_FLAGGED: "Not flagged",
+    FILTER_ERRORS: "Errors",
+}
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -93,6 +106,7 @@ class ResultsModel(QAbstractTableModel):
         self._rows.reset.connect(self._on_reset)
         # Set by the window: the review column's text and the folders paths are relative to.
         self.review_text: Callable[[AnalysisResult], str] = lambda _r: ""
+        self.is_reviewed: Callable[[AnalysisResult], bool] = lambda _r: False
         self.roots: list[Path] = []
         self.words = DecisionWords()
         self._thumbs: dict[int, QPixmap] = {}
@@ -134,6 +148,8 @@ class ResultsModel(QAbstractTableModel):
             self._want(res)
             return self._thumbs.get(res.index)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_REVIEW and self.review_text(res):
+                return self.review_text(res)  # the whole note, however narrow the column
             return self._tooltip(res) + self._preview_note(res.index)
         if col == COL_DECISION and role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(QColor(self.words.style(res)[1]))
@@ -144,6 +160,19 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SCORE, COL_PERCENTILE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def matches(self, res: AnalysisResult, mode: str) -> bool:
+        """Whether ``res`` belongs in worklist filter ``mode``."""
+        decision = self.words.of(res)
+        return {
+            FILTER_ALL: True,
+            FILTER_UNREVIEWED: res.ok and not self.is_reviewed(res),
+            FILTER_ANOMALOUS: self.words.is_flagged(res),
+            FILTER_FLAGGED: decision == DECISION_ANOMALOUS,
+            FILTER_BORDERLINE: decision == BORDERLINE,
+            FILTER_NOT_FLAGGED: decision == DECISION_NORMAL,
+            FILTER_ERRORS: not res.ok,
+        }[mode]
 
     def _display(self, res: AnalysisResult, col: int) -> str | None:
         if col == COL_FILE:
@@ -323,13 +352,28 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         self._mode = mode
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def refilter(self) -> None:
+        """Apply the filter again (a review or the operating point changed)."""
+        self.beginFilterChange()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:  # noqa: N802
         model = self.sourceModel()
         res = model.data(model.index(source_row, 0, source_parent), RESULT_ROLE)
-        if res is None:
-            return False
-        if self._mode == FILTER_ANOMALOUS and not model.words.is_flagged(res):
-            return False
-        if self._mode == FILTER_ERRORS and res.status == "ok":
+        if res is None or not model.matches(res, self._mode):
             return False
         return super().filterAcceptsRow(source_row, source_parent)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        super().sort(column, order)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(HEADERS) - 1)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # noqa: N802
+        """The sorted column's name carries its own arrow: ▼ highest (or last) first, ▲
+        lowest first (styles draw Qt's indicator either way round, so it is not used)."""
+        text = super().headerData(section, orientation, role)
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and section == self.sortColumn() and section >= 0 and text):
+            arrow = "▼" if self.sortOrder() == Qt.SortOrder.DescendingOrder else "▲"
+            return f"{text} {arrow}"
+        return text

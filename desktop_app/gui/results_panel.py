@@ -1,14 +1,18 @@
 """The left side of the window: operating point, filters, the results table and its summary.
 
 Also the table's navigation: select a row, the rows in view (by geometry, not
-by what was painted), and next/previous flagged or unreviewed case.
+by what was painted), and next/previous flagged or unreviewed case. The rows are
+compact (one line of text, a small preview) so a 1366x768 screen shows at least 14;
+the worklist filters (unreviewed, flagged, borderline, not flagged, errors) carry
+their counts, and the summary says how many cases were reviewed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QSize, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,14 +38,13 @@ from desktop_app.gui.results_model import (
     COL_REVIEW,
     COL_SCORE,
     COL_THUMB,
-    FILTER_ALL,
-    FILTER_ANOMALOUS,
-    FILTER_ERRORS,
+    FILTER_MODES,
+    FILTER_NAMES,
+    FILTER_UNREVIEWED,
     RESULT_ROLE,
     ResultsFilterProxy,
     ResultsModel,
 )
-from desktop_app.gui.workers import THUMB_SIZE
 
 EMPTY_SUMMARY = "No images analysed yet. Open a folder or drop images here."
 
@@ -74,16 +77,21 @@ class ResultsPanel(QWidget):
         table.setAlternatingRowColors(True)
         table.setWordWrap(False)
         table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
+        # One line of text per row, the preview at that height: a worklist, not a gallery.
+        row_height = max(22, table.fontMetrics().height() + 8)
+        self.row_height = row_height
+        table.setIconSize(QSize(row_height - 4, row_height - 4))
         table.verticalHeader().hide()
-        table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 6)
+        table.verticalHeader().setMinimumSectionSize(row_height)
+        table.verticalHeader().setDefaultSectionSize(row_height)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(COL_THUMB, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(COL_THUMB, THUMB_SIZE + 10)
-        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(COL_FILE, 150)
-        for col, width in ((COL_SCORE, 70), (COL_DECISION, 95), (COL_PERCENTILE, 75),
-                           (COL_REVIEW, 80), (COL_FOLDER, 90)):
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # all resizable
+        header.setSortIndicatorShown(False)  # the arrow is in the column's name
+        header.setHighlightSections(False)
+        header.resizeSection(COL_THUMB, row_height + 4)
+        for col, width in ((COL_FILE, 150), (COL_SCORE, 70), (COL_DECISION, 95),
+                           (COL_PERCENTILE, 90), (COL_REVIEW, 130), (COL_FOLDER, 120)):
             header.resizeSection(col, width)
         header.setStretchLastSection(True)
         table.setAccessibleName("Results")
@@ -91,16 +99,20 @@ class ResultsPanel(QWidget):
         table.viewport().setAcceptDrops(False)
 
         self.filter_combo = QComboBox()
-        self.filter_combo.addItem("All results", FILTER_ALL)
-        self.filter_combo.addItem("Flagged and borderline", FILTER_ANOMALOUS)
-        self.filter_combo.addItem("Errors only", FILTER_ERRORS)
-        self.filter_combo.setToolTip("Which rows the table shows (Ctrl+1, Ctrl+2, Ctrl+3)")
+        for mode in FILTER_MODES:
+            self.filter_combo.addItem(FILTER_NAMES[mode], mode)
+        self.filter_combo.setAccessibleName("Worklist filter")
+        self.filter_combo.setToolTip("Which rows the table shows (View menu: Ctrl+1 to Ctrl+7)")
+        self.filter_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.filter_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_mode(self.filter_combo.currentData()))
         self.name_filter = QLineEdit()
         self.name_filter.setPlaceholderText("Filter by file name (Ctrl+F)")
+        self.name_filter.setToolTip("Enter or Esc goes back to the table")
         self.name_filter.setClearButtonEnabled(True)
         self.name_filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.name_filter.returnPressed.connect(self.focus_table)
+        self.name_filter.installEventFilter(self)
         self.summary_label = QLabel(EMPTY_SUMMARY)
         self.summary_label.setWordWrap(True)
         self.operating_point = OperatingPointControl(point)
@@ -121,16 +133,58 @@ class ResultsPanel(QWidget):
         if idx >= 0:
             self.filter_combo.setCurrentIndex(idx)
 
-    def update_summary(self, counts: dict[str, int]) -> None:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        """Esc in the name filter goes back to the table (keeping the text)."""
+        if (watched is self.name_filter and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
+            self.focus_table()
+            return True
+        return super().eventFilter(watched, event)
+
+    def focus_table(self) -> None:
+        self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def filter_counts(self) -> dict[str, int]:
+        """How many rows each worklist filter holds (the name filter aside)."""
+        model = self.results_model
+        rows = list(model.result_list)
+        return {mode: sum(model.matches(r, mode) for r in rows) for mode in FILTER_MODES}
+
+    def reviewed_counts(self) -> tuple[int, int]:
+        """(reviewed, analysed) cases of this batch."""
+        ok = [r for r in self.results_model.result_list if r.ok]
+        return sum(self.is_reviewed(r) for r in ok), len(ok)
+
+    def update_summary(self, counts: dict[str, int] | None = None) -> None:
+        """The counts line, the reviewed counter and each filter's count."""
         words = self.results_model.words
-        borderline = sum(words.of(r) == BORDERLINE for r in self.results_model.result_list)
-        near = f"{borderline} borderline · " if words.band_low is not None else ""
-        self.summary_label.setText(
-            f"{counts['total']} files · {counts['anomalous']} flagged · {near}"
-            f"{counts['normal'] - borderline} not flagged · {counts['errors']} errors")
+        by_mode = self.filter_counts()
+        total = len(self.results_model.result_list)
+        if total == 0:
+            self.summary_label.setText(EMPTY_SUMMARY)
+        else:
+            near = f"{by_mode[BORDERLINE]} borderline · " if words.band_low is not None else ""
+            reviewed, analysed = self.reviewed_counts()
+            self.summary_label.setText(
+                f"{total} files · {by_mode['flagged']} flagged · {near}"
+                f"{by_mode['not-flagged']} not flagged · {by_mode['errors']} errors · "
+                f"reviewed {reviewed} of {analysed}")
+        for i in range(self.filter_combo.count()):
+            mode = self.filter_combo.itemData(i)
+            name = FILTER_NAMES[mode]
+            self.filter_combo.setItemText(i, name if total == 0 else f"{name} ({by_mode[mode]})")
+
+    @property
+    def reviewed_text(self) -> str:
+        """"reviewed 37 of 118" (the counter in the summary line)."""
+        reviewed, analysed = self.reviewed_counts()
+        return f"reviewed {reviewed} of {analysed}"
 
     def refresh_reviews(self) -> None:
         self.results_model.refresh_column(COL_REVIEW)
+        if self.proxy.mode == FILTER_UNREVIEWED:
+            self.proxy.refilter()
+        self.update_summary()
 
     def sort_by_score(self) -> None:
         """Highest score first (what a batch ends with)."""
@@ -193,3 +247,11 @@ class ResultsPanel(QWidget):
     def next_unreviewed(self) -> bool:
         """Select the next analysed case not marked reviewed; False when all are."""
         return self._select_next(lambda r: r.ok and not self.is_reviewed(r), 1)
+
+    def next_case(self) -> bool:
+        """Select the row below the current one; False at the end of the list."""
+        row = self.table.currentIndex().row()
+        if row + 1 >= self.proxy.rowCount():
+            return False
+        self.select_row(row + 1)
+        return True

@@ -1,4 +1,5 @@
-"""Score panel: this case's numbers and where it falls in the benign score distribution."""
+"""Score panel: this case's numbers and where it falls in the benign score distribution,
+with the threshold and the borderline band just below it drawn on the histogram."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class ScorePanel(QGroupBox):
         self._stats: BenignStats | None = None
         self._threshold: float | None = None
         self._case_score: float | None = None
+        self._band_low: float | None = None
 
         self.score_label = QLabel("—")
         self.threshold_label = QLabel("—")
@@ -74,6 +76,15 @@ class ScorePanel(QGroupBox):
             angle=90, pen=CASE_PEN, label="this case",
             labelOpts={"position": 0.7, "color": palette.CASE, "anchors": [(1, 0), (1, 0)]},
         )
+        self.band_item = pg.LinearRegionItem(
+            values=(0.0, 0.0), movable=False, brush=pg.mkBrush(palette.BAND_FILL),
+            pen=pg.mkPen(None))
+        self.band_item.setZValue(-5)  # under the bars' outline and the lines
+        self.band_label = pg.InfLineLabel(self.band_item.lines[0], "borderline",
+                                          position=0.45, color=palette.BORDERLINE_TEXT,
+                                          anchors=[(1, 0), (1, 0)])
+        self.plot.addItem(self.band_item)
+        self.band_item.hide()
         self.plot.addItem(self.threshold_line)
         self.plot.addItem(self.case_line)
         self.threshold_line.hide()
@@ -82,6 +93,9 @@ class ScorePanel(QGroupBox):
         numbers = QWidget()
         numbers.setLayout(form)
         numbers.setMinimumWidth(230)
+        # However long an error message is, the histogram keeps its room (the label
+        # elides; its tooltip holds the whole text).
+        numbers.setMaximumWidth(260)
         numbers.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         layout = QHBoxLayout(self)
         layout.addWidget(numbers, 0, Qt.AlignmentFlag.AlignTop)
@@ -102,8 +116,30 @@ class ScorePanel(QGroupBox):
             self.hist_item.setData([], [])
         self._fit_range()
 
+    def set_band(self, low: float | None) -> None:
+        """The borderline band's lower edge at the chosen point (None: no band)."""
+        self._band_low = low
+        self._draw_band()
+
+    @property
+    def band(self) -> tuple[float, float] | None:
+        """(low, high) of the band drawn on the histogram, or None when none is."""
+        if not self.band_item.isVisible():
+            return None
+        low, high = self.band_item.getRegion()
+        return float(low), float(high)
+
+    def _draw_band(self) -> None:
+        low, high = self._band_low, self._threshold
+        if low is None or high is None or not low < high:
+            self.band_item.hide()
+            return
+        self.band_item.setRegion((low, high))
+        self.band_item.show()
+
     def set_threshold(self, threshold: float | None) -> None:
         self._threshold = threshold
+        self._draw_band()
         if threshold is None:
             self.threshold_line.hide()
             self.threshold_label.setText("—")
@@ -162,7 +198,8 @@ class ScorePanel(QGroupBox):
         xs: list[float] = []
         if self._stats is not None and self._stats.scores:
             xs += [self._stats.scores[0], self._stats.scores[-1]]
-        xs += [v for v in (self._threshold, self._case_score) if v is not None and math.isfinite(v)]
+        xs += [v for v in (self._threshold, self._case_score, self._band_low)
+               if v is not None and math.isfinite(v)]
         if not xs:
             return
         lo, hi = min(xs), max(xs)

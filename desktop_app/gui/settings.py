@@ -23,6 +23,7 @@ MAX_RECENT = 8
 KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_SPLITTER = "window/splitter"
+KEY_COLUMNS = "window/table_columns"  # the results table's column widths and order
 KEY_RECENT = "files/recent_folders"
 KEY_LAST_DIR = "files/last_dir"
 KEY_ALPHA = "decision/alpha"
@@ -194,6 +195,35 @@ def last_dir() -> str:
 def save_last_dir(folder: str | Path) -> None:
     store = settings()
     store.setValue(KEY_LAST_DIR, str(folder))
+    _commit(store)
+
+
+KEY_REPORTS_DIR = "reports/folder"
+REPORTS_FOLDER_NAME = "DermScreen reports"
+
+
+def default_reports_dir() -> Path:
+    """"DermScreen reports" in the user's documents (never the image folder: an image store
+    may be read-only or shared). Under DERMSCREEN_HOME (tests) it lives in there."""
+    from PySide6.QtCore import QStandardPaths
+
+    if os.environ.get("DERMSCREEN_HOME"):
+        return Path(os.environ["DERMSCREEN_HOME"]) / "Documents" / REPORTS_FOLDER_NAME
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(docs or Path.home()) / REPORTS_FOLDER_NAME
+
+
+def reports_dir() -> Path:
+    """Where exports are offered: the folder of the last export, else the default."""
+    value = settings().value(KEY_REPORTS_DIR)
+    if isinstance(value, str) and value and Path(value).is_dir():
+        return Path(value)
+    return default_reports_dir()
+
+
+def save_reports_dir(folder: str | Path) -> None:
+    store = settings()
+    store.setValue(KEY_REPORTS_DIR, str(folder))
     _commit(store)
 
 

@@ -136,7 +136,7 @@ def write_batch_reports(
 
     out = ensure_output_dir(out_dir)
     ordered = sorted(results, key=lambda r: r.index)
-    context = batch_context(context, inputs).for_model(model.metadata)
+    context = batch_context(context, inputs).for_model(model.metadata, threshold)
     if partial:
         return BatchReports(write_results_csv(out / PARTIAL_RESULTS_FILE_NAME, ordered, context),
                             partial=True)

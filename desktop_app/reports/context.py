@@ -90,11 +90,12 @@ class ReportContext:
         object.__setattr__(self, "case_id", clean_field(self.case_id))
         object.__setattr__(self, "clinician", clean_field(self.clinician))
 
-    def for_model(self, meta: ModelMetadata) -> ReportContext:
-        """This context with the model's borderline band when none was given."""
+    def for_model(self, meta: ModelMetadata, threshold: float | None = None) -> ReportContext:
+        """This context with the model's borderline band at ``threshold`` (the band moves
+        with the chosen point) when none was given."""
         if self.band_low is not None:
             return self
-        return replace(self, band_low=borderline_low(meta))
+        return replace(self, band_low=borderline_low(meta, threshold))
 
     def shown_path(self, result: AnalysisResult) -> str:
         """The file as the reports name it: relative to its opened folder, or in full."""

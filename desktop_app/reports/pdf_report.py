@@ -288,9 +288,9 @@ def write_case_pdf(
     ``context``: case ID, clinician, how the file is named, its review.
     """
     target = Path(target)
-    context = (context or ReportContext()).for_model(metadata)
-    stats = metadata.benign_stats
     threshold = result.threshold if result.threshold is not None else metadata.threshold
+    context = (context or ReportContext()).for_model(metadata, threshold)
+    stats = metadata.benign_stats
     vmax = metadata.heatmap_vmax
     images: dict[str, QImage] = {
         "img:original": qimage_from_rgb(case.original),
@@ -403,7 +403,7 @@ def write_summary_pdf(
     used when the context names none.
     """
     target = Path(target)
-    context = (context or ReportContext()).for_model(metadata)
+    context = (context or ReportContext()).for_model(metadata, threshold)
     if not context.inputs and inputs:
         from dataclasses import replace
 

@@ -1,7 +1,10 @@
 """Per-case review state (reviewed mark and a free-text note), kept across restarts.
 
 Keyed by the image's SHA-256, so a case keeps its review when the same folder
-is opened again, moved or renamed. Stored as one JSON file in the app data
+is opened again, moved or renamed. A mark also records who made it, when, and
+where (the folder the image was in and the case ID): the same image opened from
+another folder or case is shown as "reviewed <date> in <where>", not as
+reviewed here (:meth:`ReviewStore.reviewed_here`). Stored as one JSON file in the app data
 folder, written atomically and readable by the user only (it may name cases).
 Qt-free.
 """
@@ -32,6 +35,10 @@ class Review:
     reviewed: bool = False
     note: str = ""
     updated_at: str = ""
+    reviewer: str = ""  # the clinician named when the mark was made
+    reviewed_at: str = ""  # UTC ISO 8601 time of the mark
+    where: str = ""  # the image's folder when it was marked ("" in older files: anywhere)
+    case_id: str = ""  # the case ID of the batch it was marked in, if one was given
 
 
 def clean_note(text: str) -> str:
@@ -67,9 +74,11 @@ class ReviewStore:
         entries = data.get("reviews", {}) if isinstance(data, dict) else {}
         for sha, entry in entries.items() if isinstance(entries, dict) else ():
             if _SHA.match(str(sha)) and isinstance(entry, dict):
-                self._reviews[sha] = Review(bool(entry.get("reviewed", False)),
-                                            clean_note(str(entry.get("note", ""))),
-                                            str(entry.get("updated_at", "")))
+                self._reviews[sha] = Review(
+                    bool(entry.get("reviewed", False)), clean_note(str(entry.get("note", ""))),
+                    str(entry.get("updated_at", "")), clean_note(str(entry.get("reviewer", ""))),
+                    str(entry.get("reviewed_at", "")), str(entry.get("where", "")),
+                    clean_note(str(entry.get("case_id", ""))))
 
     def get(self, sha256: str) -> Review:
         return self._reviews.get(sha256, Review())
@@ -77,15 +86,40 @@ class ReviewStore:
     def is_reviewed(self, sha256: str) -> bool:
         return self.get(sha256).reviewed
 
-    def set(self, sha256: str, *, reviewed: bool | None = None, note: str | None = None) -> bool:
+    def reviewed_here(self, sha256: str, folder: str, case_id: str = "") -> bool:
+        """Marked reviewed in ``folder`` (and, when both name one, the same case ID)."""
+        review = self.get(sha256)
+        return review.reviewed and not self.elsewhere(review, folder, case_id)
+
+    @staticmethod
+    def elsewhere(review: Review, folder: str, case_id: str = "") -> bool:
+        """The mark was made on a copy in another folder or in another case."""
+        if not review.reviewed:
+            return False
+        other_folder = bool(review.where) and review.where != folder
+        other_case = bool(review.case_id) and bool(case_id) and review.case_id != case_id
+        return other_folder or other_case
+
+    def set(self, sha256: str, *, reviewed: bool | None = None, note: str | None = None,
+            reviewer: str = "", where: str = "", case_id: str = "") -> bool:
         """Change the review of ``sha256``; False when the case has no hash (nothing to key on)
-        or the file could not be written (``last_error`` says why)."""
+        or the file could not be written (``last_error`` says why). A new mark records
+        ``reviewer``, the time, ``where`` (the image's folder) and ``case_id``."""
         if not _SHA.match(sha256):
             return False
         old = self.get(sha256)
+        marking = bool(reviewed) and (not old.reviewed or self.elsewhere(old, where, case_id))
+        now = utc_now_iso()
         new = Review(old.reviewed if reviewed is None else bool(reviewed),
-                     old.note if note is None else clean_note(note), utc_now_iso())
-        if (new.reviewed, new.note) == (old.reviewed, old.note):
+                     old.note if note is None else clean_note(note), now,
+                     clean_note(reviewer) if marking else old.reviewer,
+                     now if marking else old.reviewed_at,
+                     where if marking else old.where,
+                     clean_note(case_id) if marking else old.case_id)
+        if not new.reviewed:
+            new = Review(False, new.note, now)
+        if (new.reviewed, new.note, new.where, new.case_id) == (
+                old.reviewed, old.note, old.where, old.case_id):
             return True
         self._reviews[sha256] = new
         ok = self._save()
@@ -95,7 +129,9 @@ class ReviewStore:
     def _save(self) -> bool:
         body = {"format_version": FORMAT_VERSION,
                 "reviews": {sha: {"reviewed": r.reviewed, "note": r.note,
-                                  "updated_at": r.updated_at}
+                                  "updated_at": r.updated_at, "reviewer": r.reviewer,
+                                  "reviewed_at": r.reviewed_at, "where": r.where,
+                                  "case_id": r.case_id}
                             for sha, r in sorted(self._reviews.items())
                             if r.reviewed or r.note}}
         try:

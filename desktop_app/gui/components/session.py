@@ -236,9 +236,18 @@ class Session:
         return result.status == STATUS_OK
 
     # -- review -----------------------------------------------------------------------
+    def is_reviewed(self, result: AnalysisResult) -> bool:
+        """Marked reviewed in this folder (a mark on a copy elsewhere does not count)."""
+        return self.reviews.reviewed_here(result.image_sha256, str(result.path.parent))
+
     def review_text(self, result: AnalysisResult) -> str:
-        """The review column: "reviewed", the note, both, or ""."""
+        """The review column: "✓ reviewed", the note, both, or ""; a mark made on a copy in
+        another folder says so: "reviewed 2026-11-30 in …/ward-2 (not here)"."""
         review = self.reviews.get(result.image_sha256)
-        mark = "✓ reviewed" if review.reviewed else ""
+        if self.reviews.elsewhere(review, str(result.path.parent)):
+            where = Path(review.where).name or review.where
+            mark = f"reviewed {review.reviewed_at[:10]} in …/{where} (not here)"
+        else:
+            mark = "✓ reviewed" if review.reviewed else ""
         note = review.note.replace("\n", " ")
         return " · ".join(part for part in (mark, note) if part)
