@@ -394,5 +394,9 @@ class CaseViewer(QWidget):
                  Qt.Key.Key_Up: (0.0, -step), Qt.Key.Key_Down: (0.0, step)}
         if event.key() in moves:
             self.pan(*moves[Qt.Key(event.key())])
+        elif event.key() == Qt.Key.Key_F:
+            self.fit()
+        elif event.key() == Qt.Key.Key_1:
+            self.one_to_one()
         else:
             super().keyPressEvent(event)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QWidget,
 )
 
@@ -92,11 +91,9 @@ class ScorePanel(QGroupBox):
 
         numbers = QWidget()
         numbers.setLayout(form)
-        numbers.setMinimumWidth(230)
-        # However long an error message is, the histogram keeps its room (the label
-        # elides; its tooltip holds the whole text).
-        numbers.setMaximumWidth(260)
-        numbers.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        # One width whatever the text: a long error message elides (its tooltip holds the
+        # whole of it) and never takes the histogram's room.
+        numbers.setFixedWidth(250)
         layout = QHBoxLayout(self)
         layout.addWidget(numbers, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.plot, 1)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop_app.core.heatmap import INFERNO_LUT, colorbar, colorize, normalize, overlay
+from desktop_app.core.heatmap import (
+    INFERNO_LUT,
+    case_vmax,
+    colorbar,
+    colorize,
+    colorize_in_field,
+    field_of_view,
+    normalize,
+    overlay,
+)
 
 
 def test_lut_is_dark_to_bright() -> None:
@@ -51,3 +60,30 @@ def test_colorbar_top_is_brightest() -> None:
     bar = colorbar(64, 5)
     assert bar.shape == (64, 5, 3)
     assert np.array_equal(bar[0, 0], INFERNO_LUT[255]) and np.array_equal(bar[-1, 0], INFERNO_LUT[0])
+
+
+def test_field_of_view_masks_the_dark_border_not_a_dark_lesion() -> None:
+    size = 64
+    yy, xx = np.mgrid[:size, :size]
+    image = np.zeros((size, size, 3), np.float32)  # the dermoscope's black field
+    disc = (yy - 32) ** 2 + (xx - 32) ** 2 < 28 ** 2
+    image[disc] = 0.7  # skin
+    lesion = (yy - 32) ** 2 + (xx - 32) ** 2 < 6 ** 2
+    image[lesion] = 0.03  # a very dark lesion in the middle stays in the field
+    inside = field_of_view(image)
+    assert inside[lesion].all() and inside[disc].all()
+    beyond = (yy - 32) ** 2 + (xx - 32) ** 2 >= 30 ** 2  # one smoothing pixel past the edge
+    assert not inside[beyond].any()
+    assert field_of_view(np.full((8, 8, 3), 0.5, np.float32)).all()  # no border: all field
+
+
+def test_case_scale_is_the_in_field_percentile_and_outside_is_transparent() -> None:
+    error = np.zeros((10, 10), np.float32)
+    inside = np.zeros((10, 10), bool)
+    inside[2:8, 2:8] = True
+    error[inside] = np.linspace(0.0, 0.2, 36, dtype=np.float32)
+    error[0, 0] = 5.0  # the black field's error must not set the scale
+    assert case_vmax(error, inside) == pytest.approx(np.percentile(error[inside], 99))
+    rgba = colorize_in_field(error, 0.2, inside)
+    assert rgba.shape == (10, 10, 4)
+    assert (rgba[..., 3][~inside] == 0).all() and (rgba[..., 3][inside] == 255).all()

@@ -214,8 +214,9 @@ def test_selected_case_fills_three_linked_views(make_window, image_folder, qtbot
         width, height = img.size
     assert viewer.original_item.image.shape == (height, width, 3)
     assert viewer.reconstruction_item.image.shape == (size, size, 3)
-    assert viewer.heatmap_item.image.shape == (size, size, 3)
-    assert viewer.overlay_item.image.shape == (size, size, 3)
+    # RGBA: the heatmap is transparent outside the dermoscope's field of view.
+    assert viewer.heatmap_item.image.shape == (size, size, 4)
+    assert viewer.overlay_item.image.shape == (size, size, 4)
     assert viewer.original_item.image.dtype == np.uint8
     # All three views cover the same rectangle, so one zoom moves all of them.
     rects = [item.mapRectToParent(item.boundingRect())
