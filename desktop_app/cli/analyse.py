@@ -84,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="decide at a site profile's calibrated point (dermscreen calibrate; "
                       "dermscreen profiles list)")
     parser.add_argument("--pdf", action="store_true",
-                        help="also write summary.pdf and one case PDF per anomalous image")
+                        help="also write summary.pdf and one case PDF per flagged or borderline image")
     parser.add_argument("--dicom", action="store_true",
                         help="also write DIR/dicom/: per analysed image a DICOM Structured Report, "
                              "per flagged or borderline one its case PDF (Encapsulated PDF) and "
@@ -199,7 +199,7 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
         warn(terminal_safe(problem))
     partial = "PARTIAL, stopped early: " if done.stopped else ""
     say(f"{partial}{counts['total']} files: {counts['ok']} analysed, {counts['errors']} errors, "
-        f"{counts['anomalous']} anomalous (threshold {nf.score(threshold)}, {point_name}, model "
+        f"{counts['anomalous']} flagged (threshold {nf.score(threshold)}, {point_name}, model "
         f"{terminal_safe(model.display_name)}, {terminal_safe(model.provider_label)}"
         f"{'' if model.verified else ', UNVERIFIED MODEL'})")
     for line in site_words[1:]:

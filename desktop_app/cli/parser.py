@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import math
 
+from desktop_app.core.paths import DEFAULT_MODEL_NAME
 from desktop_app.version import app_version
+
+# What the window opens when no model is named (the same file `analyse` uses).
+DEFAULT_MODEL_HELP = f"the bundled {DEFAULT_MODEL_NAME}, or the last model chosen in the app"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -88,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--open", dest="open_paths", action="append", default=[], metavar="PATH",
                         help="image file or folder to open in the app (repeatable)")
     parser.add_argument("--model", dest="gui_model", metavar="FILE",
-                        help="ONNX model for the app (default: the bundled reference model)")
+                        help=f"ONNX model for the app (default: {DEFAULT_MODEL_HELP})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     analyse.add_parser(sub)
     evaluate.add_parser(sub)

@@ -52,10 +52,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     "error",
     "score",
     "threshold",
-    "decision",
     "triage",
     "reviewed",
     "review_note",
+    "reviewed_by",
+    "reviewed_at",
     "z",
     "percentile",
     "anomaly_score",
@@ -86,8 +87,8 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 # Filled by the report writer (desktop_app.reports.csv_report), not by a result alone.
 REPORT_COLUMNS: tuple[str, ...] = (
-    "case_id", "triage", "reviewed", "review_note", "clinician", "app_version",
-    "dicom_study_uid", "dicom_sop_uid", "study_date", "body_site", "lesion_id",
+    "case_id", "triage", "reviewed", "review_note", "reviewed_by", "reviewed_at", "clinician",
+    "app_version", "dicom_study_uid", "dicom_sop_uid", "study_date", "body_site", "lesion_id",
     "patient_id", "patient_name", "patient_birth_date",
     "site_profile", "batch_drift",
 )
@@ -150,7 +151,6 @@ class AnalysisResult:
             "error": self.error,
             "score": num(self.score, 8),
             "threshold": num(self.threshold, 8),
-            "decision": self.decision,
             "z": num(self.z, 4),
             "percentile": "" if self.percentile is None else f"{self.percentile:.1f}",
             "anomaly_score": num(self.anomaly_score, 8),

@@ -11,8 +11,8 @@ from __future__ import annotations
 INTENDED_USE = (
     "DermScreen is a triage aid for dermoscopic images of skin lesions. It flags images "
     "that look unlike the benign lesions its model was trained on, and shows where they "
-    "differ. It is not a diagnosis and not a medical device: a 'normal' result does not rule "
-    "out melanoma or any other disease, and every decision about a patient rests with a "
+    "differ. It is not a diagnosis and not a medical device: an image that is not flagged "
+    "may still be melanoma or any other disease, and every decision about a patient rests with a "
     "qualified clinician."
 )
 
@@ -21,7 +21,7 @@ DISCLAIMER_SHORT = "DermScreen is a triage aid, not a diagnosis."
 
 DISCLAIMER = (
     f"{DISCLAIMER_SHORT} It flags images that look unlike the benign lesions it was trained "
-    "on; a normal result does not rule out malignancy and an anomalous result is not a "
+    "on; an image that is not flagged may still be malignant, and a flagged image is not a "
     "finding of cancer. Every decision about a patient rests with a clinician."
 )
 
@@ -40,12 +40,14 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "score": "the model's score that decides (the CAE's reconstruction error; for a combined "
     "model the calibrated combination of both parts); empty on error",
     "threshold": "threshold the decision used",
-    "decision": "anomalous (score > threshold), normal, or empty on error",
-    "triage": "flagged, borderline (not flagged, but above the point that flags 95% of "
-    "validation cancers), not flagged, or error",
+    "triage": "flagged (score above the threshold), borderline (not flagged, but within the "
+    "band just below the threshold: at the model's default point, above the point that "
+    "flags 95% of validation cancers), not flagged, or error",
     "reviewed": "yes or no: marked reviewed by the clinician in the app; empty when not "
     "recorded (command line)",
     "review_note": "the clinician's note on the case, if any",
+    "reviewed_by": "who marked the case reviewed (the clinician named in the app then)",
+    "reviewed_at": "UTC time the case was marked reviewed (ISO 8601)",
     "z": "(score - benign mean) / benign sd",
     "percentile": "percent of benign validation scores at or below the score",
     "anomaly_score": "combined models only: the benign-only CAE's reconstruction error",

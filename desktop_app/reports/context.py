@@ -161,6 +161,15 @@ class ReportContext:
             return False, ""
         return bool(review.reviewed), str(review.note)
 
+    def review_by_of(self, result: AnalysisResult) -> tuple[str, str]:
+        """(who, when) the case was marked reviewed; ("", "") when not (or not recorded)."""
+        if self.reviews is None or not result.image_sha256:
+            return "", ""
+        review = self.reviews.get(result.image_sha256)
+        if review is None or not review.reviewed:
+            return "", ""
+        return str(getattr(review, "reviewer", "")), str(getattr(review, "reviewed_at", ""))
+
     def triage(self, result: AnalysisResult) -> str:
         """anomalous / borderline / normal / "" (see desktop_app.core.decision_rules)."""
         return triage_decision(result, self.band_low)

@@ -37,12 +37,15 @@ def report_row(result: AnalysisResult, context: ReportContext) -> dict[str, str]
     triage, review...)."""
     row = result.to_row()
     review = context.review_of(result)
+    reviewer, reviewed_at = context.review_by_of(result)
     row.update({
         "case_id": context.case_id_of(result),
         "path": context.shown_path(result),
         "triage": context.triage_label(result),
         "reviewed": "" if review is None else ("yes" if review[0] else "no"),
         "review_note": "" if review is None else review[1],
+        "reviewed_by": reviewer,
+        "reviewed_at": reviewed_at,
         "clinician": context.clinician,
         "app_version": app_version(),
         **context.patient_of(result),

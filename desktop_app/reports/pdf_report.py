@@ -313,8 +313,12 @@ def write_case_pdf(
         heat_caption = "Heatmap unavailable"
     case_id = context.case_id_of(result)
     reviewed, note = _review_text(result, context)
+    reviewer, reviewed_at = context.review_by_of(result)
+    when = " ".join(p for p in (f"by {_esc(reviewer)}" if reviewer else "",
+                                _esc(reviewed_at.replace("T", " ")[:16] + " UTC")
+                                if reviewed_at else "") if p)
     review_rows = [] if not reviewed else [
-        ("Reviewed in the app", reviewed),
+        ("Reviewed in the app", f"{reviewed} {when}".strip()),
         ("Clinician's note", _esc(note).replace("\n", "<br>") or "&ndash;"),
     ]
     rows = [
@@ -437,6 +441,11 @@ def write_summary_pdf(
             extra = []
             if per_case_id and context.case_id_of(r):
                 extra.append(f"case {_esc(context.case_id_of(r))}")
+            reviewer, reviewed_at = context.review_by_of(r)
+            if reviewer or reviewed_at:
+                extra.append(" ".join(p for p in (
+                    "reviewed", f"by {_esc(reviewer)}" if reviewer else "",
+                    _esc(reviewed_at.replace("T", " ")[:16]) if reviewed_at else "") if p))
             if note:
                 extra.append(f"note: {_esc(note)}")
             if extra:

@@ -71,14 +71,15 @@ def test_analyse_csv_every_column(model: LoadedModel, model_path: Path, good_fil
             score, threshold = float(row["score"]), float(row["threshold"])
             # The default is the model's screening point, as in the window.
             assert threshold == pytest.approx(opening_threshold(meta)[0], rel=1e-6)
-            assert row["decision"] == ("anomalous" if score > threshold else "normal")
+            assert (row["triage"] == "flagged") == (score > threshold)
             assert float(row["z"]) == pytest.approx(float(stats.z(score)), abs=1e-3)
             assert float(row["percentile"]) == pytest.approx(float(stats.percentile(score)), abs=0.06)
             assert row["image_sha256"] == file_sha256(path)
         else:
             assert row["status"] == "error"
             assert row["error"]
-            for empty in ("score", "threshold", "decision", "z", "percentile"):
+            assert row["triage"] == "error"
+            for empty in ("score", "threshold", "z", "percentile"):
                 assert row[empty] == ""
     ok_rows = [r for r in rows if r["status"] == "ok"]
     assert [Path(r["path"]) for r in ok_rows] == good_files
@@ -103,7 +104,7 @@ def test_alpha_and_threshold_options(model: LoadedModel, model_path: Path,
     assert run_cli("analyse", *good_files[:3], "--out", tmp_path / "t", "--threshold", "0",
                    "--model", model_path) == 0
     rows = read_results_csv(tmp_path / "t" / "results.csv")
-    assert [r["decision"] for r in rows] == ["anomalous"] * 3
+    assert [r["triage"] for r in rows] == ["flagged"] * 3
 
 
 def test_invalid_model_exits_3(good_files: list[Path], tmp_path: Path,

@@ -46,7 +46,7 @@ def test_case_id_clinician_and_relative_paths_in_csv_and_pdfs(
     assert errors["dermoscope.gif"]["error"].startswith("unsupported image format GIF")
     assert errors["scan.heic"]["error"].startswith("unsupported image format HEIC")
     assert {r["error_code"] for r in errors.values()} == {"unsupported_format"}
-    band_low = borderline_low(read_metadata(model_path))
+    band_low = borderline_low(read_metadata(model_path), 0.12)  # the band moves with the point
     assert band_low is not None and band_low < 0.12  # the bundled model's borderline band
     for row in rows:
         folder = row["path"].split("/")[0]

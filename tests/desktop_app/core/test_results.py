@@ -38,7 +38,8 @@ def test_csv_columns_are_fixed_and_documented() -> None:
     assert CSV_COLUMNS[:4] == ("index", "path", "file_name", "status")
     assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
     assert tuple(COLUMN_DOCS) == CSV_COLUMNS
-    for name in ("score", "threshold", "decision", "z", "percentile", "image_sha256",
+    assert "decision" not in CSV_COLUMNS  # one vocabulary: triage says flagged / not flagged
+    for name in ("score", "threshold", "triage", "z", "percentile", "image_sha256",
                  "model_name", "model_version", "model_sha256", "provider", "seconds",
                  "analysed_at", "error", "error_code"):
         assert name in CSV_COLUMNS
@@ -53,7 +54,7 @@ def test_ok_result_uses_benign_stats(stats: BenignStats) -> None:
     assert r.threshold == pytest.approx(t)
     row = r.to_row()
     assert tuple(row) == CSV_COLUMNS
-    assert row["decision"] == "anomalous" and row["status"] == "ok"
+    assert row["status"] == "ok" and r.is_anomalous
     assert float(row["score"]) == pytest.approx(0.035)
     assert row["model_sha256"] == "ab" * 32 and row["file_name"] == "img0.jpg"
 
@@ -78,7 +79,7 @@ def test_redecide_leaves_error_rows_alone(stats: BenignStats) -> None:
                        error_code="empty_file", image_sha256="", model_info=INFO, seconds=0.0)
     assert redecide(err, stats, 0.0) is err
     row = err.to_row()
-    assert row["status"] == "error" and row["score"] == "" and row["decision"] == ""
+    assert row["status"] == "error" and row["score"] == "" and row["threshold"] == ""
     assert row["error_code"] == "empty_file"
 
 
@@ -105,7 +106,7 @@ def test_status_and_decision_are_str_enums(stats: BenignStats) -> None:
     assert redecide(r, stats, 1.0).decision is Decision.NORMAL
     row = r.to_row()
     assert type(row["status"]) is str or row["status"] == "ok"
-    assert {row["status"], row["decision"]} == {"ok", "anomalous"}
+    assert row["status"] == "ok"
 
 
 def test_model_verified_column(stats: BenignStats) -> None:

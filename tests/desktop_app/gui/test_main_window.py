@@ -330,7 +330,8 @@ def test_export_csv_and_pdfs_from_the_gui(make_window, image_folder, scripted_pa
     assert csv_done.args == [str(out / "batch.csv")]
     rows = read_results_csv(out / "batch.csv")
     assert [row["file_name"] for row in rows] == sorted(p.name for p in image_folder.iterdir())
-    assert {row["decision"] for row in rows} <= {"anomalous", "normal"}
+    assert {row["triage"] for row in rows} <= {"flagged", "borderline", "not flagged"}
+    assert "decision" not in rows[0]  # one vocabulary: no anomalous/normal column
 
     with wait_signal(qtbot, window.export_finished, "export_finished"):
         window.export_pdf_action.trigger()

@@ -42,9 +42,11 @@ def batch(model: LoadedModel, isic9_test_files: list[Path], tmp_path: Path
     return engine, [redecide(r, stats, threshold) for r in results], threshold, files
 
 
-def _needs_case_pdf(model: LoadedModel, results: list[AnalysisResult]) -> list[int]:
-    """Indices of the flagged, then the borderline cases under the model's own band."""
-    context = ReportContext().for_model(model.metadata)
+def _needs_case_pdf(model: LoadedModel, results: list[AnalysisResult], threshold: float
+                    ) -> list[int]:
+    """Indices of the flagged, then the borderline cases under the model's own band at
+    ``threshold`` (the band moves with the point)."""
+    context = ReportContext().for_model(model.metadata, threshold)
     return [r.index for kind in ("anomalous", "borderline") for r in results
             if context.triage(r) == kind]
 
@@ -97,7 +99,7 @@ def test_a_file_changed_since_the_batch_gets_no_case_report(
     shutil.copyfile(isic9_test_files[-1], changed.path)  # other pixels under the same name
     reports = write_batch_reports(tmp_path / "out", results, model, threshold, pdf=True,
                                   explain=verified_explainer(engine))
-    expected = _needs_case_pdf(model, results)  # the shipped model's own band
+    expected = _needs_case_pdf(model, results, threshold)  # the shipped model's own band
     assert changed.index not in reports.case_pdfs
     assert sorted(reports.case_pdfs) == sorted(set(expected) - {changed.index})
     assert len(reports.problems) == 1 and "changed since it was analysed" in reports.problems[0]

@@ -30,7 +30,7 @@ def test_bom_header_order_and_unicode(tmp_path: Path) -> None:
     back = read_results_csv(target)
     assert [r["index"] for r in back] == ["0", "1"]  # input order, not completion order
     assert back[0]["path"] == "/data/Müller, José/läsion \"1\".jpg"  # quoting survives
-    assert back[0]["decision"] == "anomalous" and back[0]["percentile"] == "100.0"
+    assert back[0]["triage"] == "flagged" and back[0]["percentile"] == "100.0"
     assert back[1]["status"] == "error" and back[1]["score"] == "" and back[1]["error"]
 
 
