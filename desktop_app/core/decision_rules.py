@@ -17,10 +17,9 @@ from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, Analys
 
 BORDERLINE = "borderline"
 BORDERLINE_RULE = (
-    "Borderline: not flagged at the chosen threshold, but within the band just below it "
-    "(at the model's default point the band reaches down to the point that flags 95% of "
-    "validation cancers; at another point it moves with it, flagging the same proportion "
-    "more benign validation images)."
+    "Borderline: not flagged, but in the band just below the threshold (at the model's "
+    "default point down to the point that flags 95% of validation cancers; the band moves "
+    "with the chosen point)."
 )
 
 # The words for each decision ("" = an error row). "not flagged", not "normal": a

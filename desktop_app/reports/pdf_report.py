@@ -43,6 +43,7 @@ from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, Analys
 from desktop_app.core.text_safety import undecodable_escaped
 from desktop_app.core.texts import DISCLAIMER, DISCLAIMER_SHORT
 from desktop_app.reports.context import ReportContext
+from desktop_app.reports.layout import keep_together
 from desktop_app.reports.render import (
     distribution_plot,
     ensure_gui_app,
@@ -60,6 +61,11 @@ SUMMARY_MAX_ROWS = 1000
 _FOOTER_HEIGHT = 28  # document pixels kept free at the bottom of each page for the footer
 HEATMAP_OPACITY = 0.5
 _CONTENT_WIDTH = 680  # document pixels; the page is laid out at this width
+_CASE_IMAGE_BOX = 150  # a case report's image box (document pixels)
+_CASE_PLOT_WIDTH, _CASE_PLOT_HEIGHT = 600, 140  # its score plot
+_NOWRAP = " style='white-space:nowrap'"
+_RESOLUTION = 150  # dots per inch of the PDF's page geometry
+_CASE_SHRINK = (1.0, 0.9, 0.8, 0.7, 0.6)  # sizes tried, largest first, to keep a case on one page
 
 
 def _esc(value: object) -> str:
@@ -190,6 +196,37 @@ def _review_text(result: AnalysisResult, context: ReportContext) -> tuple[str, s
     return ("yes" if review[0] else "no"), review[1]
 
 
+def _page_layout() -> QPageLayout:
+    return QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
+                       QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
+
+
+def _laid_out(body: str, images: dict[str, QImage]) -> tuple[QTextDocument, QFont]:
+    """``body`` laid out on the report's pages, headings kept with what follows them.
+
+    Laid out at a fixed width with the page's aspect ratio, so the layout does not
+    depend on the printer resolution; the footer's strip stays free.
+    """
+    doc = QTextDocument()
+    font = QFont()
+    font.setPointSizeF(9.5)
+    doc.setDefaultFont(font)
+    doc.setHtml(body)
+    for name, image in images.items():
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+    rect = _page_layout().paintRectPixels(_RESOLUTION)
+    text_h = _CONTENT_WIDTH * rect.height() / rect.width() - _FOOTER_HEIGHT
+    doc.setPageSize(QSizeF(_CONTENT_WIDTH, text_h))
+    keep_together(doc, text_h)  # no heading stranded at the foot of a page
+    return doc, font
+
+
+def page_count(body: str, images: dict[str, QImage]) -> int:
+    """How many pages ``body`` takes as a report."""
+    ensure_gui_app()
+    return max(1, _laid_out(body, images)[0].pageCount())
+
+
 def _write_document(target: Path, title: str, body: str, images: dict[str, QImage],
                     footer: str) -> Path:
     """Lay out ``body`` (HTML) with ``images`` (name -> QImage) on A4 pages into ``target``.
@@ -205,25 +242,15 @@ def _write_document(target: Path, title: str, body: str, images: dict[str, QImag
         raise FileWriteError(target.parent, f"{target.name}: Qt could not open a memory buffer")
     try:
         writer = QPdfWriter(buffer)
-        writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-        writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
-        writer.setResolution(150)
+        writer.setPageLayout(_page_layout())
+        writer.setResolution(_RESOLUTION)
         writer.setTitle(title)
         writer.setCreator(f"DermScreen {app_version()}")
-        doc = QTextDocument()
-        font = QFont()
-        font.setPointSizeF(9.5)
-        doc.setDefaultFont(font)
-        doc.setHtml(body)
-        for name, image in images.items():
-            doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
-        # Lay out at a fixed width with the page's aspect ratio, so the layout
-        # does not depend on the printer resolution; the footer's strip stays free.
+        doc, font = _laid_out(body, images)
         rect = writer.pageLayout().paintRectPixels(writer.resolution())
         scale = rect.width() / _CONTENT_WIDTH
         page_h = _CONTENT_WIDTH * rect.height() / rect.width()
         text_h = page_h - _FOOTER_HEIGHT
-        doc.setPageSize(QSizeF(_CONTENT_WIDTH, text_h))
         pages = max(1, doc.pageCount())
         painter = QPainter()
         if not painter.begin(writer):
@@ -295,17 +322,19 @@ def write_case_pdf(
     images: dict[str, QImage] = {
         "img:original": qimage_from_rgb(case.original),
         "img:reconstruction": qimage_from_rgb(float_to_rgb8(case.reconstruction)),
-        "img:plot": distribution_plot(stats, threshold, score=result.score),
+        # Drawn at the shape it is shown at, so its labels are not squashed.
+        "img:plot": distribution_plot(stats, threshold, score=result.score, width=900,
+                                      height=900 * _CASE_PLOT_HEIGHT // _CASE_PLOT_WIDTH),
     }
     oh, ow = case.original.shape[:2]
-    # Original and overlay share a 200-pixel box, aspect ratio kept.
-    w, h = (200, round(200 * oh / ow)) if ow >= oh else (round(200 * ow / oh), 200)
+    # Original and overlay share a box, aspect ratio kept; the box and the plot are sized so
+    # that a case is one page (a half-empty second page holding only the plot reads poorly).
     if vmax > 0:
         images["img:overlay"] = qimage_from_rgb(overlay(case.original, case.error_map, vmax, opacity))
         images["img:colorbar"] = qimage_from_rgb(colorbar(128, 12))
         heat_cell = (
-            f"<img src='img:overlay' width='{w}' height='{h}'>"
-            f"<img src='img:colorbar' width='10' height='{h}'>"
+            "<img src='img:overlay' width='@W@' height='@H@'>"
+            "<img src='img:colorbar' width='10' height='@H@'>"
         )
         heat_caption = f"Heatmap, fixed scale: brightest = error &ge; {nf.number(vmax, '.3g')}"
     else:
@@ -346,26 +375,42 @@ def write_case_pdf(
     <p></p>
     {_table(rows)}
     {band}
-    <p></p>
     <table cellspacing='4'><tr>
-      <td align='center'><img src='img:original' width='{w}' height='{h}'></td>
+      <td align='center'><img src='img:original' width='@W@' height='@H@'></td>
       <td align='center'>{heat_cell}</td>
-      <td align='center'><img src='img:reconstruction' width='200' height='200'></td>
+      <td align='center'><img src='img:reconstruction' width='@BOX@' height='@BOX@'></td>
     </tr><tr>
       <td align='center'>Original</td>
       <td align='center'>{heat_caption}</td>
       <td align='center'>Reconstruction (what the model expects)</td>
     </tr></table>
-    <p><b>Score against the benign validation distribution</b></p>
-    <img src='img:plot' width='{_CONTENT_WIDTH - 20}' height='{(_CONTENT_WIDTH - 20) * 2 // 5}'>
-    <p style='color:#555'>Bars: anomaly scores of {stats.n} benign validation images
-    (mean {nf.number(stats.mean)}, sd {nf.number(stats.sd)}). Dashed line: the threshold; solid line: this image.
-    The heatmap shows where the reconstruction differs most from the image the model saw.</p>
+    <h4>Score against the benign validation distribution</h4>
+    <img src='img:plot' width='@PW@' height='@PH@'>
+    <p style='color:#555'>Bars: {stats.n} benign validation scores (mean {nf.number(stats.mean)},
+    sd {nf.number(stats.sd)}); dashed line: the threshold; solid line: this image. The heatmap
+    shows where the reconstruction differs most from the image the model saw.</p>
     {_signoff_html(context)}
-    <p style='color:#555'><i>{_esc(DISCLAIMER)}</i></p>
-    """
-    return _write_document(target, f"DermScreen case {result.path.name}", body, images,
+    """  # the disclaimer heads the page and ends each footer: a second copy would need a page
+
+    # A case is one page when it can be: images and plot shrink (down to 60%) before a
+    # second page is started for the sign-off alone.
+    fitted = next((sized for shrink in _CASE_SHRINK
+                   if page_count(sized := _case_sized(body, shrink, oh, ow), images) == 1),
+                  _case_sized(body, 1.0, oh, ow))
+    return _write_document(target, f"DermScreen case {result.path.name}", fitted, images,
                            _footer("case report", context, case_id))
+
+
+def _case_sized(template: str, shrink: float, height: int, width: int) -> str:
+    """The case body with its images and plot at ``shrink`` times their full size."""
+    box = round(_CASE_IMAGE_BOX * shrink)
+    w, h = (box, round(box * height / width)) if width >= height else (
+        round(box * width / height), box)
+    for token, value in (("@W@", w), ("@H@", h), ("@BOX@", box),
+                         ("@PW@", round(_CASE_PLOT_WIDTH * shrink)),
+                         ("@PH@", round(_CASE_PLOT_HEIGHT * shrink))):
+        template = template.replace(token, str(value))
+    return template
 
 
 # The summary's groups, in the order a clinician works through them.
@@ -423,11 +468,17 @@ def write_summary_pdf(
 
     def rows_html(kind: str, items: list[AnalysisResult]) -> str:
         shown = items[:SUMMARY_MAX_ROWS]
-        review_head = "<th>Reviewed</th>" if has_reviews else ""
+        # Numbers, headers and report names never wrap ("0.0682 / 1", "Percen / tile"):
+        # a one-line row also never splits across a page break.
+        # Every column has its width (a nowrap cell otherwise takes the File column's room).
+        review_head = "<th width='9%'>Reviewed</th>" if has_reviews else ""
+        file_width = 29 if has_reviews else 38
         if kind:
-            head = (f"<tr><th align='left'>#</th><th align='left' width='40%'>File</th>"
-                    f"<th>Score</th><th>z</th><th>Percentile</th>{review_head}"
-                    "<th align='left' width='24%'>Case report</th></tr>")
+            head = (f"<tr><th align='left' width='5%'>#</th>"
+                    f"<th align='left' width='{file_width}%'>File</th>"
+                    "<th width='10%'>Score</th><th width='8%'>z</th>"
+                    f"<th width='14%'>Percentile</th>{review_head}"
+                    "<th align='left' width='25%'>Case report</th></tr>")
         else:
             head = (f"<tr><th align='left'>#</th><th align='left' width='40%'>File</th>"
                     f"<th align='left'>Reason</th>{review_head}</tr>")
@@ -453,10 +504,11 @@ def write_summary_pdf(
             if kind:
                 lines.append(
                     f"<tr><td>{r.index}</td><td>{path}</td>"
-                    f"<td align='right'>{nf.number(r.score)}</td>"
-                    f"<td align='right'>{nf.signed(r.z)}</td>"
-                    f"<td align='right'>{nf.number(r.percentile, '.1f')}</td>"
-                    f"{review_cell}<td>{_esc(case_files.get(r.index, ''))}</td></tr>")
+                    f"<td align='right'{_NOWRAP}>{nf.number(r.score)}</td>"
+                    f"<td align='right'{_NOWRAP}>{nf.signed(r.z)}</td>"
+                    f"<td align='right'{_NOWRAP}>{nf.number(r.percentile, '.1f')}</td>"
+                    f"{review_cell}<td style='white-space:nowrap; font-size:7.5pt'>"
+                    f"{_esc(case_files.get(r.index, ''))}</td></tr>")
             else:
                 lines.append(f"<tr><td>{r.index}</td><td>{path}</td>"
                              f"<td>{_esc(r.error)}</td>{review_cell}</tr>")
@@ -498,7 +550,7 @@ def write_summary_pdf(
     <p></p>
     {_table(rows)}
     <p style='color:#555'>{_esc(BORDERLINE_RULE)}</p>
-    <p><b>Scores of this batch (ticks) on the benign validation distribution (bars)</b></p>
+    <h4>Scores of this batch (ticks) on the benign validation distribution (bars)</h4>
     <img src='img:plot' width='{_CONTENT_WIDTH - 20}' height='{(_CONTENT_WIDTH - 20) * 2 // 5}'>
     <h3>All {len(ordered)} cases: flagged and borderline first, then not flagged, then errors</h3>
     {''.join(sections)}
