@@ -37,7 +37,7 @@ INTENDED_USE = (
     "A triage aid for clinicians who look at dermoscopic images: it ranks and flags lesions "
     "that look unlike the benign lesions it was trained on, with a heatmap of where. It is "
     "**not a diagnosis** and not a medical device; every case stays with a clinician, and a "
-    '"normal" result never rules out a melanoma or another malignancy.'
+    "lesion that is not flagged may still be a melanoma or another malignancy."
 )
 
 HAM_EXTRA_LICENCE = (

@@ -48,3 +48,28 @@ def triage_decision(result: AnalysisResult, band_low: float | None) -> str:
 def triage_label(result: AnalysisResult, band_low: float | None) -> str:
     """The decision in words: flagged, borderline, not flagged, error."""
     return TRIAGE_LABEL.get(triage_decision(result, band_low), "error")
+
+
+# Priority tiers for the worklist, from the benign validation figures the model stores:
+# the order a clinician works through a day's cases (a tier is never a diagnosis).
+PRIORITY_HIGH, PRIORITY_ELEVATED, PRIORITY_ROUTINE = "high", "elevated", "routine"
+HIGH_PERCENTILE = 95.0  # scores above 95 of 100 benign validation images
+PRIORITY_ORDER: dict[str, int] = {PRIORITY_HIGH: 3, PRIORITY_ELEVATED: 2, PRIORITY_ROUTINE: 1,
+                                  "": 0}
+PRIORITY_MEANING: dict[str, str] = {
+    PRIORITY_HIGH: "high: flagged, and the score is above 95 of 100 benign validation images",
+    PRIORITY_ELEVATED: "elevated: flagged or borderline at the chosen point",
+    PRIORITY_ROUTINE: "routine: not flagged at the chosen point (this does not rule out "
+    "disease)",
+}
+
+
+def priority(result: AnalysisResult, band_low: float | None) -> str:
+    """``high``, ``elevated``, ``routine``, or "" for a row without a score."""
+    decision = triage_decision(result, band_low)
+    if not decision:
+        return ""
+    if decision == DECISION_ANOMALOUS:
+        high = result.percentile is not None and result.percentile > HIGH_PERCENTILE
+        return PRIORITY_HIGH if high else PRIORITY_ELEVATED
+    return PRIORITY_ELEVATED if decision == BORDERLINE else PRIORITY_ROUTINE

@@ -20,20 +20,27 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
 from desktop_app.core import number_format as nf
 from desktop_app.core import palette
-from desktop_app.core.decision_rules import BORDERLINE
+from desktop_app.core.decision_rules import (
+    BORDERLINE,
+    PRIORITY_MEANING,
+    PRIORITY_ORDER,
+    priority,
+)
 from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
 from desktop_app.core.text_safety import undecodable_escaped
 from desktop_app.gui.components.result_list import ResultList, RowSpan
 from desktop_app.gui.decisions import DecisionWords
 
-(COL_THUMB, COL_FILE, COL_SCORE, COL_DECISION, COL_PERCENTILE, COL_REVIEW, COL_FOLDER,
- COL_STATUS) = range(8)
-HEADERS = ("", "File", "Score", "Decision", "Percentile", "Review", "Subfolder", "Status")
+(COL_THUMB, COL_FILE, COL_SCORE, COL_DECISION, COL_PRIORITY, COL_PERCENTILE, COL_REVIEW,
+ COL_FOLDER, COL_STATUS) = range(9)
+HEADERS = ("", "File", "Score", "Decision", "Priority", "Percentile", "Review", "Subfolder",
+           "Status")
 HEADER_TIPS = (
     "Preview",
     "File name",
     "Reconstruction error: higher is less like the benign training images",
     "Flagged when the score is above the operating point's threshold",
+    "Worklist priority. " + "; ".join(PRIORITY_MEANING.values()) + ".",
     "Where the score falls among the benign validation images (100 = above all of them)",
     "Reviewed mark and note (R marks the selected case)",
     "Folder of the file, relative to the opened folder",
@@ -150,6 +157,8 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_REVIEW and self.review_text(res):
                 return self.review_text(res)  # the whole note, however narrow the column
+            if col == COL_PRIORITY and priority(res, self.words.band_low):
+                return PRIORITY_MEANING[priority(res, self.words.band_low)]
             return self._tooltip(res) + self._preview_note(res.index)
         if col == COL_DECISION and role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(QColor(self.words.style(res)[1]))
@@ -182,6 +191,8 @@ class ResultsModel(QAbstractTableModel):
             return nf.number(res.score, ".4f")
         if col == COL_DECISION:
             return self.words.style(res)[0]
+        if col == COL_PRIORITY:
+            return priority(res, self.words.band_low)
         if col == COL_PERCENTILE:
             return nf.number(res.percentile, ".1f")
         if col == COL_STATUS:
@@ -195,6 +206,9 @@ class ResultsModel(QAbstractTableModel):
             return -1.0 if res.score is None else float(res.score)
         if col == COL_DECISION:
             return {"anomalous": 3, BORDERLINE: 2, "normal": 1}.get(self.words.of(res), 0)
+        if col == COL_PRIORITY:
+            # Ties in a tier go highest score first, as the worklist is read.
+            return PRIORITY_ORDER[priority(res, self.words.band_low)] * 10.0 + (res.score or 0.0)
         if col == COL_PERCENTILE:
             return -1.0 if res.percentile is None else float(res.percentile)
         if col == COL_STATUS:

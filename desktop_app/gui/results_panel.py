@@ -9,6 +9,7 @@ their counts, and the summary says how many cases were reviewed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QSize, Qt
@@ -25,7 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.decision_rules import BORDERLINE
+from desktop_app.core.decision_rules import (
+    BORDERLINE,
+    PRIORITY_ELEVATED,
+    PRIORITY_HIGH,
+    PRIORITY_MEANING,
+    PRIORITY_ROUTINE,
+    priority,
+)
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui.components.operating_point import OperatingPoint
 from desktop_app.gui.components.result_list import ResultList
@@ -35,6 +43,7 @@ from desktop_app.gui.results_model import (
     COL_FILE,
     COL_FOLDER,
     COL_PERCENTILE,
+    COL_PRIORITY,
     COL_REVIEW,
     COL_SCORE,
     COL_THUMB,
@@ -90,7 +99,7 @@ class ResultsPanel(QWidget):
         header.setSortIndicatorShown(False)  # the arrow is in the column's name
         header.setHighlightSections(False)
         header.resizeSection(COL_THUMB, row_height + 4)
-        for col, width in ((COL_FILE, 150), (COL_SCORE, 70), (COL_DECISION, 95),
+        for col, width in ((COL_FILE, 150), (COL_SCORE, 70), (COL_DECISION, 95), (COL_PRIORITY, 70),
                            (COL_PERCENTILE, 90), (COL_REVIEW, 130), (COL_FOLDER, 120)):
             header.resizeSection(col, width)
         header.setStretchLastSection(True)
@@ -115,6 +124,8 @@ class ResultsPanel(QWidget):
         self.name_filter.installEventFilter(self)
         self.summary_label = QLabel(EMPTY_SUMMARY)
         self.summary_label.setWordWrap(True)
+        self.summary_label.setToolTip("Priority tiers, from the model's benign validation "
+                                      "figures:\n" + "\n".join(PRIORITY_MEANING.values()))
         self.operating_point = OperatingPointControl(point)
 
         filters = QHBoxLayout()
@@ -165,10 +176,12 @@ class ResultsPanel(QWidget):
         else:
             near = f"{by_mode[BORDERLINE]} borderline · " if words.band_low is not None else ""
             reviewed, analysed = self.reviewed_counts()
+            tiers = Counter(priority(r, words.band_low) for r in self.results_model.result_list)
             self.summary_label.setText(
                 f"{total} files · {by_mode['flagged']} flagged · {near}"
                 f"{by_mode['not-flagged']} not flagged · {by_mode['errors']} errors · "
-                f"reviewed {reviewed} of {analysed}")
+                f"reviewed {reviewed} of {analysed}\nPriority: {tiers[PRIORITY_HIGH]} high · "
+                f"{tiers[PRIORITY_ELEVATED]} elevated · {tiers[PRIORITY_ROUTINE]} routine")
         for i in range(self.filter_combo.count()):
             mode = self.filter_combo.itemData(i)
             name = FILTER_NAMES[mode]

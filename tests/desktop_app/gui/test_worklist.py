@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core import palette
-from desktop_app.core.decision_rules import BORDERLINE
+from desktop_app.core.decision_rules import BORDERLINE, PRIORITY_MEANING
 from desktop_app.core.heatmap import CASE_SCALE, FIXED_SCALE, case_vmax
 from desktop_app.core.operating_points import borderline_low, opening_threshold
 from desktop_app.core.paths import default_model_path
@@ -21,6 +21,7 @@ from desktop_app.gui import settings as app_settings
 from desktop_app.gui.main_window import window_title
 from desktop_app.gui.results_model import (
     COL_DECISION,
+    COL_PRIORITY,
     COL_REVIEW,
     COL_SCORE,
     FILTER_UNREVIEWED,
@@ -106,6 +107,17 @@ def test_filters_split_the_list_and_not_flagged_is_neutral(make_window, image_fo
     assert window.proxy.headerData(COL_SCORE, Qt.Orientation.Horizontal) == "Score ▲"
     scores = [r.score for r in window.visible_results()]
     assert scores == sorted(scores)
+    # Priority tiers, each shown with what it means (from the benign validation figures).
+    for row in range(window.proxy.rowCount()):
+        r = window.visible_results()[row]
+        tier = window.proxy.index(row, COL_PRIORITY).data()
+        expected = ("high" if words.of(r) == DECISION_ANOMALOUS and r.percentile > 95 else
+                    "elevated" if words.is_flagged(r) else "routine")
+        assert tier == expected
+        assert window.proxy.index(row, COL_PRIORITY).data(
+            Qt.ItemDataRole.ToolTipRole) == PRIORITY_MEANING[tier]
+    assert "Priority:" in window.summary_label.text()
+    assert "95 of 100 benign validation images" in window.summary_label.toolTip()
 
 
 def test_compact_rows_show_fourteen_cases_at_1366x768_and_columns_are_remembered(
