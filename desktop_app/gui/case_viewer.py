@@ -228,6 +228,11 @@ class CaseViewer(QWidget):
         return self._vmax
 
     @property
+    def fixed_vmax(self) -> float:
+        """The model's fixed full-scale error (whatever scale is shown now)."""
+        return self._vmax
+
+    @property
     def scale(self) -> str:
         return self._scale
 

@@ -29,6 +29,7 @@ from desktop_app.gui.actions import ActionContext, build_actions, update_enabled
 from desktop_app.gui.batch_runner import BatchRunner
 from desktop_app.gui.case_loader import CaseLoader
 from desktop_app.gui.case_panel import CasePanel
+from desktop_app.gui.compare import CompareDialog
 from desktop_app.gui.components.session import BatchEnd, OpenPlan, Session, ShownCase
 from desktop_app.gui.dialogs import AboutDialog, DialogPathProvider, MessageBar, PathProvider
 from desktop_app.gui.dicom_panel import CaseFieldsLabel, SendToPacsDialog
@@ -99,6 +100,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._about: AboutDialog | None = None
         self._pacs: SendToPacsDialog | None = None
+        self._compare: CompareDialog | None = None
+        self._pinned: ShownCase | None = None
 
         self.models = ModelLoader(self.session, self.threads, self)
         self.models.loaded.connect(self._on_model_loaded)
@@ -410,6 +413,29 @@ class MainWindow(QMainWindow):
                 self.select_row(rows.index(after))
         return True
 
+    def pin_case(self) -> bool:
+        """Keep the shown case (its images too) to compare the next ones with."""
+        if self.session.shown_case is None:
+            self.show_message("Wait until the case is shown, then pin it.", "warning")
+            return False
+        self._pinned = self.session.shown_case
+        self.show_message(f"Pinned {self._pinned[0].path.name}: select another case and press C "
+                          "to compare the two.", "info")
+        return True
+
+    def compare_with_pinned(self) -> CompareDialog | None:
+        """The pinned case and the shown one side by side (same fixed scale, linked zoom)."""
+        pinned, shown = self._pinned, self.session.shown_case
+        if pinned is None or shown is None:
+            self.show_message("Pin a case first (P), then select another and press C.", "warning")
+            return None
+        if self._compare is not None:
+            self._compare.close()
+            self._compare.deleteLater()
+        self._compare = CompareDialog(pinned, shown, self.case_viewer.fixed_vmax, self)
+        self._compare.show()  # non-modal: the worklist stays usable
+        return self._compare
+
     def set_case_scale(self, on: bool) -> None:
         """Heatmap on this case's own scale (on) or the model's fixed scale (off)."""
         self.case_viewer.set_scale(CASE_SCALE if on else FIXED_SCALE)
@@ -482,10 +508,9 @@ class MainWindow(QMainWindow):
         self.batches.stop_flushing()
         self.site.stop()
         stuck = self.threads.stop_all(CLOSE_TIMEOUT_S)
-        if self._about is not None:
-            self._about.close()
-        if self._pacs is not None:
-            self._pacs.close()
+        for dialog in (self._about, self._pacs, self._compare):
+            if dialog is not None:
+                dialog.close()
         log.info("window closed%s", f"; still running: {', '.join(stuck)}" if stuck else "")
         super().closeEvent(event)
 

@@ -268,3 +268,33 @@ def test_a_long_error_message_does_not_squeeze_the_histogram(make_window, tmp_pa
     assert window.score_panel.decision_text.startswith("error:")
     assert window.score_panel.plot.width() >= plot_before - 2
     assert window.score_panel.plot.width() > window.score_panel.width() // 2
+
+
+# ---------------------------------------------------------------- side-by-side comparison
+def test_two_cases_side_by_side_on_one_scale_with_linked_zoom(make_window, image_folder, qtbot):
+    window = make_window()
+    _open(window, qtbot, image_folder)
+    window.select_row(0)
+    first = window.results_panel.current_result()
+    wait_for(qtbot, lambda: _shown(window) == first.path.name, "the first case")
+    window.pin_case_action.trigger()
+    window.select_row(1)
+    second = window.results_panel.current_result()
+    wait_for(qtbot, lambda: _shown(window) == second.path.name, "the second case")
+    window.case_scale_action.trigger()  # the main view on the case's scale ...
+    dialog = window.compare_with_pinned()
+    assert dialog is not None and dialog.isVisible()
+    assert first.path.name in dialog.windowTitle() and second.path.name in dialog.windowTitle()
+    assert dialog.vmax == window.model.metadata.heatmap_vmax  # ... the comparison on one scale
+    assert len(dialog.views) == 4
+    # Both images span the same width, so a linked zoom shows the same part of each.
+    widths = {round(item.mapRectToParent(item.boundingRect()).width()) for item in dialog.items}
+    assert widths == {1000}
+    dialog.views[3].setRange(xRange=(100, 300), yRange=(100, 300), padding=0)
+    QApplication.processEvents()
+    for view in dialog.views:
+        (x0, x1), (y0, y1) = view.viewRange()
+        assert abs((x0 + x1) / 2 - 200) < 2 and abs((y0 + y1) / 2 - 200) < 2
+        assert x1 - x0 < 400
+    window.close()
+    assert not dialog.isVisible()
