@@ -56,7 +56,7 @@ def settle(app: object, seconds: float = 0.5) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None,
-                        help="ONNX model (default: the bundled reference model)")
+                        help="ONNX model (default: the bundled default model, dermscreen-cae2)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--per-class", type=int, default=3)
     parser.add_argument("--case", default=None, help="file name of the case to select")
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     bad_window.close()
 
     counts = window.results_model.counts()
-    print(f"analysed {counts['total']} images ({counts['anomalous']} anomalous) with {model.name}")
+    print(f"analysed {counts['total']} images ({counts['anomalous']} flagged) with {model.name}")
     for name in ("main_window.png", "case_viewer.png", "model_missing.png"):
         print(f"wrote {args.out / name}")
     return 0
