@@ -81,7 +81,7 @@ class ScorePanel(QGroupBox):
         self.band_item.setZValue(-5)  # under the bars' outline and the lines
         self.band_label = pg.InfLineLabel(self.band_item.lines[0], "borderline",
                                           position=0.45, color=palette.BORDERLINE_TEXT,
-                                          anchors=[(1, 0), (1, 0)])
+                                          anchors=[(0, 0), (0, 0)])  # reads inwards: never clipped
         self.plot.addItem(self.band_item)
         self.band_item.hide()
         self.plot.addItem(self.threshold_line)
