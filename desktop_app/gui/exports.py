@@ -273,7 +273,9 @@ class Exporter(QObject):
             for problem in value.problems:
                 self.message.emit(problem, "warning")
             self.message.emit(f"Saved reports in {target}: {value.csv.name}, "
-                              f"{len(value.case_pdfs)} case reports, the summary and the DICOM "
+                              f"{len(value.case_pdfs)} case reports"
+                              f"{f' (all in {value.cases_pdf.name})' if value.cases_pdf else ''}, "
+                              "the summary and the DICOM "
                               "results (File > Send to PACS)", "info")
             app_settings.save_last_export_folder(target)
         else:

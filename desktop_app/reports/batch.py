@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from desktop_app.core.decision_rules import BORDERLINE
 from desktop_app.core.files import FileWriteError, ensure_output_dir
 from desktop_app.core.results import DECISION_ANOMALOUS
 from desktop_app.reports.context import ReportContext, ReviewLike
 from desktop_app.reports.names import (
+    CASES_FILE_NAME,
     PARTIAL_RESULTS_FILE_NAME,
     RESULTS_FILE_NAME,
     SUMMARY_FILE_NAME,
@@ -58,6 +61,22 @@ class BatchReports:
     problems: list[str] = field(default_factory=list)  # e.g. a file changed since analysis
     superseded: Path | None = None  # where an earlier run's reports were moved
     cancelled: bool = False  # stopped before the PDFs were all written
+    cases_pdf: Path | None = None  # every case report in one file (CASES_FILE_NAME)
+
+
+COMBINED_MAX_SIDE = 512  # longest side of an original in the combined case file
+
+
+def _thumbnail(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """``rgb`` with its longest side at most ``max_side`` pixels."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def verified_explainer(engine: Engine) -> Explain:
@@ -154,7 +173,12 @@ def write_batch_reports(
         msg = "case PDFs need an explain function (see verified_explainer)"
         raise ValueError(msg)
 
-    from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
+    from desktop_app.reports.pdf_report import (
+        case_page,
+        write_case_page,
+        write_cases_pdf,
+        write_summary_pdf,
+    )
     from desktop_app.reports.render import ensure_gui_app
 
     ensure_gui_app()
@@ -163,6 +187,7 @@ def write_batch_reports(
     borderline = [r for r in ordered if r.ok and context.triage(r) == BORDERLINE]
     cases = flagged + borderline
     written.flagged, written.borderline = len(cases), len(borderline)
+    pages: list[tuple[str, dict, str]] = []  # (body, images, footer) of each case report, for the combined file
     for done, result in enumerate(cases):
         if cancel is not None and cancel.is_set():
             written.cancelled = True
@@ -175,8 +200,12 @@ def write_batch_reports(
             written.problems.append(f"no case report for {result.path}: {exc}")
             continue
         target = out / case_pdf_name(result)
-        written.case_pdfs[result.index] = write_case_pdf(target, result, case, model.metadata,
-                                                         context=context)
+        written.case_pdfs[result.index] = write_case_page(
+            target, result, case_page(result, case, model.metadata, context=context))
+        # The combined file keeps a small copy of each original (memory stays bounded).
+        small = _thumbnail(case.original, COMBINED_MAX_SIDE)
+        pages.append(case_page(result, replace(case, original=small), model.metadata,
+                               context=context))
         if on_case is not None:
             on_case(result, case, written.case_pdfs[result.index])
         del case  # one case's images at a time
@@ -185,6 +214,9 @@ def write_batch_reports(
         return written
     if progress is not None:
         progress(len(cases), len(cases))
+    if pages:
+        written.cases_pdf = write_cases_pdf(out / CASES_FILE_NAME, pages, context)
+    del pages
     written.summary_pdf = write_summary_pdf(
         out / SUMMARY_FILE_NAME, ordered, model.metadata, threshold,
         model_sha256=model.sha256, provider=model.provider_label, inputs=list(inputs),

@@ -14,6 +14,7 @@ RESULTS_FILE_NAME = "results.csv"
 # says the rows are not the whole batch, and a complete results.csv is never replaced.
 PARTIAL_RESULTS_FILE_NAME = "results.partial.csv"
 SUMMARY_FILE_NAME = "summary.pdf"
+CASES_FILE_NAME = "cases.pdf"  # every case report of the run in one file, for printing
 CASE_PREFIX = "case-"
 _CASE_NAME = re.compile(r"^case-\d{5,}-.*\.pdf$")
 
@@ -31,4 +32,4 @@ def is_case_pdf_name(name: str) -> bool:
 
 def report_file_names() -> tuple[str, ...]:
     """The fixed names a run writes (case PDFs aside)."""
-    return (RESULTS_FILE_NAME, PARTIAL_RESULTS_FILE_NAME, SUMMARY_FILE_NAME)
+    return (RESULTS_FILE_NAME, PARTIAL_RESULTS_FILE_NAME, SUMMARY_FILE_NAME, CASES_FILE_NAME)

@@ -27,9 +27,7 @@ from types import TracebackType
 
 from desktop_app.core.files import FileWriteError, ensure_output_dir, write_error_cause
 from desktop_app.reports.names import (
-    PARTIAL_RESULTS_FILE_NAME,
     RESULTS_FILE_NAME,
-    SUMMARY_FILE_NAME,
     is_case_pdf_name,
     report_file_names,
 )
@@ -178,7 +176,7 @@ def stale_reports(folder: str | Path) -> list[Path]:
         entries = list(folder.iterdir())
     except OSError:
         return []
-    names = {RESULTS_FILE_NAME, SUMMARY_FILE_NAME, PARTIAL_RESULTS_FILE_NAME}
+    names = set(report_file_names())
     return sorted(p for p in entries
                   if (p.name in names or is_case_pdf_name(p.name)) and p.is_file())
 

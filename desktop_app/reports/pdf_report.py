@@ -314,7 +314,27 @@ def write_case_pdf(
 
     ``context``: case ID, clinician, how the file is named, its review.
     """
-    target = Path(target)
+    return write_case_page(target, result,
+                           case_page(result, case, metadata, opacity=opacity, context=context))
+
+
+def write_case_page(target: str | Path, result: AnalysisResult,
+                    page: tuple[str, dict[str, QImage], str]) -> Path:
+    """A case report from its :func:`case_page`."""
+    body, images, footer = page
+    return _write_document(Path(target), f"DermScreen case {result.path.name}", body, images,
+                           footer)
+
+
+def case_page(
+    result: AnalysisResult,
+    case: CaseImages,
+    metadata: ModelMetadata,
+    *,
+    opacity: float = HEATMAP_OPACITY,
+    context: ReportContext | None = None,
+) -> tuple[str, dict[str, QImage], str]:
+    """A case report's page: (HTML sized to one page when it can be, its images, footer)."""
     threshold = result.threshold if result.threshold is not None else metadata.threshold
     context = (context or ReportContext()).for_model(metadata, threshold)
     stats = metadata.benign_stats
@@ -397,8 +417,24 @@ def write_case_pdf(
     fitted = next((sized for shrink in _CASE_SHRINK
                    if page_count(sized := _case_sized(body, shrink, oh, ow), images) == 1),
                   _case_sized(body, 1.0, oh, ow))
-    return _write_document(target, f"DermScreen case {result.path.name}", fitted, images,
-                           _footer("case report", context, case_id))
+    return fitted, images, _footer("case report", context, case_id)
+
+
+def write_cases_pdf(target: str | Path, pages: Sequence[tuple[str, dict[str, QImage], str]],
+                    context: ReportContext | None = None) -> Path:
+    """One file holding case pages (:func:`case_page`), each starting a new page."""
+    body_parts: list[str] = []
+    images: dict[str, QImage] = {}
+    for n, (body, page_images, _footer_text) in enumerate(pages):
+        prefix = f"img:c{n}-"
+        body = body.replace("img:", prefix)
+        if n:
+            body = body.replace("<h2>", "<h2 style='page-break-before: always'>", 1)
+        body_parts.append(body)
+        images.update({prefix + key.removeprefix("img:"): image
+                       for key, image in page_images.items()})
+    return _write_document(Path(target), "DermScreen case reports", "".join(body_parts), images,
+                           _footer("case reports", context or ReportContext()))
 
 
 def _case_sized(template: str, shrink: float, height: int, width: int) -> str:

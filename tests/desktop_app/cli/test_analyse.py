@@ -238,7 +238,7 @@ def test_rerun_moves_the_earlier_runs_pdfs_aside(model_path: Path, good_files: l
     moved = [p for p in (out / "superseded").iterdir()]
     assert len(moved) == 1 and str(moved[0]) in second.stdout
     assert sorted(p.name for p in moved[0].iterdir()) == sorted(
-        [*old_cases, "results.csv", "summary.pdf"])
+        [*old_cases, "cases.pdf", "results.csv", "summary.pdf"])
     assert (out / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
     rows = read_results_csv(out / "results.csv")
     assert [r["path"] for r in rows] == [p.name for p in good_files[2:4]]

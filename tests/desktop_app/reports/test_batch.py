@@ -4,6 +4,7 @@ no second pass."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -40,6 +41,13 @@ def batch(model: LoadedModel, isic9_test_files: list[Path], tmp_path: Path
     threshold = (scores[2] + scores[3]) / 2  # three flagged, three not
     stats = model.metadata.benign_stats
     return engine, [redecide(r, stats, threshold) for r in results], threshold, files
+
+
+def _page_texts(pdf: Path) -> list[str]:
+    """Each page's text, as poppler reads it (pages split at form feeds)."""
+    done = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, timeout=120)
+    return [p for p in done.stdout.decode("utf-8", "replace").split("\f") if p.strip()]
 
 
 def _needs_case_pdf(model: LoadedModel, results: list[AnalysisResult], threshold: float
@@ -89,6 +97,13 @@ def test_flagged_and_borderline_cases_only_and_the_summary_links_them(
     assert reports.case_pdfs[borderline[0]].name in summary
     case_text = pdf_cells_text(reports.case_pdfs[borderline[0]])
     assert "BORDERLINE" in case_text.upper()
+    # And every case report in one file for printing: one page each, in the same order.
+    assert reports.cases_pdf == out / "cases.pdf"
+    pages = _page_texts(reports.cases_pdf)
+    assert len(pages) == len(reports.case_pdfs)
+    for page, index in zip(pages, flagged + borderline, strict=True):
+        assert page.lstrip().startswith("DermScreen case report")
+        assert results[index].path.name in page
 
 
 def test_a_file_changed_since_the_batch_gets_no_case_report(
