@@ -132,3 +132,13 @@ def colorize_in_field(error_map: np.ndarray, vmax: float, inside: np.ndarray) ->
     rgb = colorize(error_map, vmax)
     alpha = np.where(inside, 255, 0).astype(np.uint8)
     return np.ascontiguousarray(np.dstack([rgb, alpha]))
+
+
+def evidence_in_field(evidence_map: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, float]:
+    """A combined model's classifier evidence (class activation map, logit units) as RGBA:
+    only the part that pushes towards malignant, on this case's own scale (its
+    :data:`CASE_SCALE_QUANTILE` inside the field of view), transparent outside the field.
+    Returns the colours and the full-scale value."""
+    towards = np.clip(np.nan_to_num(np.asarray(evidence_map, dtype=np.float32)), 0.0, None)
+    vmax = case_vmax(towards, inside)
+    return colorize_in_field(towards, vmax, inside), vmax

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from desktop_app.core.texts import ANOMALY_PART, CLASSIFIER_PART
+
 MISSING = "—"
 
 
@@ -49,3 +51,14 @@ def ci(low: float | None, high: float | None, digits: int = 3, *, as_percent: bo
         return missing
     fmt = percent if as_percent else fixed
     return f"{fmt(low, digits)} - {fmt(high, digits)}"
+
+
+def case_scores(value: float | None, anomaly: float | None = None,
+                probability: float | None = None) -> str:
+    """"score 0.123" and, for a combined model, its two parts by name."""
+    parts = [f"score {score(value)}"]
+    if anomaly is not None:
+        parts.append(f"{ANOMALY_PART} {score(anomaly)}")
+    if probability is not None:
+        parts.append(f"{CLASSIFIER_PART} {fixed(probability, 3)}")
+    return " · ".join(parts)

@@ -111,3 +111,13 @@ def unverified_model_note(model_file_name: str) -> str:
     return (f"Unverified model: no {model_file_name}.sha256 file vouches for this model, so it "
             "may not be the file that was validated. Results are marked \"unverified model\" "
             "(CSV column model_verified = no, and in the PDFs).")
+
+# A combined model's parts (issue 27), as the case viewer, CSV and PDF name them.
+ANOMALY_PART = "CAE anomaly score (benign-only)"
+CLASSIFIER_PART = "classifier P(malignant) (learned from labelled cancers)"
+EVIDENCE_TITLE = "Classifier evidence"
+EVIDENCE_TOOLTIP = (
+    "Where the labelled classifier (trained on labelled cancers) found evidence towards "
+    "malignant: its class activation map, positive part only, on this case's own scale "
+    "(full colour = {vmax:.3g} logit units per pixel). The error heatmap beside it is the "
+    "benign-only autoencoder's.")

@@ -38,8 +38,11 @@ from desktop_app.core.heatmap import (
     SCALE_NAMES,
     case_vmax,
     colorize_in_field,
+    evidence_in_field,
     field_of_view,
 )
+from desktop_app.core.number_format import case_scores
+from desktop_app.core.texts import EVIDENCE_TITLE, EVIDENCE_TOOLTIP
 from desktop_app.gui.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
@@ -101,12 +104,13 @@ class CaseViewer(QWidget):
         self.graphics.setBackground("#202124")
         self.graphics.setMinimumHeight(200)
         self.graphics.ci.setSpacing(6)
-        titles = ("Original + heatmap overlay", "Reconstruction", "Error heatmap")
+        titles = ("Original + heatmap overlay", "Reconstruction", "Error heatmap (CAE)",
+                  EVIDENCE_TITLE)
         self.title_items = [_TitleItem(t, color="#e8eaed") for t in titles]
         for col, title in enumerate(self.title_items):
             self.graphics.addItem(title, row=0, col=col)
         self.views: list[pg.ViewBox] = []
-        for col in range(3):
+        for col in range(4):
             view = self.graphics.addViewBox(row=1, col=col, lockAspect=True, invertY=True)
             view.setMenuEnabled(False)
             self.graphics.ci.layout.setColumnStretchFactor(col, 1)
@@ -124,12 +128,17 @@ class CaseViewer(QWidget):
         self.overlay_item.setZValue(1)
         self.views[1].addItem(self.reconstruction_item)
         self.views[2].addItem(self.heatmap_item)
+        # A combined model's classifier evidence (its class activation map); hidden otherwise.
+        self.evidence_item = pg.ImageItem(axisOrder="row-major")
+        self.views[3].addItem(self.evidence_item)
+        self._evidence_vmax = 0.0
+        self._show_evidence_view(False)
 
         self.colorbar = pg.ColorBarItem(
             values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=14,
             label=f"error, {SCALE_NAMES[FIXED_SCALE]}", colorMapMenu=False,
         )
-        self.graphics.addItem(self.colorbar, row=1, col=3)
+        self.graphics.addItem(self.colorbar, row=1, col=4)
 
         # Shown instead of the views while there is no case (or it cannot be shown).
         self.placeholder = QLabel("Select a case in the results table")
@@ -298,7 +307,7 @@ class CaseViewer(QWidget):
         self._inside = None
         self._name = ""
         for item in (self.original_item, self.overlay_item, self.reconstruction_item,
-                     self.heatmap_item):
+                     self.heatmap_item, self.evidence_item):
             item.clear()
         self.case_label.setText(text)
         self.placeholder.setText(text)
@@ -330,7 +339,9 @@ class CaseViewer(QWidget):
         )
         self.reconstruction_item.setRect(rect)
         self._draw_heatmaps()
-        self.case_label.setText(f"{name} — score {images.score:.5g}")
+        self._draw_evidence()
+        self.case_label.setText(
+            f"{name} — {case_scores(images.score, images.anomaly_score, images.probability)}")
         if not keep_view:
             self.fit()
 
@@ -346,6 +357,36 @@ class CaseViewer(QWidget):
         self.heatmap_item.setRect(rect)
         self.overlay_item.setImage(colours, levels=(0, 255), autoLevels=False)
         self.overlay_item.setRect(rect)
+
+    def _show_evidence_view(self, on: bool) -> None:
+        self.views[3].setVisible(on)
+        self.title_items[3].setVisible(on)
+        self.graphics.ci.layout.setColumnStretchFactor(3, 1 if on else 0)
+        self.graphics.ci.layout.setColumnMaximumWidth(3, 100_000 if on else 0)
+
+    @property
+    def shows_evidence(self) -> bool:
+        return self.views[3].isVisible()
+
+    @property
+    def evidence_vmax(self) -> float:
+        """Full scale of the shown evidence map (0 when the model has none)."""
+        return self._evidence_vmax
+
+    def _draw_evidence(self) -> None:
+        evidence = self._images.evidence_map if self._images is not None else None
+        self._show_evidence_view(evidence is not None)
+        if evidence is None:
+            self.evidence_item.clear()
+            self._evidence_vmax = 0.0
+            return
+        height, width = self._images.original.shape[:2]
+        inside = self._inside if self._inside is not None else field_of_view(
+            self._images.model_input)
+        colours, self._evidence_vmax = evidence_in_field(evidence, inside)
+        self.evidence_item.setImage(colours, levels=(0, 255), autoLevels=False)
+        self.evidence_item.setRect(QRectF(0, 0, width, height))
+        self.title_items[3].setToolTip(EVIDENCE_TOOLTIP.format(vmax=self._evidence_vmax))
 
     # -- navigation ---------------------------------------------------------------
     def fit(self) -> None:

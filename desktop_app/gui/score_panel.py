@@ -20,6 +20,7 @@ from desktop_app.core import number_format as nf
 from desktop_app.core import palette
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.texts import ANOMALY_PART, CLASSIFIER_PART
 from desktop_app.gui.decisions import DECISION_STYLE, DecisionWords
 from desktop_app.gui.elided_label import ElidedLabel
 
@@ -52,6 +53,14 @@ class ScorePanel(QGroupBox):
         form.addRow("Decision:", self.decision_label)
         form.addRow("z (benign):", self.z_label)
         form.addRow("Benign percentile:", self.percentile_label)
+        # A combined model's two parts by name (rows hidden for a single-part model).
+        self.anomaly_label = QLabel("—")
+        self.probability_label = QLabel("—")
+        form.addRow(ANOMALY_PART[:1].upper() + ANOMALY_PART[1:] + ":", self.anomaly_label)
+        form.addRow(CLASSIFIER_PART[:1].upper() + CLASSIFIER_PART[1:] + ":",
+                    self.probability_label)
+        self._form = form
+        self._show_parts(False)
 
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMinimumHeight(100)
@@ -147,8 +156,17 @@ class ScorePanel(QGroupBox):
         self._fit_range()
 
     # -- one case -----------------------------------------------------------------
+    def _show_parts(self, on: bool) -> None:
+        for label in (self.anomaly_label, self.probability_label):
+            self._form.setRowVisible(label, on)
+
     def show_result(self, result: AnalysisResult | None) -> None:
         """Fill the numbers from an AnalysisResult (None clears them)."""
+        parts = result is not None and result.probability is not None
+        self._show_parts(parts)
+        if parts:
+            self.anomaly_label.setText(nf.score(result.anomaly_score))
+            self.probability_label.setText(nf.fixed(result.probability, 3))
         if result is None:
             self._case_score = None
             self.case_line.hide()
