@@ -42,6 +42,8 @@ def _row(report: dict[str, Any], name: str) -> dict[str, Any]:
         "validation_auroc": auroc(VALIDATION),
         "validation_melanoma_vs_nevus": auroc(VALIDATION, MEL_NEVUS),
         **{f"{s}_auroc": auroc(s) for s in EVALUATION_SETS},
+        # Per-site paired gains: the ship rule's "no site worse beyond noise".
+        **{f"{s}_gain": sets.get(s, {}).get("paired_auroc_gain") for s in EVALUATION_SETS},
         "pooled_auroc": auroc(POOLED),
         "pooled_melanoma_vs_nevus": auroc(POOLED, MEL_NEVUS),
         "pooled_keratosis_vs_nevus": auroc(POOLED, "keratosis vs nevus"),

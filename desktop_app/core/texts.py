@@ -9,9 +9,10 @@ HTML or Markdown), so every reader can escape or emphasise it as it needs.
 from __future__ import annotations
 
 INTENDED_USE = (
-    "DermScreen is a triage aid for dermoscopic images of skin lesions. It flags images "
-    "that look unlike the benign lesions its model was trained on, and shows where they "
-    "differ. It is not a diagnosis and not a medical device: an image that is not flagged "
+    "DermScreen is a triage aid for dermoscopic images of skin lesions. It flags images for "
+    "a closer look (those unlike the benign lesions its autoencoder learned, and, with the "
+    "combined model, those its classifier finds like labelled cancers) and shows where. It "
+    "is not a diagnosis and not a medical device: an image that is not flagged "
     "may still be melanoma or any other disease, and every decision about a patient rests with a "
     "qualified clinician."
 )
@@ -20,9 +21,8 @@ INTENDED_USE = (
 DISCLAIMER_SHORT = "DermScreen is a triage aid, not a diagnosis."
 
 DISCLAIMER = (
-    f"{DISCLAIMER_SHORT} It flags images that look unlike the benign lesions it was trained "
-    "on; an image that is not flagged may still be malignant, and a flagged image is not a "
-    "finding of cancer. Every decision about a patient rests with a clinician."
+    f"{DISCLAIMER_SHORT} It flags images for a closer look; an image that is not flagged may "
+    "still be malignant, and a flagged image is not a finding of cancer. Every decision about a patient rests with a clinician."
 )
 
 # One line per CSV column, in the order of desktop_app.core.results.CSV_COLUMNS

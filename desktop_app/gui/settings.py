@@ -240,7 +240,7 @@ def save_model_path(path: str | Path) -> None:
 
 def initial_model_path() -> Path:
     """The model to open when none is named: the last one chosen (if it still exists),
-    else the default (DERMSCREEN_MODEL or the bundled default model, dermscreen-cae2)."""
+    else the default (DERMSCREEN_MODEL or the bundled default model, dermscreen-combined)."""
     from desktop_app.core.paths import default_model_path
 
     saved = saved_model_path()

@@ -65,7 +65,8 @@ _CASE_IMAGE_BOX = 150  # a case report's image box (document pixels)
 _CASE_PLOT_WIDTH, _CASE_PLOT_HEIGHT = 600, 140  # its score plot
 _NOWRAP = " style='white-space:nowrap'"
 _RESOLUTION = 150  # dots per inch of the PDF's page geometry
-_CASE_SHRINK = (1.0, 0.9, 0.8, 0.7, 0.6)  # sizes tried, largest first, to keep a case on one page
+_CASE_SHRINK = (1.0, 0.9, 0.8, 0.7, 0.6)
+_FIT_MARGIN = "<p>&nbsp;</p><p>&nbsp;</p>"  # slack a case keeps below its sign-off  # sizes tried, largest first, to keep a case on one page
 
 
 def _esc(value: object) -> str:
@@ -413,9 +414,12 @@ def case_page(
     """  # the disclaimer heads the page and ends each footer: a second copy would need a page
 
     # A case is one page when it can be: images and plot shrink (down to 60%) before a
-    # second page is started for the sign-off alone.
+    # second page is started for the sign-off alone. The fit keeps a two-line margin: in the
+    # combined case file a page break before the heading moves a page's content slightly,
+    # and a case that fitted to the last line alone spilled its sign-off onto a page of its own.
     fitted = next((sized for shrink in _CASE_SHRINK
-                   if page_count(sized := _case_sized(body, shrink, oh, ow), images) == 1),
+                   if page_count((sized := _case_sized(body, shrink, oh, ow)) + _FIT_MARGIN,
+                                 images) == 1),
                   _case_sized(body, 1.0, oh, ow))
     return fitted, images, _footer("case report", context, case_id)
 

@@ -110,3 +110,17 @@ def test_cae_results_have_no_component_columns(images) -> None:
 def test_card_says_it_learned_from_labelled_cancers() -> None:
     card = COMBINED.with_suffix(".md").read_text(encoding="utf-8")
     assert "LEARNED FROM LABELLED CANCERS" in card
+
+
+def test_the_default_is_chosen_by_issue_27s_rule() -> None:
+    """Default only when the pooled paired gain over cae2 has a 95% CI above zero and no
+    evaluation site is worse beyond noise (its gain's CI wholly below zero)."""
+    from desktop_app.core.evaluation_suite import EVALUATION_SETS
+    from desktop_app.core.paths import DEFAULT_MODEL_NAME
+
+    summary = load_model(COMBINED).metadata.extra["evaluation_suite"]["summary"]
+    assert summary["compared_to"] == "dermscreen-cae2"
+    pooled_lo = summary["pooled_gain"]["ci95"][0]
+    site_hi = [summary[f"{s}_gain"]["ci95"][1] for s in EVALUATION_SETS]
+    passes = pooled_lo > 0 and all(hi >= 0 for hi in site_hi)
+    assert (DEFAULT_MODEL_NAME == COMBINED.name) == passes
