@@ -123,4 +123,4 @@ def test_the_default_is_chosen_by_issue_27s_rule() -> None:
     pooled_lo = summary["pooled_gain"]["ci95"][0]
     site_hi = [summary[f"{s}_gain"]["ci95"][1] for s in EVALUATION_SETS]
     passes = pooled_lo > 0 and all(hi >= 0 for hi in site_hi)
-    assert (DEFAULT_MODEL_NAME == COMBINED.name) == passes
+    assert (COMBINED.name == DEFAULT_MODEL_NAME) == passes
