@@ -365,7 +365,9 @@ class DicomWriter:
             text("DS0008", "Model SHA-256", self.model_sha256 or "unknown"),
             text("DS0009", "Model verified", "yes" if self.model_verified else
                  "no (no .sha256 file vouched for the model)"),
-            text("DS0010", "Calibration", "none (the model's own validation statistics)"),
+            text("DS0010", "Calibration",
+                 f"site profile {self.context.site_profile}" if self.context.site_profile
+                 else "none (the model's own validation statistics)"),
             text("DS0011", "Image SHA-256", result.image_sha256 or "unknown"),
             text("DS0012", "Software", f"DermScreen {app_version()}"),
             text("DS0013", "Intended use", DISCLAIMER_SHORT),

@@ -63,7 +63,8 @@ def test_a_dicom_and_a_jpeg_batch_leaves_valid_results_in_the_right_study(
 
     sha = by_name["a.dcm"].image_sha256
     context = ReportContext(case_id="", clinician="Dr Ada Lovelace", show_patient=False,
-                            reviews=reviews_of({sha: (True, "seen, biopsy booked")}))
+                            reviews=reviews_of({sha: (True, "seen, biopsy booked")}),
+                            site_profile="Clinic A (n 120, 2026-12-03)")
     out = tmp_path / "out"
     reports, dicom = write_reports_with_dicom(
         out, results, model, threshold, point_name=name, explain=verified_explainer(engine),
@@ -97,6 +98,7 @@ def test_a_dicom_and_a_jpeg_batch_leaves_valid_results_in_the_right_study(
         assert items["Model SHA-256"].TextValue == model.sha256
         assert items["Model version"].TextValue == model.metadata.model_version
         assert items["Reviewing clinician"].TextValue == "Dr Ada Lovelace"
+        assert items["Calibration"].TextValue == "site profile Clinic A (n 120, 2026-12-03)"
         decision = items["Triage decision"].ConceptCodeSequence[0].CodeMeaning.lower()
         assert ("not flagged" in decision) == (result.index not in cases)
         if result.dicom is not None:  # same study and patient, source referenced
