@@ -56,7 +56,7 @@ def settle(app: object, seconds: float = 0.5) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None,
-                        help="ONNX model (default: the bundled default model, dermscreen-cae2)")
+                        help="ONNX model (default: the bundled default model)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--per-class", type=int, default=3)
     parser.add_argument("--case", default=None, help="file name of the case to select")

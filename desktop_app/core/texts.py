@@ -115,6 +115,8 @@ def unverified_model_note(model_file_name: str) -> str:
 # A combined model's parts (issue 27), as the case viewer, CSV and PDF name them.
 ANOMALY_PART = "CAE anomaly score (benign-only)"
 CLASSIFIER_PART = "classifier P(malignant) (learned from labelled cancers)"
+ANOMALY_SHORT = "CAE anomaly"  # where a row has room for a word or two (score panel)
+CLASSIFIER_SHORT = "Classifier P"
 EVIDENCE_TITLE = "Classifier evidence"
 EVIDENCE_TOOLTIP = (
     "Where the labelled classifier (trained on labelled cancers) found evidence towards "

@@ -20,7 +20,7 @@ from desktop_app.core import number_format as nf
 from desktop_app.core import palette
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.score_stats import BenignStats
-from desktop_app.core.texts import ANOMALY_PART, CLASSIFIER_PART
+from desktop_app.core.texts import ANOMALY_PART, ANOMALY_SHORT, CLASSIFIER_PART, CLASSIFIER_SHORT
 from desktop_app.gui.decisions import DECISION_STYLE, DecisionWords
 from desktop_app.gui.elided_label import ElidedLabel
 
@@ -56,9 +56,12 @@ class ScorePanel(QGroupBox):
         # A combined model's two parts by name (rows hidden for a single-part model).
         self.anomaly_label = QLabel("—")
         self.probability_label = QLabel("—")
-        form.addRow(ANOMALY_PART[:1].upper() + ANOMALY_PART[1:] + ":", self.anomaly_label)
-        form.addRow(CLASSIFIER_PART[:1].upper() + CLASSIFIER_PART[1:] + ":",
-                    self.probability_label)
+        for label, short, full in ((self.anomaly_label, ANOMALY_SHORT, ANOMALY_PART),
+                                   (self.probability_label, CLASSIFIER_SHORT, CLASSIFIER_PART)):
+            name = QLabel(short + ":")
+            name.setToolTip(full[:1].upper() + full[1:])
+            label.setToolTip(name.toolTip())
+            form.addRow(name, label)
         self._form = form
         self._show_parts(False)
 
