@@ -56,13 +56,12 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def choose_head(tr, va, cfg, grid_c: Sequence[float], weightings: Sequence[str]):
-    """The linear head with the best worst-site validation AUROC, and the table behind it."""
-    from training.features import cached_features
+def choose_head(tr, va, x_tr: np.ndarray, x_va: np.ndarray, grid_c: Sequence[float],
+                weightings: Sequence[str]):
+    """The linear head with the best worst-site validation AUROC, and the table behind it
+    (``x_tr``, ``x_va``: the frozen features of ``tr`` and ``va``)."""
     from training.supervised import class_weights, fit_head, per_site_auroc
 
-    x_tr = cached_features(tr, cfg, SIDE, TAPS, progress=_say)
-    x_va = cached_features(va, cfg, SIDE, TAPS, progress=_say)
     y = np.array([s.is_malignant for s in tr])
     table, best = [], None
     for scheme in weightings:
@@ -81,18 +80,16 @@ def choose_head(tr, va, cfg, grid_c: Sequence[float], weightings: Sequence[str])
 RATIO_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
-def choose_ratio(tr, va, cfg, head_config: dict, anomaly_va: np.ndarray,
-                 grid: Sequence[float] = RATIO_GRID) -> tuple[float, list[dict]]:
+def choose_ratio(tr, va, x_tr: np.ndarray, x_va: np.ndarray, head_config: dict,
+                 anomaly_va: np.ndarray, grid: Sequence[float] = RATIO_GRID
+                 ) -> tuple[float, list[dict]]:
     """Leave one site out: for each training site, a head fitted without it scores that site's
     validation images (a site it never saw); the CAE's weight relative to the classifier (both
     in standard units of the other sites' validation images) with the best worst-site AUROC
     wins, ties to the higher mean. Frozen features only (the heads are linear)."""
     from desktop_app.core import metrics as m
-    from training.features import cached_features
     from training.supervised import SITES, class_weights, fit_head, site_of
 
-    x_tr = cached_features(tr, cfg, SIDE, TAPS)
-    x_va = cached_features(va, cfg, SIDE, TAPS)
     y_tr = np.array([s.is_malignant for s in tr])
     y_va = np.array([s.is_malignant for s in va])
     s_tr = np.array([site_of(s) for s in tr])
@@ -147,7 +144,11 @@ def build(args: argparse.Namespace) -> Path:
     cfg = cae_md.preprocess
     tr = split_samples(SUPERVISED_TRAIN, data)
     va = split_samples(SUPERVISED_VALIDATION, data)
-    head, head_r, table = choose_head(tr, va, cfg, args.c_grid, args.weightings)
+    from training.features import cached_features
+
+    f_tr = cached_features(tr, cfg, SIDE, TAPS, progress=_say)
+    f_va = cached_features(va, cfg, SIDE, TAPS, progress=_say)
+    head, head_r, table = choose_head(tr, va, f_tr, f_va, args.c_grid, args.weightings)
     _say(f"chosen head: {head.config} {head_r}")
     clf = build_classifier(head, TAPS, SIDE, first_trainable=args.first_trainable)
     ft_record: dict[str, Any] = {"epochs": 0}
@@ -173,7 +174,7 @@ def build(args: argparse.Namespace) -> Path:
     cae_scorer, cae_info = engine_scorer(Path(args.cae))
     anomaly_va = np.array(cae_scorer([s.path for s in va]), np.float64)
     y_va = np.array([s.is_malignant for s in va])
-    ratio, ratio_table = choose_ratio(tr, va, cfg, head.config, anomaly_va)
+    ratio, ratio_table = choose_ratio(tr, va, f_tr, f_va, head.config, anomaly_va)
     combiner = fit_combiner_at_ratio(logit_va, anomaly_va, y_va, ratio)
     _say(f"combiner {combiner.to_dict()}; validation per site: classifier "
          f"{per_site_auroc(va, logit_va)}, combined "

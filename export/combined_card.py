@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.texts import INTENDED_USE
 
 LEARNED = (
     "**This model LEARNED FROM LABELLED CANCERS.** Its classifier part was trained with "
@@ -18,12 +19,6 @@ LEARNED = (
     "collections; it is not the benign-only method. The benign-only autoencoder "
     "(`dermscreen-cae2`, and the method as published, `dermscreen-reference`) stays one click "
     "away in the Model menu."
-)
-INTENDED_USE = (
-    "A triage aid for clinicians who look at dermoscopic images: it ranks and flags lesions for "
-    "a closer look, with two maps of where. It is **not a diagnosis** and not a medical device; "
-    "every case stays with a clinician, and a lesion that is not flagged can still be a "
-    "melanoma or another malignancy."
 )
 DATA_LICENCES = (
     "Training and validation images: the ISIC Archive (the Kaggle nine-class set; per-image "

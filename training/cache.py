@@ -39,6 +39,13 @@ def cached_preprocess(path: str | Path, cfg: PreprocessConfig, sha: str | None =
         except (OSError, ValueError):
             pass  # a damaged cache entry is simply recomputed
     arr = preprocess_file(path, cfg)
+    save_atomic(target, arr)
+    return arr
+
+
+def save_atomic(target: Path, arr: np.ndarray) -> None:
+    """``np.save`` through a temp file + ``os.replace``: a killed run leaves no torn entry.
+    An OSError is swallowed: caching is an optimisation, never a failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".npy.tmp")
     try:
@@ -46,8 +53,7 @@ def cached_preprocess(path: str | Path, cfg: PreprocessConfig, sha: str | None =
             np.save(fh, arr, allow_pickle=False)
         os.replace(tmp, target)
     except OSError:
-        Path(tmp).unlink(missing_ok=True)  # caching is an optimisation, never a failure
-    return arr
+        Path(tmp).unlink(missing_ok=True)
 
 
 def load_tensors(

@@ -34,13 +34,10 @@ def build_classifier(head: LinearHead, taps: Sequence[int] = DEFAULT_TAPS, size:
     import keras
     from keras import layers
 
-    from training.lite0 import lite0_layers, load_weights, weights_path
+    from training.lite0 import load_weights, pooled_features, weights_path
 
     inputs = keras.Input(shape=(size, size, 3), name="image")
-    blocks, top = lite0_layers(inputs)
-    pooled = [layers.GlobalAveragePooling2D(name=f"gap{t}")(blocks[t]) for t in taps]
-    pooled.append(layers.GlobalAveragePooling2D(name="gap_head")(top))
-    feats = layers.Concatenate(name="features")(pooled)
+    feats = pooled_features(inputs, taps)
     dense = layers.Dense(1, name=LOGIT)
     logit = layers.Reshape((), name="logit_flat")(dense(feats))
     model = keras.Model(inputs, logit, name="lite0_classifier")

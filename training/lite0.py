@@ -98,6 +98,16 @@ def lite0_layers(x, prefix: str = "lite0_") -> tuple[list, object]:
     return blocks, _relu6(prefix + "head_act")(x)
 
 
+def pooled_features(x, taps: Sequence[int], prefix: str = "lite0_"):
+    """Lite0 on a [0, 1] RGB tensor -> the global-average-pooled maps of the blocks in
+    ``taps`` and of the head, concatenated. The pooling layers are named ``gap{t}`` and
+    ``gap_head`` (the combined model's export finds the maps behind them by these names)."""
+    blocks, head = lite0_layers(x, prefix)
+    pooled = [layers.GlobalAveragePooling2D(name=f"gap{t}")(blocks[t]) for t in taps]
+    pooled.append(layers.GlobalAveragePooling2D(name="gap_head")(head))
+    return layers.Concatenate(name="features")(pooled)
+
+
 def build_lite0(
     size: int | None = NATIVE_SIZE, taps: Sequence[int] = (), classifier: bool = False,
     weights: str | Path | None = "default", prefix: str = "lite0_",

@@ -22,13 +22,14 @@ import numpy as np
 
 from desktop_app.core import metrics
 from desktop_app.core.dataset import Sample
+from desktop_app.core.labels import label_of
 
 SITES = ("ham-extra", "isic9", "isic2017", "uda1")
 C_GRID = (0.0003, 0.001, 0.003, 0.01)
 WEIGHTINGS = ("label", "class", "site")
 
 
-def site_of(sample: Sample | str, data_root: Path | None = None) -> str:
+def site_of(sample: Sample | str) -> str:
     """The collection an image comes from, by its folder under the shared data folder."""
     path = Path(sample.path if isinstance(sample, Sample) else sample)
     parts = path.parts
@@ -54,9 +55,9 @@ def class_weights(samples: Sequence[Sample], scheme: str) -> np.ndarray:
         counts: dict[str, int] = defaultdict(int)
         for s in samples:
             counts[s.cls] += 1
-        per_label: dict[bool, int] = defaultdict(int)
+        per_label: dict[bool, int] = defaultdict(int)  # classes present on each side
         for cls in counts:
-            per_label[any(s.is_malignant for s in samples if s.cls == cls)] += 1
+            per_label[label_of(cls) == "malignant"] += 1
         w = np.array([1.0 / (counts[s.cls] * per_label[s.is_malignant]) for s in samples])
     elif scheme != "label":
         msg = f"unknown weighting {scheme!r}"
@@ -79,20 +80,6 @@ class LinearHead:
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
-
-    def save(self, path: Path) -> None:
-        import json
-
-        np.savez(path, mean=self.mean, scale=self.scale, coef=self.coef,
-                 intercept=np.array(self.intercept), config=np.array(json.dumps(self.config)))
-
-    @classmethod
-    def load(cls, path: Path) -> LinearHead:
-        import json
-
-        with np.load(path, allow_pickle=False) as z:
-            return cls(z["mean"], z["scale"], z["coef"], float(z["intercept"]),
-                       json.loads(str(z["config"])))
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float, seed: int = 0) -> LinearHead:

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -82,9 +83,10 @@ class LoadedModel:
     def display_name(self) -> str:
         return f"{self.metadata.model_name} {self.metadata.model_version}"
 
-    @property
+    @cached_property
     def output_names(self) -> tuple[str, ...]:
-        """The contract's outputs this graph has: the three required ones, then any optional."""
+        """The contract's outputs this graph has: the three required ones, then any optional
+        (read once: :meth:`run` checks every batch's names against it)."""
         have = {o.name for o in self.session.get_outputs()}
         return OUTPUT_NAMES + tuple(n for n in OPTIONAL_OUTPUT_NAMES if n in have)
 
