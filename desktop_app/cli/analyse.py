@@ -114,9 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from desktop_app.core.files import FileWriteError
     from desktop_app.reports.output_folder import OutputFolderLock, check_output_folder
 
-    workers, note = capped_workers(args.workers)
-    if note:
-        warn(note)
+    workers = capped_workers(args.workers)
     with StopOnSignal() as stop:
         model = load_model_or_say(args.model)
         if model is None:

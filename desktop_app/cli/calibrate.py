@@ -92,9 +92,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         err(f"not a folder: {terminal_safe(folder)}")
         return EXIT_USAGE
-    workers, note = capped_workers(args.workers)
-    if note:
-        warn(note)
+    workers = capped_workers(args.workers)
     with StopOnSignal() as stop:
         model = load_model_or_say(args.model)
         if model is None:

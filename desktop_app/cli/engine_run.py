@@ -21,15 +21,16 @@ if TYPE_CHECKING:
     from desktop_app.core.results import AnalysisResult
 
 
-def capped_workers(requested: int | None) -> tuple[int | None, str]:
-    """``--workers`` capped at the core count: (workers, a note when capped, else '')."""
+def capped_workers(requested: int | None) -> int | None:
+    """``--workers`` capped at the core count; says so on stderr when it caps."""
     from desktop_app.core.engine import usable_cores
 
     cores = usable_cores()
     if requested is None or requested <= cores:
-        return requested, ""
+        return requested
     # More preprocessing threads than cores only add memory (one image each).
-    return cores, f"--workers {requested} capped at {cores} (the CPU cores available)"
+    warn(f"--workers {requested} capped at {cores} (the CPU cores available)")
+    return cores
 
 
 def load_model_quietly(model_arg: str | None) -> LoadedModel:

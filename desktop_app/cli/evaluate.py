@@ -25,7 +25,7 @@ from desktop_app.cli.parser import (
     finite_float,
     resamples_count,
 )
-from desktop_app.cli.terminal import err, say, warn
+from desktop_app.cli.terminal import err, say
 from desktop_app.core import number_format as nf
 from desktop_app.core.metrics import MIN_PER_CLASS_FOR_CI
 from desktop_app.core.text_safety import terminal_safe
@@ -151,9 +151,7 @@ def run(args: argparse.Namespace) -> int:
     test = [s for s in samples if s.split == "Test"]
     chosen = test or [s for s in samples if s.split == ""] or samples
     split = "Test" if test else "all"
-    workers, note = capped_workers(args.workers)
-    if note:
-        warn(note)
+    workers = capped_workers(args.workers)
     with StopOnSignal() as stop:
         model = load_model_or_say(args.model)
         if model is None:

@@ -1,4 +1,5 @@
-"""The tiny real training run exported to ONNX (real tf2onnx, real parity gate)."""
+"""The tiny real training run exported to ONNX (real tf2onnx, real parity gate), and the
+shipped cae2 model loaded once per session."""
 
 from __future__ import annotations
 
@@ -46,3 +47,12 @@ def small_model_path(small_run_dir: Path, tmp_path_factory: pytest.TempPathFacto
     """``small_run_dir`` exported once per session: model.onnx, its .sha256 and model card."""
     out = tmp_path_factory.mktemp("small_model") / "dermscreen-small.onnx"
     return export_small_model(small_run_dir, out)
+
+
+@pytest.fixture(scope="session")
+def cae2():
+    """The shipped benign-only model (dermscreen-cae2), loaded once for every test that reads it."""
+    from desktop_app.core.model_file import load_model
+    from desktop_app.core.paths import bundled_models_dir
+
+    return load_model(bundled_models_dir() / "dermscreen-cae2.onnx")

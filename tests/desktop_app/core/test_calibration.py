@@ -15,17 +15,11 @@ from desktop_app.core.calibration import (
     usual_flags,
 )
 from desktop_app.core.engine import Engine
-from desktop_app.core.model_file import LoadedModel, load_model
+from desktop_app.core.model_file import LoadedModel
 from desktop_app.core.operating_points import opening_threshold
-from desktop_app.core.paths import bundled_models_dir
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.splits import UDA1_EXTERNAL, read_split
 from tests.support.data import DATA
-
-
-@pytest.fixture(scope="module")
-def cae2() -> LoadedModel:
-    return load_model(bundled_models_dir() / "dermscreen-cae2.onnx")
 
 
 @pytest.fixture(scope="module")

@@ -19,17 +19,12 @@ from desktop_app.core.drift import (
 )
 from desktop_app.core.engine import Engine
 from desktop_app.core.imageio import file_sha256, read_file
-from desktop_app.core.model_file import LoadedModel, load_model
+from desktop_app.core.model_file import LoadedModel
 from desktop_app.core.paths import bundled_models_dir
 from desktop_app.core.preprocess import decode_bytes_for_model
 from desktop_app.core.results import AnalysisResult
 from desktop_app.core.splits import DEV_EVAL, read_split
 from tests.support.data import DATA
-
-
-@pytest.fixture(scope="module")
-def cae2() -> LoadedModel:
-    return load_model(bundled_models_dir() / "dermscreen-cae2.onnx")
 
 
 @pytest.fixture(scope="module")

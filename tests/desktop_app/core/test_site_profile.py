@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.engine import Engine
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.paths import bundled_models_dir
+from desktop_app.core.model_file import LoadedModel
 from desktop_app.core.site_profile import (
     MIN_IMAGES,
     SENSITIVITY_CAVEAT,
@@ -33,11 +32,6 @@ from desktop_app.core.site_profile import (
 )
 from desktop_app.core.splits import DEV_EVAL, read_split
 from tests.support.data import DATA
-
-
-@pytest.fixture(scope="module")
-def cae2() -> LoadedModel:
-    return load_model(bundled_models_dir() / "dermscreen-cae2.onnx")
 
 
 @pytest.fixture(scope="module")
