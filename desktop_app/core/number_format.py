@@ -8,6 +8,7 @@ a missing or non-finite value prints as :data:`MISSING`, never "nan".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from desktop_app.core.texts import ANOMALY_PART, CLASSIFIER_PART
 
@@ -62,3 +63,20 @@ def case_scores(value: float | None, anomaly: float | None = None,
     if probability is not None:
         parts.append(f"{CLASSIFIER_PART} {fixed(probability, 3)}")
     return " · ".join(parts)
+
+
+def score_decimals(values: Iterable[float | None], *, significant: int = 4,
+                   most: int = 8) -> int:
+    """Decimals for printing ``values`` (scores and thresholds of one document) with one
+    rule: at least ``significant`` significant digits for the smallest non-zero value, and
+    more (up to ``most``) while two different values would print alike ("0.0682" twice for
+    a flagged score and its threshold)."""
+    finite = sorted({float(v) for v in values if _finite(v)})
+    nonzero = [abs(v) for v in finite if v != 0.0]
+    decimals = 2
+    if nonzero:
+        decimals = max(decimals, significant - 1 - math.floor(math.log10(min(nonzero))))
+    decimals = min(decimals, most)
+    while decimals < most and len({f"{v:.{decimals}f}" for v in finite}) < len(finite):
+        decimals += 1
+    return decimals

@@ -116,6 +116,9 @@ def report_context(session: Session, details: ReportDetails,
     context = ReportContext(case_id=details.case_id,
                             case_id_from_subfolder=details.case_id_from_subfolder,
                             clinician=details.clinician, full_paths=details.full_paths,
+                            history=details.history,
+                            body_site=details.body_site if details.single_case else "",
+                            lesion_id=details.lesion_id if details.single_case else "",
                             reviews=reviews, band_low=band,
                             show_patient=app_settings.show_patient_identity(),
                             **(site or {}))  # type: ignore[arg-type]
@@ -223,33 +226,38 @@ class Exporter(QObject):
 
         # The site profile and drift fields the reports print (set by the window).
         self.site_fields: Callable[[], dict[str, object]] = dict
-        # The case ID typed for a batch, and which batch (a new batch starts without one).
-        self._case_id, self._case_batch = "", -1
+        # The case ID and history typed for a batch, and which batch (a new batch starts
+        # without them).
+        self._case_id, self._history, self._case_batch = "", "", -1
 
-    def details(self) -> ReportDetails:
-        """The report details as they stand: this batch's case ID and the remembered rest."""
+    def details(self, single_case: bool = False) -> ReportDetails:
+        """The report details as they stand: this batch's case ID and history and the
+        remembered rest; ``single_case`` asks for one case's body site and lesion too."""
         clinician, full_paths, from_subfolder = app_settings.report_preferences()
-        case_id = self._case_id if self._case_batch == self._session.batch_id else ""
-        return ReportDetails(case_id, from_subfolder, clinician, full_paths)
+        same = self._case_batch == self._session.batch_id
+        return ReportDetails(self._case_id if same else "", from_subfolder, clinician,
+                             full_paths, self._history if same else "", single_case)
 
-    def _confirm_details(self) -> ReportDetails | None:
+    def _confirm_details(self, single_case: bool = False) -> ReportDetails | None:
         """The details the user confirms (the provider's dialog), kept for this batch."""
-        current = self.details()
+        current = self.details(single_case)
         ask = getattr(self.provider, "report_details", None)  # optional for a provider
         chosen = ask(self._widget, current) if ask is not None else current
         if chosen is None:
             return None
-        self._case_id, self._case_batch = chosen.case_id, self._session.batch_id
+        self._case_id, self._history = chosen.case_id, chosen.history
+        self._case_batch = self._session.batch_id
         app_settings.save_report_preferences(chosen.clinician, chosen.full_paths,
                                              chosen.case_id_from_subfolder)
         return chosen
 
     def _run(self, kind: ExportKind, path: str | Path | None, make: MakeWriter | None,
-             missing: str = "There are no results to export yet.") -> bool:
+             missing: str = "There are no results to export yet.",
+             single_case: bool = False) -> bool:
         if make is None:
             self.message.emit(missing, "warning")
             return False
-        details = self._confirm_details()
+        details = self._confirm_details(single_case)
         if details is None:
             return False
         write = make(report_context(self._session, details, self.site_fields()))
@@ -299,7 +307,8 @@ class Exporter(QObject):
         result = self.current()
         write = case_writer(self._session, result, self.opacity())
         kind = case_kind(result) if result is not None and write is not None else SUMMARY
-        return self._run(kind, path, write, "Select an analysed case to export its report.")
+        return self._run(kind, path, write, "Select an analysed case to export its report.",
+                         single_case=True)
 
     def export_all_reports(self, path: str | Path | None = None) -> bool:
         """Save the CSV, a case PDF per flagged or borderline image and the summary into a new folder

@@ -1,7 +1,10 @@
-"""What the reports say about the batch: case ID, clinician, paths (asked before an export).
+"""What the reports say about the batch: case ID, clinician, paths and the referral's
+history, body site and lesion (asked before an export).
 
-The case or patient ID belongs to one batch: a new batch starts without one.
-The clinician's name and the two options are remembered (settings). The dialog
+The case or patient ID and the clinical history belong to one batch: a new batch starts
+without them. Body site and lesion number belong to one case: they are asked only when a
+single case's PDF is exported (a DICOM input's own values come first). The clinician's name
+and the two options are remembered (settings). The dialog
 is shown by the path provider (``report_details``), so tests can script it; a
 provider without that method exports with the details as they stand.
 """
@@ -21,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.reports.context import MAX_FIELD_CHARS, clean_field
+from desktop_app.reports.context import MAX_FIELD_CHARS, MAX_HISTORY_CHARS, clean_field
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class ReportDetails:
     case_id_from_subfolder: bool = False
     clinician: str = ""
     full_paths: bool = False
+    history: str = ""  # clinical history line for the batch's case (the referral's)
+    single_case: bool = False  # exporting one case: body site and lesion are asked too
+    body_site: str = ""
+    lesion_id: str = ""
 
 
 class ReportDetailsDialog(QDialog):
@@ -50,6 +57,20 @@ class ReportDetailsDialog(QDialog):
         self.clinician_edit.setObjectName("ReportClinician")
         self.clinician_edit.setPlaceholderText("reviewing clinician (optional, remembered)")
         self.clinician_edit.setMaxLength(MAX_FIELD_CHARS)
+        self.history_edit = QLineEdit(details.history)
+        self.history_edit.setObjectName("ReportHistory")
+        self.history_edit.setPlaceholderText("clinical history for the referral, one line "
+                                             "(optional)")
+        self.history_edit.setMaxLength(MAX_HISTORY_CHARS)
+        self.body_site_edit = QLineEdit(details.body_site)
+        self.body_site_edit.setObjectName("ReportBodySite")
+        self.body_site_edit.setPlaceholderText("e.g. left upper back (optional)")
+        self.body_site_edit.setMaxLength(MAX_FIELD_CHARS)
+        self.lesion_edit = QLineEdit(details.lesion_id)
+        self.lesion_edit.setObjectName("ReportLesion")
+        self.lesion_edit.setPlaceholderText("lesion number (optional)")
+        self.lesion_edit.setMaxLength(MAX_FIELD_CHARS)
+        self._single_case = details.single_case
         self.full_paths = QCheckBox("Print full file paths")
         self.full_paths.setChecked(details.full_paths)
         self.full_paths.setToolTip("By default files are named relative to the opened folder: "
@@ -58,8 +79,14 @@ class ReportDetailsDialog(QDialog):
         form.addRow("Case / patient ID:", self.case_id_edit)
         form.addRow("", self.from_subfolder)
         form.addRow("Reviewing clinician:", self.clinician_edit)
+        form.addRow("Clinical history:", self.history_edit)
+        if details.single_case:  # one case's own facts (a batch's images differ)
+            form.addRow("Body site:", self.body_site_edit)
+            form.addRow("Lesion number:", self.lesion_edit)
         form.addRow("", self.full_paths)
-        note = QLabel("Printed on every page of the PDFs and in every CSV row.")
+        note = QLabel("Printed on every page of the PDFs and in every CSV row; the history, "
+                      "body site and lesion on the case reports. A DICOM image's own patient, "
+                      "body site and lesion are printed as its header gives them.")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -71,10 +98,15 @@ class ReportDetailsDialog(QDialog):
         layout.addWidget(buttons)
 
     def details(self) -> ReportDetails:
+        single = self._single_case
         return ReportDetails(clean_field(self.case_id_edit.text()),
                              self.from_subfolder.isChecked(),
                              clean_field(self.clinician_edit.text()),
-                             self.full_paths.isChecked())
+                             self.full_paths.isChecked(),
+                             clean_field(self.history_edit.text(), MAX_HISTORY_CHARS),
+                             single,
+                             clean_field(self.body_site_edit.text()) if single else "",
+                             clean_field(self.lesion_edit.text()) if single else "")
 
 
 def ask_report_details(parent: QWidget, details: ReportDetails) -> ReportDetails | None:

@@ -174,6 +174,8 @@ def write_batch_reports(
         raise ValueError(msg)
 
     from desktop_app.reports.pdf_report import (
+        CasePage,
+        case_order,
         case_page,
         write_case_page,
         write_cases_pdf,
@@ -182,12 +184,13 @@ def write_batch_reports(
     from desktop_app.reports.render import ensure_gui_app
 
     ensure_gui_app()
-    # Flagged first, then borderline: a cancelled run has written the most urgent ones.
-    flagged = [r for r in ordered if r.ok and context.triage(r) == DECISION_ANOMALOUS]
-    borderline = [r for r in ordered if r.ok and context.triage(r) == BORDERLINE]
-    cases = flagged + borderline
-    written.flagged, written.borderline = len(cases), len(borderline)
-    pages: list[tuple[str, dict, str]] = []  # (body, images, footer) of each case report, for the combined file
+    # In priority order (high, elevated), then score: a cancelled run has written the most
+    # urgent ones, and cases.pdf reads in the order a clinician works.
+    cases = case_order([r for r in ordered if r.ok and context.triage(r) in
+                        (DECISION_ANOMALOUS, BORDERLINE)], context)
+    written.flagged = len(cases)
+    written.borderline = sum(1 for r in cases if context.triage(r) == BORDERLINE)
+    pages: list[CasePage] = []  # each case report, laid out again in the combined file
     for done, result in enumerate(cases):
         if cancel is not None and cancel.is_set():
             written.cancelled = True
@@ -201,7 +204,8 @@ def write_batch_reports(
             continue
         target = out / case_pdf_name(result)
         written.case_pdfs[result.index] = write_case_page(
-            target, result, case_page(result, case, model.metadata, context=context))
+            target, result, case_page(result, case, model.metadata, context=context),
+            context.clinician)
         # The combined file keeps a small copy of each original (memory stays bounded).
         small = _thumbnail(case.original, COMBINED_MAX_SIDE)
         pages.append(case_page(result, replace(case, original=small), model.metadata,

@@ -1,55 +1,76 @@
-"""PDF reports: a summary of a batch and one case report per anomalous image.
+"""PDF reports: a batch summary and one case report (a referral letter) per flagged or
+borderline image.
 
-Drawn by Qt (QPdfWriter + QTextDocument, QtGui only) into memory, checked for
-a complete PDF structure (:func:`check_pdf_structure`: header, cross-reference
-table, trailer, ``%%EOF``), then written atomically by Python, so a full disk or
-a permission problem is reported with its cause and never leaves a truncated
-PDF in place. The
-heatmap uses the model's fixed scale (:mod:`desktop_app.core.heatmap`), the
-distribution plot is painted with QPainter (:mod:`desktop_app.reports.render`).
-Every report says plainly that DermScreen is a triage aid, not a diagnosis.
+Laid out by ReportLab's platypus (a layout engine made for documents): the summary's
+tables split only between rows and repeat their header row on every page
+(``Table(repeatRows=1)``), a heading stays with what follows it, and a case report is
+kept on one page (``KeepInFrame``), so a sign-off never lands on a page without its
+case's image and file name. The PDF is built in memory, checked for a complete
+structure (:func:`check_pdf_structure`) and written atomically, so a full disk never
+leaves a truncated PDF in place. Heatmaps use the model's fixed scale
+(:mod:`desktop_app.core.heatmap`); the distribution plot is painted by Qt
+(:mod:`desktop_app.reports.render`). Every report says plainly that DermScreen is a
+triage aid, not a diagnosis.
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import io
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRectF, QSizeF, Qt, QUrl
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QFontMetricsF,
-    QImage,
-    QPageLayout,
-    QPageSize,
-    QPainter,
-    QPdfWriter,
-    QTextDocument,
+import numpy as np
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    Image,
+    KeepInFrame,
+    KeepTogether,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
 )
 
 from desktop_app.core import number_format as nf
 from desktop_app.core import palette
-from desktop_app.core.decision_rules import BORDERLINE, BORDERLINE_RULE
+from desktop_app.core.decision_rules import (
+    BORDERLINE,
+    BORDERLINE_RULE,
+    PRIORITY_MEANING,
+    PRIORITY_ORDER,
+    priority,
+)
 from desktop_app.core.files import FileWriteError, write_bytes_atomic
-from desktop_app.core.heatmap import colorbar, overlay
+from desktop_app.core.heatmap import colorbar, evidence_in_field, field_of_view, overlay
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.operating_points import expected_words
 from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL, AnalysisResult
 from desktop_app.core.text_safety import undecodable_escaped
-from desktop_app.core.texts import DISCLAIMER, DISCLAIMER_SHORT
-from desktop_app.reports.context import ReportContext
-from desktop_app.reports.layout import keep_together
-from desktop_app.reports.render import (
-    distribution_plot,
-    ensure_gui_app,
-    float_to_rgb8,
-    qimage_from_rgb,
+from desktop_app.core.texts import (
+    ANOMALY_PART,
+    CLASSIFIER_PART,
+    DISCLAIMER,
+    DISCLAIMER_SHORT,
 )
+from desktop_app.reports.context import ReportContext
+from desktop_app.reports.render import distribution_plot, float_to_rgb8, png_bytes
 from desktop_app.version import app_version
 
 if TYPE_CHECKING:
@@ -58,99 +79,110 @@ if TYPE_CHECKING:
 # Rows listed in the summary PDF per group (flagged, borderline, not flagged, errors);
 # the CSV always holds every row, and the summary says how many it leaves to it.
 SUMMARY_MAX_ROWS = 1000
-_FOOTER_HEIGHT = 28  # document pixels kept free at the bottom of each page for the footer
 HEATMAP_OPACITY = 0.5
-_CONTENT_WIDTH = 680  # document pixels; the page is laid out at this width
-_CASE_IMAGE_BOX = 150  # a case report's image box (document pixels)
-_CASE_PLOT_WIDTH, _CASE_PLOT_HEIGHT = 600, 140  # its score plot
-_NOWRAP = " style='white-space:nowrap'"
-_RESOLUTION = 150  # dots per inch of the PDF's page geometry
-_CASE_SHRINK = (1.0, 0.9, 0.8, 0.7, 0.6)
-_FIT_MARGIN = "<p>&nbsp;</p><p>&nbsp;</p>"  # slack a case keeps below its sign-off  # sizes tried, largest first, to keep a case on one page
+_MARGIN = 15 * mm
+_FOOTER = 10 * mm  # kept free at the bottom of each page for the footer line
+_WIDTH = A4[0] - 2 * _MARGIN  # the text width (180 mm)
+_FRAME_HEIGHT = A4[1] - 2 * _MARGIN - _FOOTER
+_IMAGE_WIDTH = 55 * mm  # each of a case's three images (the old layout drew them 95 px wide)
+_JPEG_QUALITY = 90
+_CASE_PLOT_ASPECT = 0.15
+_HEADING_ROOM = 30 * mm  # room a summary heading needs below it: its header and first rows  # height / width of a case's score plot
+_GREY = colors.HexColor("#555555")
+_RULE = colors.HexColor("#b0b0b0")
+
+# The CSV's own names for the scores, printed beside their labels.
+CSV_SCORE, CSV_ANOMALY, CSV_PROBABILITY = "score", "anomaly_score", "classifier_probability"
+
+
+# --------------------------------------------------------------------------- text and fonts
+
+def _font_files() -> tuple[tuple[str, str], ...]:
+    """(regular, bold) TrueType pairs that cover accents and non-Latin file names."""
+    windir = os.environ.get("WINDIR", r"C:\Windows")
+    return (
+        ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+         "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+        ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
+        (os.path.join(windir, "Fonts", "arial.ttf"), os.path.join(windir, "Fonts", "arialbd.ttf")),
+        ("/System/Library/Fonts/Supplemental/Arial.ttf",
+         "/System/Library/Fonts/Supplemental/Arial Bold.ttf"),
+    )
+
+
+@functools.cache
+def _fonts() -> tuple[str, str, bool]:
+    """(regular, bold, unicode): a system TrueType font when there is one, else Helvetica
+    (Latin-1 only: other characters print as "?")."""
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    for regular, bold in _font_files():
+        if os.path.isfile(regular) and os.path.isfile(bold):
+            try:
+                pdfmetrics.registerFont(TTFont("DS-Sans", regular))
+                pdfmetrics.registerFont(TTFont("DS-Sans-Bold", bold))
+            except Exception:  # a damaged font file: try the next one
+                continue
+            addMapping("DS-Sans", 0, 0, "DS-Sans")
+            addMapping("DS-Sans", 1, 0, "DS-Sans-Bold")
+            addMapping("DS-Sans", 0, 1, "DS-Sans")
+            addMapping("DS-Sans", 1, 1, "DS-Sans-Bold")
+            return "DS-Sans", "DS-Sans-Bold", True
+    return "Helvetica", "Helvetica-Bold", False
 
 
 def _esc(value: object) -> str:
-    return html.escape(undecodable_escaped(value))
+    """Text for a Paragraph: undecodable bytes shown escaped, markup characters escaped."""
+    text = undecodable_escaped(value)
+    if not _fonts()[2]:
+        text = text.encode("latin-1", "replace").decode("latin-1")
+    return html.escape(text, quote=False)
+
+
+@functools.cache
+def _styles() -> dict[str, ParagraphStyle]:
+    regular, bold, _ = _fonts()
+    base = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
+    return {
+        "body": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5, textColor=_GREY),
+        "tiny": ParagraphStyle("tiny", parent=base, fontSize=6.5, leading=8, textColor=_GREY),
+        "label": ParagraphStyle("label", parent=base, fontName=bold),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=10),
+        "head": ParagraphStyle("head", parent=base, fontName=bold, fontSize=8, leading=10),
+        "num": ParagraphStyle("num", parent=base, fontSize=8, leading=10, alignment=2),
+        "h1": ParagraphStyle("h1", parent=base, fontName=bold, fontSize=15, leading=19),
+        "h2": ParagraphStyle("h2", parent=base, fontName=bold, fontSize=11, leading=14,
+                             spaceBefore=5, spaceAfter=2),
+        "caption": ParagraphStyle("caption", parent=base, fontSize=7.5, leading=9.5,
+                                  alignment=1),
+        "badge": ParagraphStyle("badge", parent=base, fontName=bold, fontSize=13, leading=16,
+                                alignment=2),
+    }
+
+
+def _p(markup: str, style: str = "body") -> Paragraph:
+    return Paragraph(markup, _styles()[style])
 
 
 def _report_time() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str,
-                verified: bool) -> list[tuple[str, str]]:
-    check = ("matches its .sha256 file" if verified else
-             f"<b style='color:{palette.ALERT_TEXT}'>UNVERIFIED MODEL</b>: no .sha256 file vouched for it")
-    return [
-        ("Model", f"{_esc(meta.model_name)} {_esc(meta.model_version)}"),
-        ("Model SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(model_sha256)}</span>"),
-        ("Model file", check),
-        ("Execution provider", _esc(provider)),
-        ("DermScreen version", _esc(app_version())),
-    ]
+def _dicom_date(value: str) -> str:
+    """``20261203`` -> ``2026-12-03`` (other text as it is)."""
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if re.fullmatch(r"\d{8}", value) else value
 
 
-def _threshold_rows(meta: ModelMetadata, threshold: float) -> list[tuple[str, str]]:
-    """The threshold and what to expect there: the operating-point panel's own sentences."""
-    stats = meta.benign_stats
-    test, validation, data = expected_words(meta, threshold)
-    return [
-        ("Threshold", f"{nf.score(threshold)} (alpha {nf.fixed(stats.alpha_for(threshold), 2)})"),
-        ("Expected at this threshold", f"{_esc(test)} {_esc(validation)}<br>"
-                                       f"<span style='color:#555'>{_esc(data)}</span>"),
-    ]
+def _person_name(value: str) -> str:
+    """A DICOM person name ``Doe^Jane`` as ``Doe, Jane``."""
+    parts = [p for p in value.split("^") if p]
+    return f"{parts[0]}, {' '.join(parts[1:])}" if len(parts) > 1 else value
 
 
-def _site_rows(context: ReportContext) -> list[tuple[str, str]]:
-    """The active site profile and the batch's drift check, when there is one."""
-    rows = []
-    if context.site_profile:
-        rows.append(("Site calibration", "<br>".join(_esc(w) for w in context.site_words)
-                     or _esc(context.site_profile)))
-    if context.batch_drift:
-        colour = palette.ALERT_TEXT if context.batch_drift == "out of range" else "#555555"
-        text = f"<b style='color:{colour}'>{_esc(context.batch_drift.upper())}</b>"
-        if context.drift_words:
-            text += f" {_esc(context.drift_words)}"
-        rows.append(("Batch drift check", text))
-    return rows
-
-
-def _case_rows(context: ReportContext) -> list[tuple[str, str]]:
-    case = _esc(context.case_id) or "&ndash; (not given)"
-    if context.case_id_from_subfolder:
-        case = f"each image's subfolder (images directly in the opened folder: {case})"
-    return [
-        ("Case / patient ID", case),
-        ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
-    ]
-
-
-def _signoff_html(context: ReportContext) -> str:
-    name = _esc(context.clinician) or "_" * 28
-    return (
-        "<p></p><table cellspacing='0' cellpadding='6' width='100%'><tr>"
-        f"<td>Reviewed by: <b>{name}</b></td><td>Signature: {'_' * 24}</td>"
-        f"<td>Date: {'_' * 14}</td></tr></table>"
-    )
-
-
-def _table(rows: Sequence[tuple[str, str]]) -> str:
-    body = "".join(
-        f"<tr><td style='padding:2px 8px 2px 0'><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
-    )
-    return f"<table cellspacing='0' cellpadding='2'>{body}</table>"
-
-
-def _disclaimer_html() -> str:
-    return (
-        "<table width='100%' cellpadding='6' style='background-color:#fff4d6'><tr><td>"
-        f"<b>Triage aid, not a diagnosis.</b> {_esc(DISCLAIMER)}</td></tr></table>"
-    )
-
-
-_DECISION_COLOR = {decision: text for decision, (_fill, text) in palette.DECISION_COLORS.items()}
-
+# --------------------------------------------------------------------------- the PDF file
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 
@@ -184,9 +216,186 @@ def check_pdf_structure(data: bytes) -> None:
         raise ValueError(msg)
 
 
-def _decision_html(result: AnalysisResult, context: ReportContext) -> str:
-    color = _DECISION_COLOR.get(context.triage(result), "#666666")
-    return f"<b style='color:{color}'>{_esc(context.triage_label(result).upper())}</b>"
+class _Footer(Flowable):
+    """Takes no room; sets the footer text of the page it lands on and those after it
+    (the combined case file names each page's own case)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def wrap(self, _w: float, _h: float) -> tuple[float, float]:
+        return 0, 0
+
+    def draw(self) -> None:
+        self.canv._ds_footer = self.text  # type: ignore[attr-defined]
+
+
+def _canvas_class(footer: str) -> type[Canvas]:
+    """A canvas that ends every page with its footer and "Page n of N" (known at the end)."""
+
+    class FooterCanvas(Canvas):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self._ds_footer = footer
+            self._ds_pages: list[dict] = []
+
+        def showPage(self) -> None:  # noqa: N802 (ReportLab's name)
+            self._ds_pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._ds_pages)
+            for number, state in enumerate(self._ds_pages, start=1):
+                self.__dict__.update(state)
+                self._draw_footer(number, total)
+                Canvas.showPage(self)
+            Canvas.save(self)
+
+        def _draw_footer(self, number: int, total: int) -> None:
+            regular = _fonts()[0]
+            from reportlab.pdfbase.pdfmetrics import stringWidth
+
+            y = _MARGIN
+            self.setStrokeColor(_RULE)
+            self.setLineWidth(0.5)
+            self.line(_MARGIN, y + 4 * mm, _MARGIN + _WIDTH, y + 4 * mm)
+            self.setFillColor(_GREY)
+            self.setFont(regular, 7)
+            right = f"Page {number} of {total}"
+            self.drawRightString(_MARGIN + _WIDTH, y + 1 * mm, right)
+            text = html.unescape(_esc(self._ds_footer))
+            room = _WIDTH - stringWidth(right, regular, 7) - 6 * mm
+            while text and stringWidth(text, regular, 7) > room:
+                text = text[:-2] + "…"
+            self.drawString(_MARGIN, y + 1 * mm, text)
+
+    return FooterCanvas
+
+
+def _write_document(target: Path, title: str, story: list[Flowable], footer: str,
+                    author: str = "") -> Path:
+    """Lay ``story`` out on A4 pages into ``target`` (each page ends with ``footer`` and
+    "Page n of N"); built in memory, checked and written atomically."""
+    buffer = io.BytesIO()
+    doc = BaseDocTemplate(buffer, pagesize=A4, leftMargin=_MARGIN, rightMargin=_MARGIN,
+                          topMargin=_MARGIN, bottomMargin=_MARGIN, title=title,
+                          author=author, creator=f"DermScreen {app_version()}",
+                          subject=DISCLAIMER_SHORT)
+    frame = Frame(_MARGIN, _MARGIN + _FOOTER, _WIDTH, _FRAME_HEIGHT, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
+    try:
+        doc.build(story, canvasmaker=_canvas_class(footer))
+    except Exception as exc:  # a layout that cannot be drawn must not pass as a report
+        raise FileWriteError(target.parent,
+                             f"{target.name}: the PDF could not be laid out ({exc})") from exc
+    pdf = buffer.getvalue()
+    try:
+        check_pdf_structure(pdf)
+    except ValueError as exc:
+        raise FileWriteError(
+            target.parent, f"{target.name}: an incomplete PDF was produced ({exc})"
+        ) from None
+    return write_bytes_atomic(target, pdf)
+
+
+def _footer(kind: str, context: ReportContext, case_id: str = "", file_name: str = "") -> str:
+    case = case_id or context.case_id
+    return " · ".join(x for x in (f"DermScreen {app_version()} {kind}",
+                                  f"Case {case}" if case else "",
+                                  file_name, DISCLAIMER_SHORT) if x)
+
+
+# --------------------------------------------------------------------------- shared blocks
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    from PIL import Image as PilImage
+
+    buffer = io.BytesIO()
+    PilImage.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(
+        buffer, format="JPEG", quality=_JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+def _picture(data: bytes, width: float, aspect: float) -> Image:
+    """An image flowable ``width`` wide, ``aspect`` = height / width."""
+    return Image(io.BytesIO(data), width=width, height=width * aspect)
+
+
+def _kv(rows: Sequence[tuple[str, str]], label_width: float = 38 * mm,
+        style: str = "body") -> Table:
+    """A two-column table of (label, value) markup."""
+    label_style = "label" if style == "body" else style
+    data = [[_p(f"<b>{k}</b>", label_style), _p(v, style)] for k, v in rows]
+    table = Table(data, colWidths=[label_width, _WIDTH - label_width], hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+                               ("TOPPADDING", (0, 0), (-1, -1), 1),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+    return table
+
+
+def _kv_pairs(short: Sequence[tuple[str, str]], long: Sequence[tuple[str, str]],
+              style: str = "tiny") -> Table:
+    """Small print: short (label, value) pairs two to a line, then the long ones a line
+    each (the technical appendix)."""
+    short = list(short) + [("", "")] * (len(short) % 2)
+    rows = [[_p(f"<b>{k}</b>", style), _p(v, style), _p(f"<b>{k2}</b>" if k2 else "", style),
+             _p(v2, style)] for (k, v), (k2, v2) in zip(short[::2], short[1::2], strict=True)]
+    first_long = len(rows)
+    rows += [[_p(f"<b>{k}</b>", style), _p(v, style), "", ""] for k, v in long]
+    table = Table(rows, colWidths=[30 * mm, 62 * mm, 28 * mm, _WIDTH - 130 * mm],
+                  hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("TOPPADDING", (0, 0), (-1, -1), 0.5),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5),
+                               *[("SPAN", (1, r), (3, r)) for r in range(first_long,
+                                                                           len(rows))]]))
+    return table
+
+
+def _fit(header: str, number: str = "") -> float:
+    """A table column's width: its longest header word (bold) and ``number``, with padding."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    regular, bold, _ = _fonts()
+    widest = max([stringWidth(w, bold, 8) for w in header.split()] + [
+        stringWidth(number, regular, 8)])
+    return widest + 8
+
+
+def _boxed(content: Flowable | list[Flowable], fill: str, border: str = "#d9c48a") -> Table:
+    """``content`` in a shaded box the text's width (a one-cell table: never split)."""
+    table = Table([[content]], colWidths=[_WIDTH], hAlign="LEFT")
+    table.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(fill)),
+                               ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor(border)),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                               ("RIGHTPADDING", (0, 0), (-1, -1), 5)]))
+    return table
+
+
+def _disclaimer() -> Table:
+    rest = DISCLAIMER.removeprefix(DISCLAIMER_SHORT)
+    return _boxed(_p(f"<b>{_esc(DISCLAIMER_SHORT)}</b>{_esc(rest)}", "small"), "#fff4d6")
+
+
+def _signoff(context: ReportContext, reviewer: str = "") -> Table:
+    """Reviewed by / signature / date lines (the named clinician printed when known)."""
+    name = _esc(reviewer or context.clinician) or "_" * 26
+    table = Table([[_p(f"Reviewed by: <b>{name}</b>"), _p("Signature: " + "_" * 22),
+                    _p("Date: " + "_" * 14)]], colWidths=[_WIDTH * 0.42, _WIDTH * 0.34,
+                                                           _WIDTH * 0.24], hAlign="LEFT")
+    table.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("TOPPADDING", (0, 0), (-1, -1), 8),
+                               ("LINEABOVE", (0, 0), (-1, 0), 0.5, _RULE)]))
+    return table
+
+
+_DECISION_COLOR = {decision: text for decision, (_fill, text) in palette.DECISION_COLORS.items()}
+_DECISION_FILL = {decision: fill for decision, (fill, _text) in palette.DECISION_COLORS.items()}
 
 
 def _review_text(result: AnalysisResult, context: ReportContext) -> tuple[str, str]:
@@ -197,109 +406,292 @@ def _review_text(result: AnalysisResult, context: ReportContext) -> tuple[str, s
     return ("yes" if review[0] else "no"), review[1]
 
 
-def _page_layout() -> QPageLayout:
-    return QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
-                       QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
+def _is_combined(results: Sequence[AnalysisResult]) -> bool:
+    return any(r.probability is not None or r.anomaly_score is not None for r in results)
 
 
-def _laid_out(body: str, images: dict[str, QImage]) -> tuple[QTextDocument, QFont]:
-    """``body`` laid out on the report's pages, headings kept with what follows them.
-
-    Laid out at a fixed width with the page's aspect ratio, so the layout does not
-    depend on the printer resolution; the footer's strip stays free.
-    """
-    doc = QTextDocument()
-    font = QFont()
-    font.setPointSizeF(9.5)
-    doc.setDefaultFont(font)
-    doc.setHtml(body)
-    for name, image in images.items():
-        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
-    rect = _page_layout().paintRectPixels(_RESOLUTION)
-    text_h = _CONTENT_WIDTH * rect.height() / rect.width() - _FOOTER_HEIGHT
-    doc.setPageSize(QSizeF(_CONTENT_WIDTH, text_h))
-    keep_together(doc, text_h)  # no heading stranded at the foot of a page
-    return doc, font
+def score_label(combined: bool) -> str:
+    """The deciding score's name: a combined model's combination, or the CAE's own error."""
+    return "Combined score" if combined else "CAE anomaly score"
 
 
-def page_count(body: str, images: dict[str, QImage]) -> int:
-    """How many pages ``body`` takes as a report."""
-    ensure_gui_app()
-    return max(1, _laid_out(body, images)[0].pageCount())
+def _model_rows(meta: ModelMetadata, model_sha256: str, provider: str,
+                verified: bool) -> list[tuple[str, str]]:
+    check = ("matches its .sha256 file" if verified else
+             f"<font color='{palette.ALERT_TEXT}'><b>UNVERIFIED MODEL</b></font>: "
+             "no .sha256 file vouched for it")
+    return [
+        ("Model", f"{_esc(meta.model_name)} {_esc(meta.model_version)}"),
+        ("Model SHA-256", _esc(model_sha256)),
+        ("Model file", check),
+        ("Execution provider", _esc(provider)),
+        ("DermScreen version", _esc(app_version())),
+    ]
 
 
-def _write_document(target: Path, title: str, body: str, images: dict[str, QImage],
-                    footer: str) -> Path:
-    """Lay out ``body`` (HTML) with ``images`` (name -> QImage) on A4 pages into ``target``.
-
-    Every page ends with ``footer`` and "Page n of N", drawn below the laid-out text.
-    Qt renders into memory; the bytes are checked (:func:`check_pdf_structure`)
-    and then written atomically, so a write error names its cause (no space left
-    on device, permission denied) and an incomplete PDF never replaces a file.
-    """
-    ensure_gui_app()
-    buffer = QBuffer()
-    if not buffer.open(QIODevice.OpenModeFlag.WriteOnly):
-        raise FileWriteError(target.parent, f"{target.name}: Qt could not open a memory buffer")
-    try:
-        writer = QPdfWriter(buffer)
-        writer.setPageLayout(_page_layout())
-        writer.setResolution(_RESOLUTION)
-        writer.setTitle(title)
-        writer.setCreator(f"DermScreen {app_version()}")
-        doc, font = _laid_out(body, images)
-        rect = writer.pageLayout().paintRectPixels(writer.resolution())
-        scale = rect.width() / _CONTENT_WIDTH
-        page_h = _CONTENT_WIDTH * rect.height() / rect.width()
-        text_h = page_h - _FOOTER_HEIGHT
-        pages = max(1, doc.pageCount())
-        painter = QPainter()
-        if not painter.begin(writer):
-            raise FileWriteError(target.parent, f"{target.name}: Qt could not start the PDF")
-        try:
-            small = QFont(font)
-            small.setPixelSize(10)  # document pixels, like the layout: metrics match the drawing
-            for page in range(pages):
-                if page:
-                    writer.newPage()
-                painter.save()
-                painter.scale(scale, scale)
-                painter.save()
-                painter.translate(0, -page * text_h)
-                doc.drawContents(painter, QRectF(0, page * text_h, _CONTENT_WIDTH, text_h))
-                painter.restore()
-                painter.setFont(small)
-                painter.setPen(QColor("#555555"))
-                line = QRectF(0, page_h - _FOOTER_HEIGHT + 8, _CONTENT_WIDTH, _FOOTER_HEIGHT - 8)
-                painter.drawLine(line.topLeft(), line.topRight())
-                number = f"Page {page + 1} of {pages}"
-                metrics = QFontMetricsF(small)
-                left = metrics.elidedText(footer, Qt.TextElideMode.ElideRight,
-                                          line.width() - metrics.horizontalAdvance(number) - 24)
-                painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 left)
-                painter.drawText(line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                                 number)
-                painter.restore()
-        finally:
-            painter.end()
-        del writer  # ends the PDF: cross-reference table and trailer
-        pdf = bytes(buffer.data().data())
-    finally:
-        buffer.close()
-    try:
-        check_pdf_structure(pdf)
-    except ValueError as exc:
-        raise FileWriteError(
-            target.parent, f"{target.name}: Qt produced an incomplete PDF ({exc})"
-        ) from None
-    return write_bytes_atomic(target, pdf)
+def _site_rows(context: ReportContext) -> list[tuple[str, str]]:
+    """The active site profile and the batch's drift check, when there is one."""
+    rows = []
+    if context.site_profile:
+        rows.append(("Site calibration", "<br/>".join(_esc(w) for w in context.site_words)
+                     or _esc(context.site_profile)))
+    if context.batch_drift:
+        colour = palette.ALERT_TEXT if context.batch_drift == "out of range" else "#555555"
+        text = f"<font color='{colour}'><b>{_esc(context.batch_drift.upper())}</b></font>"
+        if context.drift_words:
+            text += f" {_esc(context.drift_words)}"
+        rows.append(("Batch drift check", text))
+    return rows
 
 
-def _footer(kind: str, context: ReportContext, case_id: str = "") -> str:
-    case = case_id or context.case_id
-    return " · ".join(x for x in (f"DermScreen {app_version()} {kind}",
-                                  f"Case {case}" if case else "", DISCLAIMER_SHORT) if x)
+def _expected_rows(meta: ModelMetadata, threshold: float, fmt: Callable[[float | None], str]
+                   ) -> list[tuple[str, str]]:
+    """The threshold and what to expect there: the operating-point panel's own sentences."""
+    stats = meta.benign_stats
+    test, validation, data = expected_words(meta, threshold)
+    return [
+        ("Threshold", f"{fmt(threshold)} (alpha {nf.fixed(stats.alpha_for(threshold), 2)})"),
+        ("Expected at this threshold", f"{_esc(test)} {_esc(validation)}<br/>"
+                                       f"<font color='#555555'>{_esc(data)}</font>"),
+    ]
+
+
+# --------------------------------------------------------------------------- case report
+
+@dataclass(frozen=True)
+class CasePage:
+    """A case report ready to be laid out, alone or in the combined file: its images as
+    encoded bytes (small) and a function making fresh flowables each time."""
+
+    result: AnalysisResult
+    story: Callable[[], list[Flowable]]
+    footer: str
+
+
+def _legend(vmax: float, words: str, width: float) -> list[Flowable]:
+    bar = np.ascontiguousarray(np.rot90(colorbar(256, 8), k=-1))  # left = 0, right = vmax
+    return [_picture(png_bytes(bar), width, 3 * mm / width),
+            Table([[_p("0", "tiny"), _p(words, "tiny"), _p(f"&ge; {nf.number(vmax, '.3g')}",
+                                                                "tiny")]],
+                  colWidths=[5 * mm, width - 17 * mm, 12 * mm], hAlign="LEFT",
+                  style=TableStyle([("ALIGN", (2, 0), (2, 0), "RIGHT"),
+                                    ("ALIGN", (1, 0), (1, 0), "CENTER"),
+                                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                                    ("TOPPADDING", (0, 0), (-1, -1), 0)]))]
+
+
+def _blend_rgba(original: np.ndarray, rgba: np.ndarray, opacity: float) -> np.ndarray:
+    """``rgba`` (any size) over ``original`` at ``opacity`` where its alpha is set."""
+    import cv2
+
+    height, width = original.shape[:2]
+    if rgba.shape[:2] != (height, width):
+        rgba = cv2.resize(rgba, (width, height), interpolation=cv2.INTER_LINEAR)
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0 * float(np.clip(opacity, 0.0, 1.0))
+    out = original.astype(np.float32) * (1 - alpha) + rgba[..., :3].astype(np.float32) * alpha
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def case_page(
+    result: AnalysisResult,
+    case: CaseImages,
+    metadata: ModelMetadata,
+    *,
+    opacity: float = HEATMAP_OPACITY,
+    context: ReportContext | None = None,
+) -> CasePage:
+    """A case report: who and what (identity, body site, lesion, history, urgency), the
+    decision and each score by the CSV's name, the original beside the CAE heatmap and the
+    classifier's evidence map (each with its own legend), the score on the benign
+    distribution, the review and sign-off, and a small technical appendix."""
+    threshold = result.threshold if result.threshold is not None else metadata.threshold
+    context = (context or ReportContext()).for_model(metadata, threshold)
+    stats = metadata.benign_stats
+    combined = _is_combined([result])
+    decimals = nf.score_decimals([result.score, threshold, result.anomaly_score,
+                                  context.band_low])
+
+    def fmt(value: float | None) -> str:
+        return nf.fixed(value, decimals)
+
+    # Images: encoded once here, so the page can be laid out again cheaply.
+    oh, ow = case.original.shape[:2]
+    aspect = oh / ow
+    original = _jpeg(case.original)
+    vmax = metadata.heatmap_vmax
+    heat = _jpeg(overlay(case.original, case.error_map, vmax, opacity)) if vmax > 0 else b""
+    evidence, evidence_vmax = b"", 0.0
+    if case.evidence_map is not None:
+        rgba, evidence_vmax = evidence_in_field(case.evidence_map,
+                                                field_of_view(case.model_input))
+        evidence = _jpeg(_blend_rgba(case.original, rgba, max(opacity, 0.6)))
+    reconstruction = _jpeg(float_to_rgb8(case.reconstruction))
+    plot = png_bytes(distribution_plot(stats, threshold, score=result.score, width=1200,
+                                       height=round(1200 * _CASE_PLOT_ASPECT),
+                                       score_name=score_label(combined)))
+
+    triage = context.triage(result)
+    tier = priority(result, context.band_low)
+    who = context.referral_of(result)
+    reviewed, note = _review_text(result, context)
+    reviewer, reviewed_at = context.review_by_of(result)
+    path = context.shown_path(result)
+    footer = _footer("case report", context, who["case_id"] or who["patient_id"],
+                     result.path.name)
+
+    def story() -> list[Flowable]:
+        none = "<font color='#777777'>not given</font>"
+        colour = _DECISION_COLOR.get(triage, "#666666")
+        header = Table(
+            [[[_p("Dermoscopy triage report", "h1"),
+               _p("for dermatology review (referral) &middot; written by DermScreen "
+                  f"{_esc(app_version())}", "small")],
+              [_p(f"<font color='{colour}'>{_esc(context.triage_label(result).upper())}</font>",
+                  "badge"),
+               _p(f"Urgency: <b>{_esc(tier.upper() or '-')}</b>", "num")]]],
+            colWidths=[_WIDTH * 0.66, _WIDTH * 0.34], hAlign="LEFT")
+        header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                                    ("BACKGROUND", (1, 0), (1, 0),
+                                     colors.HexColor(_DECISION_FILL.get(triage, "#eeeeee")))]))
+
+        # Who and what: two label/value pairs per line.
+        name = _person_name(who["patient_name"])
+        pairs = [
+            ("Patient ID", _esc(who["patient_id"]) or none),
+            ("Patient name", _esc(name) or none),
+            ("Birth date", _esc(_dicom_date(who["patient_birth_date"])) or none),
+            ("Case ID", _esc(who["case_id"]) or none),
+            ("Body site", _esc(who["body_site"]) or none),
+            ("Lesion", _esc(who["lesion_id"]) or none),
+            ("Image date", _esc(_dicom_date(who["study_date"])) or
+             _esc(result.analysed_at[:10]) + " <font color='#777777'>(analysed)</font>"),
+            ("Report date", _report_time()),
+        ]
+        cells = [[_p(f"<b>{k}</b>", "label"), _p(v), _p(f"<b>{k2}</b>", "label"), _p(v2)]
+                 for (k, v), (k2, v2) in zip(pairs[::2], pairs[1::2], strict=True)]
+        cells.append([_p("<b>Image file</b>", "label"), _p(_esc(path)), "", ""])
+        cells.append([_p("<b>Clinical history</b>", "label"),
+                      _p(_esc(who["history"]) or none), "", ""])
+        cells.append([_p("<b>Clinician</b>", "label"),
+                      _p(_esc(reviewer or context.clinician) or none), "", ""])
+        identity = Table(cells, colWidths=[32 * mm, 58 * mm, 28 * mm, _WIDTH - 118 * mm],
+                         hAlign="LEFT")
+        span_rows = range(len(pairs) // 2, len(cells))
+        identity.setStyle(TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            *[("SPAN", (1, r), (3, r)) for r in span_rows]]))
+
+        # The finding: each score by the name the window and the CSV give it.
+        scores = [
+            (f"<b>{score_label(combined)}</b> (decides)", fmt(result.score), CSV_SCORE),
+            ("Threshold", fmt(threshold), "threshold"),
+        ]
+        if combined:
+            scores += [
+                (f"part: {_esc(ANOMALY_PART)}", fmt(result.anomaly_score), CSV_ANOMALY),
+                (f"part: {_esc(CLASSIFIER_PART)}", nf.fixed(result.probability, 3),
+                 CSV_PROBABILITY),
+            ]
+        scores += [
+            ("z against benign validation", nf.signed(result.z), "z"),
+            ("Benign validation scores at or below this score",
+             f"{nf.number(result.percentile, '.1f')} %", "percentile"),
+        ]
+        finding = Table([[_p("<b>Measure</b>", "head"), _p("<b>Value</b>", "head"),
+                          _p("<b>CSV column</b>", "head")]]
+                        + [[_p(k, "cell"), _p(v, "cell"),
+                            _p(f"<font face='Courier'>{c}</font>", "cell")]
+                           for k, v, c in scores],
+                        colWidths=[100 * mm, 38 * mm, _WIDTH - 138 * mm], hAlign="LEFT")
+        finding.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 0.5, _RULE),
+                                     ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                     ("TOPPADDING", (0, 0), (-1, -1), 1),
+                                     ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+        decision_words = (f"<b>Decision: <font color='{colour}'>"
+                          f"{_esc(context.triage_label(result).upper())}</font></b> &middot; "
+                          f"urgency {_esc(PRIORITY_MEANING.get(tier, 'not ranked'))}")
+
+        # Images, each with its own caption and legend.
+        width = _IMAGE_WIDTH
+        columns: list[list[Flowable]] = [[_picture(original, width, aspect),
+                                          _p("Original image", "caption")]]
+        if heat:
+            columns.append([_picture(heat, width, aspect),
+                            _p("CAE heatmap: what the benign-only autoencoder could not "
+                               "reconstruct", "caption"),
+                            *_legend(vmax, "reconstruction error, fixed scale", width)])
+        else:
+            columns.append([_p("<i>the model carries no heatmap scale</i>", "caption")])
+        if evidence:
+            columns.append([_picture(evidence, width, aspect),
+                            _p("Classifier evidence map: evidence towards malignant",
+                               "caption"),
+                            *_legend(evidence_vmax, "evidence (logit), this case's scale",
+                                     width)])
+        else:
+            columns.append([_picture(reconstruction, width, 1.0),
+                            _p("Reconstruction (what the autoencoder expects)", "caption")])
+        pictures = Table([columns], colWidths=[_WIDTH / 3] * 3, hAlign="LEFT")
+        pictures.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                      ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                                      ("LEFTPADDING", (0, 0), (-1, -1), 2),
+                                      ("RIGHTPADDING", (0, 0), (-1, -1), 2)]))
+
+        review: list[Flowable] = []
+        if reviewed:
+            when = " ".join(p for p in (f"by {_esc(reviewer)}" if reviewer else "",
+                                        _esc(reviewed_at.replace("T", " ")[:16] + " UTC")
+                                        if reviewed_at else "") if p)
+            review.append(_kv([("Reviewed in the app", f"{reviewed} {when}".strip()),
+                               ("Clinician's note", _esc(note) or "&ndash;")]))
+
+        model_rows = dict(_model_rows(metadata, result.model_sha256, result.provider,
+                                      result.model_verified))
+        threshold_row, expected_row = _expected_rows(metadata, threshold, fmt)
+        appendix = _kv_pairs(
+            [("Model", model_rows["Model"]),
+             ("Execution provider", model_rows["Execution provider"]),
+             ("Model file", model_rows["Model file"]),
+             ("DermScreen version", model_rows["DermScreen version"]),
+             threshold_row, ("Analysed", _esc(result.analysed_at))],
+            [("Image SHA-256", _esc(result.image_sha256)),
+             ("Model SHA-256", model_rows["Model SHA-256"]), expected_row,
+             *_site_rows(context),
+             *([("DICOM study / instance", f"{_esc(result.dicom.study_instance_uid)} / "
+                                           f"{_esc(result.dicom.sop_instance_uid)}")]
+               if result.dicom is not None else [])])
+
+        body: list[Flowable] = [
+            header, Spacer(1, 1 * mm), _disclaimer(), Spacer(1, 2 * mm), identity,
+            _p("Finding", "h2"), _p(decision_words),
+            *([_p(_esc(BORDERLINE_RULE), "small")] if triage == BORDERLINE else []),
+            Spacer(1, 1 * mm), finding, Spacer(1, 1 * mm), pictures,
+            _p("Score against the benign validation distribution", "h2"),
+            _picture(plot, _WIDTH * 0.8, _CASE_PLOT_ASPECT),
+            _p(f"Bars: {stats.n} benign validation scores (mean {fmt(stats.mean)}, sd "
+               f"{fmt(stats.sd)}); dashed line: the threshold; solid line: this image "
+               f"({score_label(combined).lower()}).", "small"),
+            *review, _signoff(context, reviewer),
+            Spacer(1, 2 * mm),
+            _boxed([_p("<b>Technical appendix</b>", "tiny"), appendix], "#f4f4f4", "#d0d0d0"),
+        ]
+        # One page, always: everything shrinks together (images first to go small) rather
+        # than a sign-off landing on a page without its case's image and file name.
+        return [_Footer(footer), KeepInFrame(_WIDTH, _FRAME_HEIGHT - 2, body, mode="shrink")]
+
+    return CasePage(result, story, footer)
+
+
+def write_case_page(target: str | Path, result: AnalysisResult, page: CasePage,
+                    author: str = "") -> Path:
+    """A case report from its :func:`case_page`."""
+    return _write_document(Path(target), f"DermScreen case report {result.path.name}",
+                           page.story(), page.footer, author)
 
 
 def write_case_pdf(
@@ -311,147 +703,38 @@ def write_case_pdf(
     opacity: float = HEATMAP_OPACITY,
     context: ReportContext | None = None,
 ) -> Path:
-    """One case: original, heatmap overlay, reconstruction, score on the benign distribution.
-
-    ``context``: case ID, clinician, how the file is named, its review.
-    """
-    return write_case_page(target, result,
-                           case_page(result, case, metadata, opacity=opacity, context=context))
+    """One case's report (see :func:`case_page`)."""
+    context = context or ReportContext()
+    return write_case_page(target, result, case_page(result, case, metadata, opacity=opacity,
+                                                     context=context), context.clinician)
 
 
-def write_case_page(target: str | Path, result: AnalysisResult,
-                    page: tuple[str, dict[str, QImage], str]) -> Path:
-    """A case report from its :func:`case_page`."""
-    body, images, footer = page
-    return _write_document(Path(target), f"DermScreen case {result.path.name}", body, images,
-                           footer)
+def case_order(results: Sequence[AnalysisResult], context: ReportContext
+               ) -> list[AnalysisResult]:
+    """Cases as a clinician works through them: priority tier first (high, elevated,
+    routine), then the highest score, then input order."""
+    return sorted(results, key=lambda r: (-PRIORITY_ORDER[priority(r, context.band_low)],
+                                          -(r.score if r.score is not None else -np.inf),
+                                          r.index))
 
 
-def case_page(
-    result: AnalysisResult,
-    case: CaseImages,
-    metadata: ModelMetadata,
-    *,
-    opacity: float = HEATMAP_OPACITY,
-    context: ReportContext | None = None,
-) -> tuple[str, dict[str, QImage], str]:
-    """A case report's page: (HTML sized to one page when it can be, its images, footer)."""
-    threshold = result.threshold if result.threshold is not None else metadata.threshold
-    context = (context or ReportContext()).for_model(metadata, threshold)
-    stats = metadata.benign_stats
-    vmax = metadata.heatmap_vmax
-    images: dict[str, QImage] = {
-        "img:original": qimage_from_rgb(case.original),
-        "img:reconstruction": qimage_from_rgb(float_to_rgb8(case.reconstruction)),
-        # Drawn at the shape it is shown at, so its labels are not squashed.
-        "img:plot": distribution_plot(stats, threshold, score=result.score, width=900,
-                                      height=900 * _CASE_PLOT_HEIGHT // _CASE_PLOT_WIDTH),
-    }
-    oh, ow = case.original.shape[:2]
-    # Original and overlay share a box, aspect ratio kept; the box and the plot are sized so
-    # that a case is one page (a half-empty second page holding only the plot reads poorly).
-    if vmax > 0:
-        images["img:overlay"] = qimage_from_rgb(overlay(case.original, case.error_map, vmax, opacity))
-        images["img:colorbar"] = qimage_from_rgb(colorbar(128, 12))
-        heat_cell = (
-            "<img src='img:overlay' width='@W@' height='@H@'>"
-            "<img src='img:colorbar' width='10' height='@H@'>"
-        )
-        heat_caption = f"Heatmap, fixed scale: brightest = error &ge; {nf.number(vmax, '.3g')}"
-    else:
-        heat_cell = "<i>the model carries no heatmap scale</i>"
-        heat_caption = "Heatmap unavailable"
-    case_id = context.case_id_of(result)
-    reviewed, note = _review_text(result, context)
-    reviewer, reviewed_at = context.review_by_of(result)
-    when = " ".join(p for p in (f"by {_esc(reviewer)}" if reviewer else "",
-                                _esc(reviewed_at.replace("T", " ")[:16] + " UTC")
-                                if reviewed_at else "") if p)
-    review_rows = [] if not reviewed else [
-        ("Reviewed in the app", f"{reviewed} {when}".strip()),
-        ("Clinician's note", _esc(note).replace("\n", "<br>") or "&ndash;"),
-    ]
-    rows = [
-        ("Case / patient ID", _esc(case_id) or "&ndash; (not given)"),
-        ("File", _esc(context.shown_path(result))),
-        ("Image SHA-256", f"<span style='font-family:monospace; font-size:7.5pt'>{_esc(result.image_sha256)}</span>"),
-        ("Decision", _decision_html(result, context)),
-        ("Anomaly score", f"{nf.score(result.score)} (threshold {nf.score(threshold)})"),
-        ("z (benign validation)", nf.signed(result.z)),
-        ("Benign percentile", f"{nf.number(result.percentile, '.1f')} % of benign validation scores "
-                              "are at or below this score"),
-        *review_rows,
-        *_threshold_rows(metadata, threshold),
-        *_site_rows(context),
-        *_model_rows(metadata, result.model_sha256, result.provider, result.model_verified),
-        ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
-        ("Analysed", _esc(result.analysed_at)),
-        ("Report written", _report_time()),
-    ]
-    band = (f"<p style='color:#555'>{_esc(BORDERLINE_RULE)}</p>"
-            if context.triage(result) == BORDERLINE else "")
-    body = f"""
-    <h2>DermScreen case report</h2>
-    {_disclaimer_html()}
-    <p></p>
-    {_table(rows)}
-    {band}
-    <table cellspacing='4'><tr>
-      <td align='center'><img src='img:original' width='@W@' height='@H@'></td>
-      <td align='center'>{heat_cell}</td>
-      <td align='center'><img src='img:reconstruction' width='@BOX@' height='@BOX@'></td>
-    </tr><tr>
-      <td align='center'>Original</td>
-      <td align='center'>{heat_caption}</td>
-      <td align='center'>Reconstruction (what the model expects)</td>
-    </tr></table>
-    <h4>Score against the benign validation distribution</h4>
-    <img src='img:plot' width='@PW@' height='@PH@'>
-    <p style='color:#555'>Bars: {stats.n} benign validation scores (mean {nf.number(stats.mean)},
-    sd {nf.number(stats.sd)}); dashed line: the threshold; solid line: this image. The heatmap
-    shows where the reconstruction differs most from the image the model saw.</p>
-    {_signoff_html(context)}
-    """  # the disclaimer heads the page and ends each footer: a second copy would need a page
-
-    # A case is one page when it can be: images and plot shrink (down to 60%) before a
-    # second page is started for the sign-off alone. The fit keeps a two-line margin: in the
-    # combined case file a page break before the heading moves a page's content slightly,
-    # and a case that fitted to the last line alone spilled its sign-off onto a page of its own.
-    fitted = next((sized for shrink in _CASE_SHRINK
-                   if page_count((sized := _case_sized(body, shrink, oh, ow)) + _FIT_MARGIN,
-                                 images) == 1),
-                  _case_sized(body, 1.0, oh, ow))
-    return fitted, images, _footer("case report", context, case_id)
-
-
-def write_cases_pdf(target: str | Path, pages: Sequence[tuple[str, dict[str, QImage], str]],
+def write_cases_pdf(target: str | Path, pages: Sequence[CasePage],
                     context: ReportContext | None = None) -> Path:
-    """One file holding case pages (:func:`case_page`), each starting a new page."""
-    body_parts: list[str] = []
-    images: dict[str, QImage] = {}
-    for n, (body, page_images, _footer_text) in enumerate(pages):
-        prefix = f"img:c{n}-"
-        body = body.replace("img:", prefix)
+    """One file holding case pages (:func:`case_page`) in priority order (then score), each
+    case on a page of its own with its own footer."""
+    context = context or ReportContext()
+    by_result = {id(page.result): page for page in pages}
+    ordered = [by_result[id(r)] for r in case_order([p.result for p in pages], context)]
+    story: list[Flowable] = []
+    for n, page in enumerate(ordered):
         if n:
-            body = body.replace("<h2>", "<h2 style='page-break-before: always'>", 1)
-        body_parts.append(body)
-        images.update({prefix + key.removeprefix("img:"): image
-                       for key, image in page_images.items()})
-    return _write_document(Path(target), "DermScreen case reports", "".join(body_parts), images,
-                           _footer("case reports", context or ReportContext()))
+            story.append(PageBreak())
+        story.extend(page.story())
+    return _write_document(Path(target), "DermScreen case reports", story,
+                           _footer("case reports", context), context.clinician)
 
 
-def _case_sized(template: str, shrink: float, height: int, width: int) -> str:
-    """The case body with its images and plot at ``shrink`` times their full size."""
-    box = round(_CASE_IMAGE_BOX * shrink)
-    w, h = (box, round(box * height / width)) if width >= height else (
-        round(box * width / height), box)
-    for token, value in (("@W@", w), ("@H@", h), ("@BOX@", box),
-                         ("@PW@", round(_CASE_PLOT_WIDTH * shrink)),
-                         ("@PH@", round(_CASE_PLOT_HEIGHT * shrink))):
-        template = template.replace(token, str(value))
-    return template
-
+# --------------------------------------------------------------------------- summary
 
 # The summary's groups, in the order a clinician works through them.
 _GROUPS = (
@@ -473,6 +756,15 @@ def summary_groups(results: Sequence[AnalysisResult], context: ReportContext
     return [(kind, by_kind[kind]) for kind, _t, _o in _GROUPS]
 
 
+_GRID = TableStyle([
+    ("GRID", (0, 0), (-1, -1), 0.4, _RULE),
+    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+])
+
+
 def write_summary_pdf(
     target: str | Path,
     results: Sequence[AnalysisResult],
@@ -486,7 +778,8 @@ def write_summary_pdf(
     context: ReportContext | None = None,
 ) -> Path:
     """Batch summary: counts, what to expect at the threshold, the scores on the benign
-    distribution, then every case: flagged, borderline, not flagged, errors.
+    distribution, then every case in tables whose header row repeats on every page and
+    whose rows never split: flagged, borderline, not flagged, errors.
 
     ``context``: case ID, clinician, how files are named, reviews; ``inputs`` are
     used when the context names none.
@@ -501,101 +794,146 @@ def write_summary_pdf(
     ordered = sorted(results, key=lambda r: r.index)
     case_files = case_files or {}
     scores = [r.score for r in ordered if r.ok and r.score is not None]
-    images = {"img:plot": distribution_plot(stats, threshold, marks=scores)}
+    combined = _is_combined(ordered)
+    decimals = nf.score_decimals([threshold, context.band_low, *scores], most=6)
+
+    def fmt(value: float | None) -> str:
+        return nf.fixed(value, decimals)
+
     groups = summary_groups(ordered, context)
     per_case_id = context.case_id_from_subfolder
     has_reviews = context.reviews is not None
 
-    def rows_html(kind: str, items: list[AnalysisResult]) -> str:
-        shown = items[:SUMMARY_MAX_ROWS]
-        # Numbers, headers and report names never wrap ("0.0682 / 1", "Percen / tile"):
-        # a one-line row also never splits across a page break.
-        # Every column has its width (a nowrap cell otherwise takes the File column's room).
-        review_head = "<th width='9%'>Reviewed</th>" if has_reviews else ""
-        file_width = 29 if has_reviews else 38
-        if kind:
-            head = (f"<tr><th align='left' width='5%'>#</th>"
-                    f"<th align='left' width='{file_width}%'>File</th>"
-                    "<th width='10%'>Score</th><th width='8%'>z</th>"
-                    f"<th width='14%'>Percentile</th>{review_head}"
-                    "<th align='left' width='25%'>Case report</th></tr>")
-        else:
-            head = (f"<tr><th align='left'>#</th><th align='left' width='40%'>File</th>"
-                    f"<th align='left'>Reason</th>{review_head}</tr>")
-        lines = []
-        for r in shown:
-            reviewed, note = _review_text(r, context)
-            review_cell = f"<td align='center'>{reviewed}</td>" if has_reviews else ""
-            # A path breaks after its slashes, never inside a name ("ISIC_0010889.j / pg");
-            # the case (when each subfolder names one) and the note go under the file.
-            path = _esc(context.shown_path(r)).replace("/", "/&#8203;")
-            extra = []
-            if per_case_id and context.case_id_of(r):
-                extra.append(f"case {_esc(context.case_id_of(r))}")
-            reviewer, reviewed_at = context.review_by_of(r)
-            if reviewer or reviewed_at:
-                extra.append(" ".join(p for p in (
-                    "reviewed", f"by {_esc(reviewer)}" if reviewer else "",
-                    _esc(reviewed_at.replace("T", " ")[:16]) if reviewed_at else "") if p))
-            if note:
-                extra.append(f"note: {_esc(note)}")
-            if extra:
-                path += f"<br><i style='color:#444'>{'; '.join(extra)}</i>"
-            if kind:
-                lines.append(
-                    f"<tr><td>{r.index}</td><td>{path}</td>"
-                    f"<td align='right'{_NOWRAP}>{nf.number(r.score)}</td>"
-                    f"<td align='right'{_NOWRAP}>{nf.signed(r.z)}</td>"
-                    f"<td align='right'{_NOWRAP}>{nf.number(r.percentile, '.1f')}</td>"
-                    f"{review_cell}<td style='white-space:nowrap; font-size:7.5pt'>"
-                    f"{_esc(case_files.get(r.index, ''))}</td></tr>")
-            else:
-                lines.append(f"<tr><td>{r.index}</td><td>{path}</td>"
-                             f"<td>{_esc(r.error)}</td>{review_cell}</tr>")
-        more = (f"<p>&hellip; and {len(items) - len(shown)} more: see the CSV.</p>"
-                if len(items) > len(shown) else "")
-        return (f"<table width='100%' cellspacing='0' cellpadding='3' border='1'>{head}"
-                f"{''.join(lines)}"
-                f"</table>{more}")
+    def file_cell(r: AnalysisResult) -> Paragraph:
+        # A path may break after its slashes (zero-width space), never inside a name.
+        path = _esc(context.shown_path(r)).replace("/", "/&#8203;")
+        extra = []
+        if per_case_id and context.case_id_of(r):
+            extra.append(f"case {_esc(context.case_id_of(r))}")
+        reviewer, reviewed_at = context.review_by_of(r)
+        if reviewer or reviewed_at:
+            extra.append(" ".join(p for p in (
+                "reviewed", f"by {_esc(reviewer)}" if reviewer else "",
+                _esc(reviewed_at.replace("T", " ")[:16]) if reviewed_at else "") if p))
+        _reviewed, note = _review_text(r, context)
+        if note:
+            extra.append(f"note: {_esc(note)}")
+        if extra:
+            path += f"<br/><font color='#444444'><i>{'; '.join(extra)}</i></font>"
+        return _p(path, "cell")
 
-    sections = []
+    def table(kind: str, items: list[AnalysisResult]) -> Table:
+        shown = items[:SUMMARY_MAX_ROWS]
+        head = ["#", "File"]
+        if kind:
+            head += [score_label(combined)]
+            head += ["CAE anomaly", "Classifier P"] if combined else ["z"]
+            head += ["Percentile"]
+        else:
+            head += ["Reason"]
+        if has_reviews:
+            head += ["Reviewed"]
+        if kind:
+            head += ["Case report"]
+        # Each column as wide as its longest header word and its widest number, so no
+        # word or number ever breaks ("Review|ed"); the file column takes the rest.
+        sample = fmt(max((abs(r.score) for r in shown if r.score is not None), default=1.0))
+        numeric = {score_label(combined), "CAE anomaly", "Classifier P", "z", "Percentile"}
+        samples = {"#": str(max((r.index for r in shown), default=0)), "Reviewed": "yes"}
+        widths = [_fit(h, "-" + sample if h in numeric else samples.get(h, "")) for h in head]
+        fixed_widths = {"File": 0.0, "Reason": 70 * mm, "Case report": 33 * mm}
+        widths = [fixed_widths.get(h, w) for h, w in zip(head, widths, strict=True)]
+        widths[1] = _WIDTH - sum(widths)
+        rows: list[list[Flowable]] = [[_p(h, "head") for h in head]]
+        for r in shown:
+            reviewed, _note = _review_text(r, context)
+            row: list[Flowable] = [_p(str(r.index), "cell"), file_cell(r)]
+            if kind:
+                row.append(_p(fmt(r.score), "num"))
+                if combined:
+                    row += [_p(fmt(r.anomaly_score), "num"),
+                            _p(nf.fixed(r.probability, 3), "num")]
+                else:
+                    row.append(_p(nf.signed(r.z), "num"))
+                row.append(_p(nf.number(r.percentile, ".1f"), "num"))
+            else:
+                row.append(_p(_esc(r.error), "cell"))
+            if has_reviews:
+                row.append(_p(reviewed, "cell"))
+            if kind:
+                row.append(_p(_esc(case_files.get(r.index, "")), "tiny"))
+            rows.append(row)
+        out = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        out.setStyle(_GRID)
+        out.setStyle(TableStyle([("ALIGN", (i, 0), (i, 0), "RIGHT")
+                                 for i, h in enumerate(head) if h in numeric]))
+        return out
+
+    sections: list[Flowable] = []
     for (kind, items), (_k, title, order) in zip(groups, _GROUPS, strict=True):
-        sections.append(f"<h3>{title} ({len(items)}){', ' + order if items else ''}</h3>")
-        sections.append(rows_html(kind, items) if items else "<p>None.</p>")
+        # A heading never ends a page: it starts a new one unless its table's header and
+        # first rows fit below it (keeping it with the whole table would leave pages empty).
+        heading = _p(f"{title} ({len(items)}){', ' + order if items else ''}", "h2")
+        if not items:
+            sections += [KeepTogether([heading, _p("None.")])]
+            continue
+        sections += [CondPageBreak(_HEADING_ROOM), heading, table(kind, items)]
+        if len(items) > SUMMARY_MAX_ROWS:
+            sections.append(_p(f"&hellip; and {len(items) - SUMMARY_MAX_ROWS} more: see the "
+                               "CSV."))
     count = {kind: len(items) for kind, items in groups}
     shown_inputs = context.shown_inputs()
     inputs_text = ", ".join(_esc(p) for p in shown_inputs[:10]) + (
         " &hellip;" if len(shown_inputs) > 10 else "")
     n_ok = len(ordered) - count[""]
+    band = ("" if context.band_low is not None and context.band_low < threshold
+            else " (the model defines no band below this threshold)")
+    case = _esc(context.case_id) or "&ndash; (not given)"
+    if context.case_id_from_subfolder:
+        case = f"each image's subfolder (images directly in the opened folder: {case})"
     rows = [
-        *_case_rows(context),
+        ("Case / patient ID", case),
+        ("Reviewing clinician", _esc(context.clinician) or "&ndash; (not given)"),
+        *([("Clinical history", _esc(context.history))]
+          if context.history and not context.case_id_from_subfolder else []),
         ("Inputs", inputs_text or "&ndash;"),
         ("Images", f"{len(ordered)} files: {n_ok} analysed, {count['']} could not be analysed"),
-        ("Flagged", f"<b style='color:{palette.FLAGGED_TEXT}'>{count[DECISION_ANOMALOUS]}</b>"),
-        ("Borderline", f"<b style='color:{palette.BORDERLINE_TEXT}'>{count[BORDERLINE]}</b>"
-                       + ("" if context.band_low is not None
-                          and context.band_low < threshold else " (the model defines no band "
-                                                                "below this threshold)")),
+        ("Flagged", f"<font color='{palette.FLAGGED_TEXT}'><b>{count[DECISION_ANOMALOUS]}"
+                    "</b></font>"),
+        ("Borderline", f"<font color='{palette.BORDERLINE_TEXT}'><b>{count[BORDERLINE]}"
+                       f"</b></font>{band}"),
         ("Not flagged", f"{count[DECISION_NORMAL]}"),
-        *_threshold_rows(metadata, threshold),
+        ("Deciding score", f"{score_label(combined)} (CSV column <font face='Courier'>score"
+                           "</font>)" + (f"; its parts: {_esc(ANOMALY_PART)} (<font "
+                                         "face='Courier'>anomaly_score</font>) and "
+                                         f"{_esc(CLASSIFIER_PART)} (<font face='Courier'>"
+                                         "classifier_probability</font>)" if combined else "")),
+        *_expected_rows(metadata, threshold, fmt),
         *_site_rows(context),
-        # One model scored the batch: its rows all carry the same verification.
-        *_model_rows(metadata, model_sha256, provider,
-                     all(r.model_verified for r in ordered if r.ok)),
         ("Report written", _report_time()),
     ]
-    body = f"""
-    <h2>DermScreen batch summary</h2>
-    {_disclaimer_html()}
-    <p></p>
-    {_table(rows)}
-    <p style='color:#555'>{_esc(BORDERLINE_RULE)}</p>
-    <h4>Scores of this batch (ticks) on the benign validation distribution (bars)</h4>
-    <img src='img:plot' width='{_CONTENT_WIDTH - 20}' height='{(_CONTENT_WIDTH - 20) * 2 // 5}'>
-    <h3>All {len(ordered)} cases: flagged and borderline first, then not flagged, then errors</h3>
-    {''.join(sections)}
-    {_signoff_html(context)}
-    <p style='color:#555'><i>{_esc(DISCLAIMER)}</i></p>
-    """
-    return _write_document(target, "DermScreen batch summary", body, images,
-                           _footer("batch summary", context))
+    plot = png_bytes(distribution_plot(stats, threshold, marks=scores, width=1200, height=420,
+                                       score_name=score_label(combined)))
+    story: list[Flowable] = [
+        _Footer(_footer("batch summary", context)),
+        _p("DermScreen batch summary", "h1"), Spacer(1, 2 * mm), _disclaimer(),
+        Spacer(1, 3 * mm), _kv(rows),
+        Spacer(1, 1 * mm), _p(_esc(BORDERLINE_RULE), "small"),
+        _p("Scores of this batch (ticks) on the benign validation distribution (bars)", "h2"),
+        _picture(plot, _WIDTH * 0.95, 0.35),
+        CondPageBreak(_HEADING_ROOM + 10 * mm),
+        _p(f"All {len(ordered)} cases: flagged and borderline first, then not flagged, then "
+           "errors", "h2"),
+        *sections,
+        KeepTogether([Spacer(1, 4 * mm), _signoff(context),
+                      _p(f"<i>{_esc(DISCLAIMER)}</i>", "small")]),
+        Spacer(1, 3 * mm),
+        _boxed([
+            _p("<b>Technical appendix</b>", "tiny"),
+            # One model scored the batch: its rows all carry the same verification.
+            _kv(_model_rows(metadata, model_sha256, provider,
+                            all(r.model_verified for r in ordered if r.ok)),
+                label_width=34 * mm, style="tiny")], "#f4f4f4", "#d0d0d0"),
+    ]
+    return _write_document(target, "DermScreen batch summary", story,
+                           _footer("batch summary", context), context.clinician)

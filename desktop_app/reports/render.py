@@ -1,4 +1,4 @@
-"""Qt drawing helpers for reports: numpy <-> QImage and the score-distribution plot.
+"""Qt drawing helpers for reports: the score-distribution plot and PNG encoding.
 
 QtGui only (no QtWidgets): reports are written by the headless CLI too. A
 QGuiApplication must exist before fonts or QPdfWriter are used;
@@ -7,12 +7,13 @@ QGuiApplication must exist before fonts or QPdfWriter are used;
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
 
 from desktop_app.core import number_format as nf
@@ -40,15 +41,23 @@ def ensure_gui_app() -> QGuiApplication:
     return QGuiApplication([sys.argv[0] if sys.argv else "dermscreen", "-platform", "offscreen"])
 
 
-def qimage_from_rgb(rgb: np.ndarray) -> QImage:
-    """RGB uint8 (H, W, 3) -> QImage that owns a copy of the pixels."""
-    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        msg = f"expected an (H, W, 3) RGB array, got {arr.shape}"
-        raise ValueError(msg)
-    height, width = arr.shape[:2]
-    img = QImage(arr.data, width, height, 3 * width, QImage.Format.Format_RGB888)
-    return img.copy()  # detach from the numpy buffer
+def png_bytes(image: QImage | np.ndarray) -> bytes:
+    """A QImage or an RGB uint8 array as PNG bytes (lossless: plots, colour bars)."""
+    if isinstance(image, np.ndarray):
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(out, format="PNG")
+        return out.getvalue()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    try:
+        if not image.save(buffer, "PNG"):
+            msg = "Qt could not encode the image as PNG"
+            raise ValueError(msg)
+        return bytes(buffer.data().data())
+    finally:
+        buffer.close()
 
 
 def float_to_rgb8(image: np.ndarray) -> np.ndarray:
@@ -65,12 +74,14 @@ def distribution_plot(
     width: int = 900,
     height: int = 360,
     bins: int = 30,
+    score_name: str = "score",
 ) -> QImage:
     """Histogram of the benign validation scores with the threshold line.
 
     ``score`` (one case) is drawn as a bold line; ``marks`` (a batch's scores)
     as short ticks under the axis. Values off the histogram's range are drawn
-    at its edge so they are never silently lost.
+    at its edge so they are never silently lost. ``score_name`` labels the axis
+    (the deciding score's name: a combined model's is not the CAE's anomaly score).
     """
     ensure_gui_app()
     ref = np.asarray(stats.scores, dtype=np.float64)
@@ -119,7 +130,7 @@ def distribution_plot(
                          Qt.AlignmentFlag.AlignCenter, nf.number(hi, '.3g'))
         painter.drawText(QRectF(plot.left(), height - text_h - 2, plot.width(), text_h),
                          Qt.AlignmentFlag.AlignCenter,
-                         f"anomaly score (bars: {ref.size} benign validation scores)")
+                         f"{score_name} (bars: {ref.size} benign validation scores)")
 
         for v in marks:
             if np.isfinite(v):
