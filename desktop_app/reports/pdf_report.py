@@ -357,13 +357,15 @@ def _kv_pairs(short: Sequence[tuple[str, str]], long: Sequence[tuple[str, str]],
     return table
 
 
-def _fit(header: str, number: str = "") -> float:
-    """A table column's width: its longest header word (bold) and ``number``, with padding."""
+def _fit(header: str, number: str = "", size: float = 8, whole: bool = False) -> float:
+    """A table column's width: its longest header word (bold; the whole header with
+    ``whole``) and ``number`` (at ``size``), with padding."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
     regular, bold, _ = _fonts()
-    widest = max([stringWidth(w, bold, 8) for w in header.split()] + [
-        stringWidth(number, regular, 8)])
+    words = [header] if whole else header.split()
+    widest = max([stringWidth(w, bold, 8) for w in words] + [
+        stringWidth(number, regular, size)])
     return widest + 8
 
 
@@ -805,8 +807,8 @@ def write_summary_pdf(
     has_reviews = context.reviews is not None
 
     def file_cell(r: AnalysisResult) -> Paragraph:
-        # A path may break after its slashes (zero-width space), never inside a name.
-        path = _esc(context.shown_path(r)).replace("/", "/&#8203;")
+        # No zero-width spaces: a path copied or searched in the PDF must match the file.
+        path = _esc(context.shown_path(r))
         extra = []
         if per_case_id and context.case_id_of(r):
             extra.append(f"case {_esc(context.case_id_of(r))}")
@@ -841,7 +843,11 @@ def write_summary_pdf(
         numeric = {score_label(combined), "CAE anomaly", "Classifier P", "z", "Percentile"}
         samples = {"#": str(max((r.index for r in shown), default=0)), "Reviewed": "yes"}
         widths = [_fit(h, "-" + sample if h in numeric else samples.get(h, "")) for h in head]
-        fixed_widths = {"File": 0.0, "Reason": 70 * mm, "Case report": 33 * mm}
+        longest = max((case_files.get(r.index, "") for r in shown), key=len, default="")
+        fixed_widths = {"File": 0.0, "Reason": 70 * mm,
+                        "Case report": min(max(_fit("Case report", whole=True),
+                                                           _fit("", longest, 6.5)),
+                                           50 * mm)}
         widths = [fixed_widths.get(h, w) for h, w in zip(head, widths, strict=True)]
         widths[1] = _WIDTH - sum(widths)
         rows: list[list[Flowable]] = [[_p(h, "head") for h in head]]

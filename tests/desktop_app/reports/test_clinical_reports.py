@@ -162,10 +162,10 @@ def test_case_pdf_names_case_review_and_decision(
     rel = result.path.relative_to(batch.root).as_posix()
     assert rel in text and "Clinic Müller" not in text
     case_id = rel.split("/")[0] if "/" in rel else "-42 Ward 3"
-    assert f"Case / patient ID {case_id}" in text
+    assert f"Case ID {case_id}" in text
     label = {"anomalous": "FLAGGED", BORDERLINE: "BORDERLINE", "normal": "NOT FLAGGED"}
-    assert f"Decision {label[triage_decision(result, batch.band_low)]}" in text
+    assert f"Decision: {label[triage_decision(result, batch.band_low)]}" in text
     assert "Reviewed in the app yes" in text and "refer to clinic" in text
     pages = _page_count(pdf)
     assert all(f"Page {p} of {pages}" in text for p in range(1, pages + 1))
-    assert "Reviewing clinician Dr. Ada Lovelace" in text
+    assert "Clinician Dr. Ada Lovelace" in text and "Reviewed by: Dr. Ada Lovelace" in text
