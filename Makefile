@@ -45,6 +45,7 @@ bench: venv
 
 screenshots: venv
 	$(PY) docs/make_screenshots.py
+	$(PY) docs/make_report_pages.py
 
 bundle: venv
 	bash installers/build_bundle.sh

@@ -86,7 +86,7 @@ _WIDTH = A4[0] - 2 * _MARGIN  # the text width (180 mm)
 _FRAME_HEIGHT = A4[1] - 2 * _MARGIN - _FOOTER
 _IMAGE_WIDTH = 55 * mm  # each of a case's three images (the old layout drew them 95 px wide)
 _JPEG_QUALITY = 90
-_CASE_PLOT_ASPECT = 0.15
+_CASE_PLOT_ASPECT = 0.19
 _HEADING_ROOM = 30 * mm  # room a summary heading needs below it: its header and first rows  # height / width of a case's score plot
 _GREY = colors.HexColor("#555555")
 _RULE = colors.HexColor("#b0b0b0")
@@ -346,7 +346,7 @@ def _kv_pairs(short: Sequence[tuple[str, str]], long: Sequence[tuple[str, str]],
              _p(v2, style)] for (k, v), (k2, v2) in zip(short[::2], short[1::2], strict=True)]
     first_long = len(rows)
     rows += [[_p(f"<b>{k}</b>", style), _p(v, style), "", ""] for k, v in long]
-    table = Table(rows, colWidths=[30 * mm, 62 * mm, 28 * mm, _WIDTH - 130 * mm],
+    table = Table(rows, colWidths=[30 * mm, 58 * mm, 32 * mm, _WIDTH - 120 * mm],
                   hAlign="LEFT")
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -475,9 +475,10 @@ def _legend(vmax: float, words: str, width: float) -> list[Flowable]:
     return [_picture(png_bytes(bar), width, 3 * mm / width),
             Table([[_p("0", "tiny"), _p(words, "tiny"), _p(f"&ge; {nf.number(vmax, '.3g')}",
                                                                 "tiny")]],
-                  colWidths=[5 * mm, width - 17 * mm, 12 * mm], hAlign="LEFT",
+                  colWidths=[5 * mm, width - 20 * mm, 15 * mm], hAlign="LEFT",
                   style=TableStyle([("ALIGN", (2, 0), (2, 0), "RIGHT"),
                                     ("ALIGN", (1, 0), (1, 0), "CENTER"),
+                                    ("FONTSIZE", (0, 0), (-1, -1), 6),
                                     ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                     ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                                     ("TOPPADDING", (0, 0), (-1, -1), 0)]))]
@@ -529,9 +530,10 @@ def case_page(
                                                 field_of_view(case.model_input))
         evidence = _jpeg(_blend_rgba(case.original, rgba, max(opacity, 0.6)))
     reconstruction = _jpeg(float_to_rgb8(case.reconstruction))
-    plot = png_bytes(distribution_plot(stats, threshold, score=result.score, width=1200,
-                                       height=round(1200 * _CASE_PLOT_ASPECT),
-                                       score_name=score_label(combined)))
+    # Drawn at about 110 dpi of its printed size: the plot's 10-pixel labels stay readable.
+    plot = png_bytes(distribution_plot(stats, threshold, score=result.score, width=640,
+                                       height=round(640 * _CASE_PLOT_ASPECT),
+                                       score_name=score_label(combined), fmt=fmt))
 
     triage = context.triage(result)
     tier = priority(result, context.band_low)
@@ -556,6 +558,7 @@ def case_page(
         header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                     ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                     ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                                    ("RIGHTPADDING", (1, 0), (1, 0), 4),
                                     ("BACKGROUND", (1, 0), (1, 0),
                                      colors.HexColor(_DECISION_FILL.get(triage, "#eeeeee")))]))
 
@@ -577,9 +580,9 @@ def case_page(
         cells.append([_p("<b>Image file</b>", "label"), _p(_esc(path)), "", ""])
         cells.append([_p("<b>Clinical history</b>", "label"),
                       _p(_esc(who["history"]) or none), "", ""])
-        cells.append([_p("<b>Clinician</b>", "label"),
+        cells.append([_p("<b>Reviewing clinician</b>", "label"),
                       _p(_esc(reviewer or context.clinician) or none), "", ""])
-        identity = Table(cells, colWidths=[32 * mm, 58 * mm, 28 * mm, _WIDTH - 118 * mm],
+        identity = Table(cells, colWidths=[37 * mm, 53 * mm, 28 * mm, _WIDTH - 118 * mm],
                          hAlign="LEFT")
         span_rows = range(len(pairs) // 2, len(cells))
         identity.setStyle(TableStyle([
@@ -626,15 +629,14 @@ def case_page(
             columns.append([_picture(heat, width, aspect),
                             _p("CAE heatmap: what the benign-only autoencoder could not "
                                "reconstruct", "caption"),
-                            *_legend(vmax, "reconstruction error, fixed scale", width)])
+                            *_legend(vmax, "error, fixed scale", width)])
         else:
             columns.append([_p("<i>the model carries no heatmap scale</i>", "caption")])
         if evidence:
             columns.append([_picture(evidence, width, aspect),
                             _p("Classifier evidence map: evidence towards malignant",
                                "caption"),
-                            *_legend(evidence_vmax, "evidence (logit), this case's scale",
-                                     width)])
+                            *_legend(evidence_vmax, "logit, this case's scale", width)])
         else:
             columns.append([_picture(reconstruction, width, 1.0),
                             _p("Reconstruction (what the autoencoder expects)", "caption")])
@@ -918,8 +920,8 @@ def write_summary_pdf(
         *_site_rows(context),
         ("Report written", _report_time()),
     ]
-    plot = png_bytes(distribution_plot(stats, threshold, marks=scores, width=1200, height=420,
-                                       score_name=score_label(combined)))
+    plot = png_bytes(distribution_plot(stats, threshold, marks=scores, width=900, height=315,
+                                       score_name=score_label(combined), fmt=fmt))
     story: list[Flowable] = [
         _Footer(_footer("batch summary", context)),
         _p("DermScreen batch summary", "h1"), Spacer(1, 2 * mm), _disclaimer(),

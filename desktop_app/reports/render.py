@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QPointF, QRectF, Qt
@@ -75,15 +75,18 @@ def distribution_plot(
     height: int = 360,
     bins: int = 30,
     score_name: str = "score",
+    fmt: Callable[[float], str] | None = None,
 ) -> QImage:
     """Histogram of the benign validation scores with the threshold line.
 
     ``score`` (one case) is drawn as a bold line; ``marks`` (a batch's scores)
     as short ticks under the axis. Values off the histogram's range are drawn
     at its edge so they are never silently lost. ``score_name`` labels the axis
-    (the deciding score's name: a combined model's is not the CAE's anomaly score).
+    (the deciding score's name: a combined model's is not the CAE's anomaly score);
+    ``fmt`` prints the threshold and the case's score as the report's tables do.
     """
     ensure_gui_app()
+    label = fmt or (lambda v: nf.number(v, ".3g"))
     ref = np.asarray(stats.scores, dtype=np.float64)
     extra = [threshold, *([score] if score is not None else []), *marks]
     finite_extra = [v for v in extra if np.isfinite(v)]
@@ -103,7 +106,10 @@ def distribution_plot(
         font = QFont()
         font.setPixelSize(max(10, height // 22))
         painter.setFont(font)
-        left, right, top, bottom = 60, 20, 30, 60
+        # Margins from the text height: room for the two labels above the bars, the tick
+        # labels, the batch's ticks and the axis title below (a short plot keeps its bars).
+        line = font.pixelSize() + 4
+        left, right, top, bottom = 50, 20, 2 * line + 2, 2 * line + 18
         plot = QRectF(left, top, width - left - right, height - top - bottom)
 
         def x_of(v: float) -> float:
@@ -144,7 +150,7 @@ def distribution_plot(
         xt = x_of(threshold)
         painter.drawLine(QPointF(xt, plot.top()), QPointF(xt, plot.bottom()))
         painter.drawText(QRectF(xt + 4, 2, 300, text_h), Qt.AlignmentFlag.AlignLeft,
-                         f"threshold {nf.number(threshold, '.3g')}")
+                         f"threshold {label(threshold)}")
 
         if score is not None and np.isfinite(score):
             color = COLOR_ANOMALOUS if score > threshold else COLOR_NORMAL
@@ -154,7 +160,7 @@ def distribution_plot(
             align = Qt.AlignmentFlag.AlignRight if xs > plot.center().x() else Qt.AlignmentFlag.AlignLeft
             box = QRectF(xs - 304, top + text_h, 300, text_h) if align == Qt.AlignmentFlag.AlignRight \
                 else QRectF(xs + 4, top + text_h, 300, text_h)
-            painter.drawText(box, align, f"this image {nf.number(score, '.3g')}")
+            painter.drawText(box, align, f"this image {label(score)}")
     finally:
         painter.end()
     return img

@@ -168,4 +168,5 @@ def test_case_pdf_names_case_review_and_decision(
     assert "Reviewed in the app yes" in text and "refer to clinic" in text
     pages = _page_count(pdf)
     assert all(f"Page {p} of {pages}" in text for p in range(1, pages + 1))
-    assert "Clinician Dr. Ada Lovelace" in text and "Reviewed by: Dr. Ada Lovelace" in text
+    assert "Reviewing clinician Dr. Ada Lovelace" in text
+    assert "Reviewed by: Dr. Ada Lovelace" in text

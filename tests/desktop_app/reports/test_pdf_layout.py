@@ -170,8 +170,8 @@ def test_the_case_report_is_a_referral_with_identity_scores_by_name_and_sign_off
     assert nf.fixed(result.score, decimals) != nf.fixed(result.threshold, decimals)
     assert "Anomaly score " not in page.replace("CAE anomaly score", "")
     # Both maps, each with its own legend.
-    assert "CAE heatmap" in page and "reconstruction error, fixed scale" in page
-    assert "Classifier evidence map" in page and "evidence (logit), this case's scale" in page
+    assert "CAE heatmap" in page and "error, fixed scale" in page
+    assert "Classifier evidence map" in page and "logit, this case's scale" in page
     # Provenance in the appendix, after the sign-off.
     assert page.index("Signature:") < page.index("Technical appendix") < \
         page.index("Execution provider") and result.image_sha256 in page
