@@ -214,3 +214,39 @@ def test_cases_pdf_in_priority_order_each_sign_off_with_its_case(
         assert "Reviewed by: Dr. Ada" in flat and "Original image" in flat
         assert f"{names[on_page[0]]} · DermScreen is a triage aid" in flat  # footer names it
     assert seen == expected  # high before elevated, then the highest score
+
+
+def test_the_encapsulated_pdf_shows_the_identity_its_dicom_header_carries(
+        qapp: QApplication, model: LoadedModel, isic9_test_files: list[Path],
+        tmp_path: Path) -> None:
+    """Issue 31.4: the case PDF stored in the PACS names the patient its header names, even
+    with patient identity kept out of the CSV (the default)."""
+    import pydicom
+
+    from desktop_app.core.operating_points import chosen_threshold
+    from desktop_app.reports.dicom_write import write_reports_with_dicom
+    from tests.support import dicom_inputs as di
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    melanoma = [p for p in isic9_test_files if p.parent.name == "melanoma"][:1]
+    di.dermoscopy_jpeg(melanoma[0], inputs / "a.dcm")
+    engine = Engine(model, workers=1)
+    results = engine.analyze_all([inputs])
+    threshold = results[0].score * 0.5  # flagged: it gets a case PDF
+    _, name = chosen_threshold(model.metadata, threshold=threshold)
+    results = [redecide(r, model.metadata.benign_stats, threshold) for r in results]
+    reports, dicom = write_reports_with_dicom(
+        tmp_path / "out", results, model, threshold, point_name=name,
+        explain=verified_explainer(engine), inputs=[inputs],
+        context=ReportContext(show_patient=False, clinician="Dr. Ada"))
+    assert not dicom.problems and len(reports.case_pdfs) == 1
+    (stored_dcm,) = (tmp_path / "out").rglob("case-*-pdf.dcm")
+    ds = pydicom.dcmread(stored_dcm)
+    stored = tmp_path / "stored.pdf"
+    stored.write_bytes(bytes(ds.EncapsulatedDocument)[: int(ds.EncapsulatedDocumentLength)])
+    page = _flat(_pages(stored, tmp_path)[0])
+    assert f"Patient ID {ds.PatientID}" in page and ds.PatientID == "MRN-0042"
+    family, given = str(ds.PatientName).split("^")[:2]
+    assert f"Patient name {family}, {given}" in page
+    assert "Birth date 1970-01-01" in page
