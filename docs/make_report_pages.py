@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.core.engine import Engine
     from desktop_app.core.model_file import load_model
     from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+    from desktop_app.reports.case_report import write_case_pdf
     from desktop_app.reports.context import ReportContext
-    from desktop_app.reports.pdf_report import write_case_pdf
     from desktop_app.reports.render import ensure_gui_app
 
     ensure_gui_app()

@@ -40,7 +40,8 @@ REQUIRED_MODULES = ("desktop_app.cli", "desktop_app.cli.analyse", "desktop_app.c
                     "desktop_app.reports.csv_report", "check_gpu", "onnxruntime",
                     "desktop_app.core.dicom_read", "desktop_app.reports.dicom_write",
                     "desktop_app.reports.dicom_send", "pydicom", "highdicom", "pynetdicom",
-                    "desktop_app.reports.pdf_report", "reportlab.platypus")
+                    "desktop_app.reports.pdf_report", "desktop_app.reports.case_report",
+                    "reportlab.platypus")
 REQUIRED_PACKAGES = ("desktop_app.gui.",)
 
 

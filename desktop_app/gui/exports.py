@@ -147,7 +147,7 @@ def summary_writer(session: Session) -> MakeWriter | None:
 
 def case_writer(session: Session, result: AnalysisResult | None, opacity: float
                 ) -> MakeWriter | None:
-    from desktop_app.reports.pdf_report import write_case_pdf
+    from desktop_app.reports.case_report import write_case_pdf
 
     engine, model = session.engine, session.model
     if result is None or not result.ok or engine is None or model is None:

@@ -173,14 +173,14 @@ def write_batch_reports(
         msg = "case PDFs need an explain function (see verified_explainer)"
         raise ValueError(msg)
 
-    from desktop_app.reports.pdf_report import (
+    from desktop_app.reports.case_report import (
         CasePage,
         case_order,
         case_page,
         write_case_page,
         write_cases_pdf,
-        write_summary_pdf,
     )
+    from desktop_app.reports.pdf_report import write_summary_pdf
     from desktop_app.reports.render import ensure_gui_app
 
     ensure_gui_app()

@@ -22,9 +22,10 @@ from desktop_app.core.operating_points import expected_words
 from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from desktop_app.core.results import AnalysisResult, redecide
 from desktop_app.reports.batch import batch_context, reviews_of
+from desktop_app.reports.case_report import write_case_pdf
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv, write_results_csv
-from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
+from desktop_app.reports.pdf_report import write_summary_pdf
 from desktop_app.version import app_version
 from tests.desktop_app.reports.pdf_tools import pdf_cells_text, pdf_text
 

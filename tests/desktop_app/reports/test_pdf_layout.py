@@ -25,8 +25,9 @@ from desktop_app.core.operating_points import borderline_low, opening_threshold
 from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from desktop_app.core.results import AnalysisResult, ok_result, redecide
 from desktop_app.reports.batch import verified_explainer, write_batch_reports
+from desktop_app.reports.case_report import write_case_pdf
 from desktop_app.reports.context import ReportContext
-from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
+from desktop_app.reports.pdf_report import write_summary_pdf
 
 
 @pytest.fixture(scope="module")

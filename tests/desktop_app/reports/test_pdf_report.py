@@ -12,8 +12,9 @@ from desktop_app.core.engine import Engine
 from desktop_app.core.model_file import LoadedModel, load_model
 from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from desktop_app.core.results import redecide
+from desktop_app.reports.case_report import write_case_pdf
 from desktop_app.reports.names import case_pdf_name
-from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
+from desktop_app.reports.pdf_report import write_summary_pdf
 from desktop_app.reports.render import distribution_plot
 from tests.desktop_app.reports.pdf_tools import assert_not_blank, pdf_text, render_first_page
 

@@ -10,7 +10,8 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.model_file import read_metadata
-from desktop_app.reports.pdf_report import check_pdf_structure, write_summary_pdf
+from desktop_app.reports.layout import check_pdf_structure
+from desktop_app.reports.pdf_report import write_summary_pdf
 from tests.desktop_app.core.contract_model import REFERENCE_MODEL
 from tests.desktop_app.reports.pdf_tools import pdf_text
 
