@@ -161,6 +161,10 @@ def test_the_case_report_is_a_referral_with_identity_scores_by_name_and_sign_off
     # The reviewer named at export fills the mark that recorded no name.
     assert "Reviewed in the app yes by Dr. Grace Hopper 2026-12-03 10:15 UTC" in page
     assert "Reviewed by: Dr. Grace Hopper" in page and "Signature:" in page
+    from desktop_app.reports.csv_report import read_results_csv, write_results_csv
+
+    (row,) = read_results_csv(write_results_csv(tmp_path / "r.csv", [result], context))
+    assert row["reviewed_by"] == "Dr. Grace Hopper"  # the CSV says the same
     # Each score under its own name, with the CSV column it is in, in one number format.
     decimals = nf.score_decimals([result.score, result.threshold, result.anomaly_score,
                                   context.band_low])
