@@ -95,7 +95,6 @@ def _person_name(value: str) -> str:
     return f"{parts[0]}, {' '.join(parts[1:])}" if len(parts) > 1 else value
 
 
-
 @dataclass(frozen=True)
 class CasePage:
     """A case report ready to be laid out, alone or in the combined file: its images as
@@ -107,6 +106,7 @@ class CasePage:
 
 
 def _legend(vmax: float, words: str, width: float) -> list[Flowable]:
+    """A map's own colour bar, ``width`` wide: 0 at the left, ``vmax`` and above at the right."""
     bar = np.ascontiguousarray(np.rot90(colorbar(256, 8), k=-1))  # left = 0, right = vmax
     return [picture(png_bytes(bar), width, 3 * mm / width),
             Table([[para("0", "tiny"), para(words, "tiny"), para(f"&ge; {nf.number(vmax, '.3g')}",
@@ -114,7 +114,6 @@ def _legend(vmax: float, words: str, width: float) -> list[Flowable]:
                   colWidths=[5 * mm, width - 20 * mm, 15 * mm], hAlign="LEFT",
                   style=TableStyle([("ALIGN", (2, 0), (2, 0), "RIGHT"),
                                     ("ALIGN", (1, 0), (1, 0), "CENTER"),
-                                    ("FONTSIZE", (0, 0), (-1, -1), 6),
                                     ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                     ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                                     ("TOPPADDING", (0, 0), (-1, -1), 0)]))]

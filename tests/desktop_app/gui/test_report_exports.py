@@ -239,7 +239,8 @@ def test_case_export_asks_for_the_referral_and_prints_it(
     assert scripted_paths.offered[-1].single_case  # body site and lesion asked for one case
     text = pdf_text(out)
     for words in ("Case ID P-77", "Body site left forearm", "Lesion 2",
-                  "Clinical history new lesion, itching", f"Image file {result.path.name}",
+                  "Clinical history new lesion, itching",
+                  f"Image file {result.path.relative_to(clinic_folder).as_posix()}",
                   "Reviewed by: Dr. Ada Lovelace", "CAE anomaly score (decides)",
                   "Reconstruction (what the autoencoder expects)"):
         assert words in text, words
