@@ -314,7 +314,7 @@ def case_page(
             picture(plot, WIDTH * 0.8, CASE_PLOT_ASPECT),
             para(f"Bars: {stats.n} benign validation scores (mean {fmt(stats.mean)}, sd "
                f"{fmt(stats.sd)}); dashed line: the threshold; solid line: this image "
-               f"({score_label(combined).lower()}).", "small"),
+               f"({score_label(combined)}).", "small"),
             *review, signoff(context, reviewer),
             Spacer(1, 2 * mm),
             boxed([para("<b>Technical appendix</b>", "tiny"), appendix], "#f4f4f4", "#d0d0d0"),
