@@ -223,8 +223,11 @@ def write_document(target: Path, title: str, story: list[Flowable], footer: str,
     "Page n of N"); built in memory, checked and written atomically."""
     buffer = io.BytesIO()
     doc = BaseDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN,
-                          topMargin=MARGIN, bottomMargin=MARGIN, title=title,
-                          author=author, creator=f"DermScreen {app_version()}",
+                          topMargin=MARGIN, bottomMargin=MARGIN,
+                          # A file name's undecodable bytes, escaped (the PDF's metadata is
+                          # text: a lone surrogate cannot be written).
+                          title=undecodable_escaped(title), author=undecodable_escaped(author),
+                          creator=f"DermScreen {app_version()}",
                           subject=DISCLAIMER_SHORT)
     frame = Frame(MARGIN, MARGIN + FOOTER, WIDTH, FRAME_HEIGHT, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
