@@ -80,7 +80,7 @@ if TYPE_CHECKING:
     from desktop_app.core.engine import CaseImages
 
 HEATMAP_OPACITY = 0.5
-IMAGE_WIDTH = 55 * mm  # each of a case's three images (the old layout drew them 95 px wide)
+IMAGE_WIDTH = 54 * mm  # each of a case's three images (the old layout drew them 95 px wide)
 CASE_PLOT_ASPECT = 0.19  # height / width of a case's score plot
 
 
@@ -306,17 +306,17 @@ def case_page(
                if result.dicom is not None else [])])
 
         body: list[Flowable] = [
-            header, Spacer(1, 1 * mm), disclaimer(), Spacer(1, 2 * mm), identity,
+            header, Spacer(1, 1 * mm), disclaimer(), Spacer(1, 1.5 * mm), identity,
             para("Finding", "h2"), para(decision_words),
             *([para(esc(BORDERLINE_RULE), "small")] if triage == BORDERLINE else []),
             Spacer(1, 1 * mm), finding, Spacer(1, 1 * mm), pictures,
             para("Score against the benign validation distribution", "h2"),
-            picture(plot, WIDTH * 0.8, CASE_PLOT_ASPECT),
+            picture(plot, WIDTH * 0.72, CASE_PLOT_ASPECT),
             para(f"Bars: {stats.n} benign validation scores (mean {fmt(stats.mean)}, sd "
                f"{fmt(stats.sd)}); dashed line: the threshold; solid line: this image "
                f"({score_label(combined)}).", "small"),
             *review, signoff(context, reviewer),
-            Spacer(1, 2 * mm),
+            Spacer(1, 1 * mm),
             boxed([para("<b>Technical appendix</b>", "tiny"), appendix], "#f4f4f4", "#d0d0d0"),
         ]
         # One page, always: everything shrinks together (images first to go small) rather
