@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.texts import INTENDED_USE
+from desktop_app.core.model.metadata import ModelMetadata
+from desktop_app.core.wording.texts import INTENDED_USE
 
 LEARNED = (
     "**This model LEARNED FROM LABELLED CANCERS.** Its classifier part was trained with "

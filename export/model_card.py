@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.decision_rules import BORDERLINE_RULE
-from desktop_app.core.files import write_text_atomic
-from desktop_app.core.model_metadata import ALPHA_RULE, ModelMetadata
-from desktop_app.core.operating_points import (
+from desktop_app.core.base.files import write_text_atomic
+from desktop_app.core.inference.decision_rules import BORDERLINE_RULE
+from desktop_app.core.model.metadata import ALPHA_RULE, ModelMetadata
+from desktop_app.core.model.operating_points import (
     BAND_SENSITIVITY,
     SCREENING_SENSITIVITY,
     borderline_low,
@@ -472,8 +472,8 @@ def write_model_card(
 
 def write_card_for_model(model_path: str | Path) -> Path:
     """(Re)write MODEL.md from the metadata embedded in MODEL.onnx (no TensorFlow needed)."""
-    from desktop_app.core.imageio import file_sha256
-    from desktop_app.core.model_file import read_metadata
+    from desktop_app.core.imaging.imageio import file_sha256
+    from desktop_app.core.model.model_file import read_metadata
 
     model_path = Path(model_path)
     metadata = read_metadata(model_path)

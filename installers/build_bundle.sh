@@ -6,7 +6,7 @@
 #   PYTHON                    interpreter for the build venv (default python3.11)
 #   BUNDLE_VENV               build venv (default build/bundle-venv; rebuilt when the lock changes)
 #   DERMSCREEN_BUNDLE_MODEL   model to ship as the default (default: the app's, DEFAULT_MODEL_NAME
-#                             in desktop_app/core/paths.py)
+#                             in desktop_app/core/base/paths.py)
 #   DERMSCREEN_BUNDLE_CPU_ONLY=1  leave out ONNX Runtime's CUDA/TensorRT provider libraries
 #   BUNDLE_TARBALL=0          skip the .tar.gz
 #   BUNDLE_DIST, BUNDLE_WORK  output and work folders (default installers/dist, build/pyinstaller)

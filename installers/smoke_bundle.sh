@@ -82,7 +82,7 @@ echo "analyze exit status $analyze_rc, $(( $(date +%s) - t0 ))s for ${#inputs[@]
 import csv, sys
 from pathlib import Path
 sys.path.insert(0, ".")
-from desktop_app.core.results import CSV_COLUMNS
+from desktop_app.core.inference.results import CSV_COLUMNS
 
 out, rc, inputs = Path(sys.argv[1]), int(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
 report = out / "results.csv"

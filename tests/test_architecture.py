@@ -23,14 +23,14 @@ RULES: dict[str, tuple[str, ...]] = {
                             "desktop_app.cli"),
     "desktop_app.gui": ("desktop_app.cli",),
     # The window's state is Qt-free (napari's components/): testable without a display.
-    "desktop_app.gui.components": ("PySide6", "shiboken6", "pyqtgraph"),
+    "desktop_app.session": ("PySide6", "shiboken6", "pyqtgraph"),
     # training never reaches up into export: export uses training's model code.
     "training": ("export",),
     # export uses training and the app's TF-free core, nothing of the app above it.
     "export": ("desktop_app.reports", "desktop_app.gui", "desktop_app.cli"),
 }
 # The one arrow that crosses: `dermscreen` with no command starts the window.
-ALLOWED = {("desktop_app.cli.main", "desktop_app.gui.app")}
+ALLOWED = {("desktop_app.cli.main", "desktop_app.gui.shell.app")}
 
 
 def module_name(path: Path, root: Path = REPO) -> str:

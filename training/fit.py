@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.files import utc_now_iso
-from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow
-from desktop_app.core.preprocess import PreprocessConfig
-from desktop_app.core.score_stats import DEFAULT_ALPHA
+from desktop_app.core.base.files import utc_now_iso
+from desktop_app.core.imaging.preprocess import PreprocessConfig
+from desktop_app.core.model.metadata import REFERENCE_WINDOW, SsimWindow
+from desktop_app.core.model.score_stats import DEFAULT_ALPHA
 from training.cache import cache_root, load_tensors
 from training.data import Audit, Sample, audit_dataset, split_benign
 from training.fov import FieldOfView
@@ -82,7 +82,7 @@ class FitConfig:
         return SsimWindow(self.ssim_sigma, self.ssim_border)
 
     def validate(self) -> None:
-        from desktop_app.core.preprocess import COLOUR_CONSTANCY
+        from desktop_app.core.imaging.preprocess import COLOUR_CONSTANCY
 
         if self.colour_constancy not in COLOUR_CONSTANCY:
             msg = f"--colour-constancy must be one of {list(COLOUR_CONSTANCY)}"
@@ -180,8 +180,8 @@ def extra_benign_samples(
     The lists are lesion-disjoint from each other and from the development
     evaluation split; ``--limit`` takes the same share of them as of isic9.
     """
-    from desktop_app.core.imageio import file_sha256
-    from desktop_app.core.splits import HAM_TRAIN, HAM_VALIDATION, split_samples
+    from desktop_app.core.evaluation.splits import HAM_TRAIN, HAM_VALIDATION, split_samples
+    from desktop_app.core.imaging.imageio import file_sha256
 
     def chosen(name: str) -> list[Sample]:
         samples = [s for s in split_samples(name, data_root, split="Train") if s.label == "benign"]
@@ -321,7 +321,7 @@ def rescore(
     keeps the window the model trained with as ``loss_ssim_window``. With
     ``change_fov`` the score is taken inside ``fov`` (None: the whole image).
     """
-    from desktop_app.core.labels import label_of
+    from desktop_app.core.evaluation.labels import label_of
     from training.run import load_keras_model
 
     run_dir = Path(run_dir)

@@ -8,7 +8,7 @@ from desktop_app.cli.terminal import err, prepare_streams
 
 def run_gui(open_paths: list[str], model_path: str | None) -> int:
     try:
-        from desktop_app.gui.app import run_gui as start
+        from desktop_app.gui.shell.app import run_gui as start
     except ImportError as exc:
         err(f"the desktop app is not available ({exc})")
         return EXIT_FAILED

@@ -1,7 +1,7 @@
 """The ``dermscreen`` command line: exit codes, argument types and the top-level parser.
 
-Each command adds its own sub-parser (:mod:`desktop_app.cli.analyse`,
-:mod:`desktop_app.cli.evaluate`) and sets ``handler`` to the function that runs it.
+Each command adds its own sub-parser (:mod:`desktop_app.cli.commands.analyse`,
+:mod:`desktop_app.cli.commands.evaluate`) and sets ``handler`` to the function that runs it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from desktop_app.core.paths import DEFAULT_MODEL_NAME
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME
 from desktop_app.version import app_version
 
 # What the window opens when no model is named (the same file `analyse` uses).
@@ -80,7 +80,7 @@ def add_workers_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop_app.cli import analyse, calibrate, evaluate, send
+    from desktop_app.cli.commands import analyse, calibrate, evaluate, send
 
     parser = argparse.ArgumentParser(
         prog="dermscreen",
