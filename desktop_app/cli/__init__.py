@@ -19,7 +19,7 @@ Ctrl-C, 143 SIGTERM, 129 SIGHUP; the rows finished so far are in
 results.partial.csv). The window exits 1 when it cannot start (no display, an
 unknown QT_QPA_PLATFORM). A closed or full stdout never changes the exit code.
 
-Modules: :mod:`~desktop_app.cli.parser` (exit codes, argument types, top-level
+Modules: :mod:`~desktop_app.cli.options` (exit codes, argument types), :mod:`~desktop_app.cli.parser` (top-level
 parser), :mod:`~desktop_app.cli.commands.analyse`, :mod:`~desktop_app.cli.commands.evaluate`
 (one command each, with its sub-parser), :mod:`~desktop_app.cli.engine_run`
 (model loading, the engine pass), :mod:`~desktop_app.cli.interrupt` (signals),

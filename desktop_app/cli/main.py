@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from desktop_app.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, build_parser
+from desktop_app.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from desktop_app.cli.parser import build_parser
 from desktop_app.cli.terminal import err, prepare_streams
 
 

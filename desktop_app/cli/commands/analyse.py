@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from desktop_app.cli.engine_run import capped_workers, load_model_or_say, run_engine
 from desktop_app.cli.interrupt import StopOnSignal
-from desktop_app.cli.parser import (
+from desktop_app.cli.options import (
     EXIT_MODEL,
     EXIT_OK,
     EXIT_OUTPUT,

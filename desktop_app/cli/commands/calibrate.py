@@ -14,7 +14,7 @@ from pathlib import Path
 
 from desktop_app.cli.engine_run import capped_workers, load_model_or_say, run_engine
 from desktop_app.cli.interrupt import StopOnSignal
-from desktop_app.cli.parser import (
+from desktop_app.cli.options import (
     EXIT_FAILED,
     EXIT_MODEL,
     EXIT_OK,
@@ -22,20 +22,13 @@ from desktop_app.cli.parser import (
     EXIT_USAGE,
     add_workers_option,
     finite_float,
+    specificity_value,
 )
 from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core.model.score_stats import DEFAULT_ALPHA
 from desktop_app.core.site.site_profile import DEFAULT_SPECIFICITY, MIN_IMAGES, RULES, WARN_IMAGES
 from desktop_app.core.wording import number_format as nf
 from desktop_app.core.wording.text_safety import terminal_safe
-
-
-def specificity_value(text: str) -> float:
-    value = finite_float(text)
-    if not 0 < value < 1:
-        msg = f"must lie between 0 and 1 (e.g. 0.5 for 50%), got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli.engine_run import capped_workers, load_model_or_say, run_engine
 from desktop_app.cli.interrupt import StopOnSignal
-from desktop_app.cli.parser import (
+from desktop_app.cli.options import (
     EXIT_MODEL,
     EXIT_OK,
     EXIT_OUTPUT,
@@ -24,6 +24,7 @@ from desktop_app.cli.parser import (
     add_workers_option,
     finite_float,
     resamples_count,
+    specificity_value,
 )
 from desktop_app.cli.terminal import err, say
 from desktop_app.core.evaluation.metrics import MIN_PER_CLASS_FOR_CI
@@ -62,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="also calibrate on a seeded half of the benign images (as dermscreen "
                       "calibrate would) and report specificity on the other half and sensitivity "
                       "on all malignant images, with 95%% CIs")
-    half.add_argument("--specificity", type=_specificity, default=0.5, metavar="S",
+    half.add_argument("--specificity", type=specificity_value, default=0.5, metavar="S",
                       help="target specificity of that calibration (default 0.5)")
     half.add_argument("--rule", choices=("quantile", "alpha"), default="quantile",
                       help="threshold rule of that calibration (default quantile)")
@@ -70,12 +71,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_workers_option(parser)
     parser.set_defaults(handler=run)
     return parser
-
-
-def _specificity(text: str) -> float:
-    from desktop_app.cli.commands.calibrate import specificity_value
-
-    return specificity_value(text)
 
 
 def evaluation_figures(
@@ -234,7 +229,7 @@ def format_calibrate_half(half: dict[str, Any]) -> str:
     """The --calibrate-half section: measured on held-out images, the estimate beside it."""
     from desktop_app.core.site.site_profile import SENSITIVITY_CAVEAT
 
-    rule = (f"benign quantile for {nf.percent(half['target_specificity'], 0)} specificity"
+    rule = (f"benign quantile for {nf.percent(half['targetspecificity_value'], 0)} specificity"
             if half["rule"] == "quantile" else f"local mean + {half['alpha']:g} sd")
     drift = half["drift_before"]
     lines = [
@@ -292,10 +287,10 @@ def format_evaluation(report: dict[str, Any]) -> str:
                      f"({interval}, n {row['n_positive']})")
     lines.append("operating points:")
     for point in fig["operating_points"]:
-        sens, spec = point.get("test_sensitivity"), point.get("test_specificity")
+        sens, spec = point.get("test_sensitivity"), point.get("testspecificity_value")
         lines.append(
             f"  {p(point['label']):<24} T={nf.score(point['threshold'])}  "
-            f"val spec {nf.percent(point['val_specificity'])}"
+            f"val spec {nf.percent(point['valspecificity_value'])}"
             + (f"  sens {nf.percent(sens)}  spec {nf.percent(spec)}" if sens is not None else "")
         )
     if fig.get("ci_note"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from desktop_app.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, finite_float
+from desktop_app.cli.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, finite_float
 from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core.wording.text_safety import terminal_safe
 

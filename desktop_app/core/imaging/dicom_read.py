@@ -43,7 +43,7 @@ from desktop_app.core.imaging.dicom_case import FRAME_MARK, DicomCase
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-    from desktop_app.core.imaging.imageio import ImageBytes
+    from desktop_app.core.imaging.regular_file import ImageBytes
 
 PREAMBLE_BYTES = 128
 MAGIC = b"DICM"
@@ -84,7 +84,7 @@ def split_frame(path: str | Path) -> tuple[Path, int | None]:
 
 def sniff_dicom(path: Path) -> bool:
     """Whether the regular file at ``path`` is DICOM by content (reads 132 bytes; never blocks)."""
-    from desktop_app.core.imaging.imageio import open_regular
+    from desktop_app.core.imaging.regular_file import open_regular
 
     try:
         fd, _ = open_regular(path)
@@ -122,7 +122,7 @@ def frames_in(path: Path) -> int:
     Used when a folder is listed, so a multi-frame object gives one row per
     frame; an unreadable header gives one row, which then says why.
     """
-    from desktop_app.core.imaging.imageio import open_regular
+    from desktop_app.core.imaging.regular_file import open_regular
 
     try:
         fd, st = open_regular(path)

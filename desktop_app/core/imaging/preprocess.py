@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 
 from desktop_app.core.base.errors import BlankImageError
-from desktop_app.core.imaging.imageio import DEFAULT_MAX_PIXELS, ImageBytes, decode_image, read_file
+from desktop_app.core.imaging.imageio import DEFAULT_MAX_PIXELS, decode_image, read_file
+from desktop_app.core.imaging.regular_file import ImageBytes
 
 PREPROCESS_VERSION = 1
 SUPPORTED_PREPROCESS_VERSIONS = frozenset({PREPROCESS_VERSION})

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from desktop_app.core.base.paths import resources_dir
-from desktop_app.core.imaging.imageio import ImageBytes
+from desktop_app.core.imaging.regular_file import ImageBytes
 
 SCORE_RANK_HIGH = 0.50  # batch lower quartile above the reference benign median
 SCORE_RANK_LOW = 0.10  # ... or below the reference's 10th percentile

@@ -27,7 +27,8 @@ from desktop_app.core.base.errors import (
     ModelNotFoundError,
     ModelShapeError,
 )
-from desktop_app.core.imaging.imageio import file_sha256, open_regular
+from desktop_app.core.imaging.imageio import file_sha256
+from desktop_app.core.imaging.regular_file import open_regular
 from desktop_app.core.model.metadata import (
     INPUT_NAME,
     MAX_PROP_CHARS,

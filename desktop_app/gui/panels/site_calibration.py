@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QActionGroup
@@ -36,10 +36,32 @@ from desktop_app.gui.threads.workers import TaskThread
 from desktop_app.gui.windows.common import MessageBar
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QAction
+
     from desktop_app.core.site.calibration import CalibrationInput
-    from desktop_app.gui.shell.main_window import MainWindow
+    from desktop_app.gui.panels.operating_point import OperatingPointControl
+    from desktop_app.gui.shell.status import BatchStatus
+    from desktop_app.gui.threads.workers import ThreadRegistry
+    from desktop_app.gui.windows.common import PathProvider
+    from desktop_app.session.session import Session
 
 log = logging.getLogger("dermscreen.gui")
+
+
+class CalibrationHost(Protocol):
+    """What site calibration needs of the window (the main window is one), so this panel
+    never imports the window back."""
+
+    session: Session
+    operating_point: OperatingPointControl
+    batch_status: BatchStatus
+    threads: ThreadRegistry
+    path_provider: PathProvider
+    include_subfolders_action: QAction
+
+    def show_message(self, text: str, level: str = "info") -> None: ...
+
+
 KEY_PROFILE = "decision/site_profile"
 CALIBRATE_ACTION = "Calibrate to This Site…"
 
@@ -71,7 +93,7 @@ class SiteCalibration(QObject):
     calibration_failed = Signal(str)
     drift_checked = Signal(object)
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: CalibrationHost) -> None:
         super().__init__(window)
         self.window = window
         self.profile: SiteProfile | None = None

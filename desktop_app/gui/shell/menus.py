@@ -4,23 +4,44 @@ Model menus that fill themselves when opened, and which drops the window accepts
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QActionGroup, QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QMenu
+from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QMenu, QMenuBar, QToolBar
 
 from desktop_app.gui.shell import settings as app_settings
 from desktop_app.gui.shell.actions import MENUS, TOOLBAR, fill_menu
 
 if TYPE_CHECKING:
-    from desktop_app.gui.shell.main_window import MainWindow
+    from desktop_app.gui.panels.site_calibration import SiteCalibration
+    from desktop_app.session.session import Session
 
 log = logging.getLogger("dermscreen.gui")
 
 
-def build_menus(window: MainWindow) -> None:
+class MenuHost(Protocol):
+    """What the menus need of the window (the main window is one); the window builds its
+    menus through this, so menus never import the window back."""
+
+    session: Session
+    site: SiteCalibration
+    actions_by_name: dict[str, QAction]
+    recent_menu: QMenu
+    model_menu: QMenu
+    model_group: QActionGroup
+    open_model_action: QAction
+    calibrate_site_action: QAction
+
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
+    def addToolBar(self, title: str) -> QToolBar: ...  # noqa: N802 (Qt's name)
+    def load_model(self, path: str | Path) -> None: ...
+    def open_paths(self, inputs: Sequence[str | Path]) -> bool: ...
+
+
+def build_menus(window: MenuHost) -> None:
     """Menu bar and tool bar from the declared layout; sets ``window.recent_menu`` and
     ``window.model_menu``."""
     window.recent_menu = QMenu("&Recent Folders", window)
@@ -41,7 +62,7 @@ def build_menus(window: MainWindow) -> None:
     fill_menu(toolbar, TOOLBAR, window.actions_by_name)
 
 
-def rebuild_recent_menu(window: MainWindow) -> None:
+def rebuild_recent_menu(window: MenuHost) -> None:
     menu = window.recent_menu
     menu.clear()
     folders = app_settings.recent_folders()
@@ -67,7 +88,7 @@ def available_models(current: Path | None) -> list[Path]:
     return found
 
 
-def rebuild_model_menu(window: MainWindow) -> None:
+def rebuild_model_menu(window: MenuHost) -> None:
     menu, group = window.model_menu, window.model_group
     menu.clear()
     menu.addAction(window.open_model_action)
