@@ -22,7 +22,7 @@ DIST=${BUNDLE_DIST:-installers/dist}
 WORK=${BUNDLE_WORK:-build/pyinstaller}
 STAGE=build/bundle-resources
 # The app's own default model name, from its one home.
-DEFAULT_NAME=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/paths.py")
+DEFAULT_NAME=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/base/paths.py")
 MODEL=${DERMSCREEN_BUNDLE_MODEL:-resources/models/$DEFAULT_NAME}
 started=$(date +%s)
 # One build at a time: two PyInstaller runs into the same dist/ folder break each other.

@@ -53,7 +53,7 @@ check_out=$(run_bundle "$BUNDLE/dermscreen" check-gpu 2>&1) || fail "check-gpu e
 echo "$check_out"
 grep -q "^provider running the model: \(CPU\|CUDA\)ExecutionProvider" <<<"$check_out" \
   || fail "check-gpu did not report the provider"
-default_name=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/paths.py")
+default_name=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/base/paths.py")
 grep -q "_internal/resources/models/$default_name" <<<"$check_out" \
   || fail "check-gpu did not load the bundled default model"
 
