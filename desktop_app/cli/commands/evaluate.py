@@ -229,7 +229,7 @@ def format_calibrate_half(half: dict[str, Any]) -> str:
     """The --calibrate-half section: measured on held-out images, the estimate beside it."""
     from desktop_app.core.site.site_profile import SENSITIVITY_CAVEAT
 
-    rule = (f"benign quantile for {nf.percent(half['targetspecificity_value'], 0)} specificity"
+    rule = (f"benign quantile for {nf.percent(half['target_specificity'], 0)} specificity"
             if half["rule"] == "quantile" else f"local mean + {half['alpha']:g} sd")
     drift = half["drift_before"]
     lines = [
@@ -287,10 +287,10 @@ def format_evaluation(report: dict[str, Any]) -> str:
                      f"({interval}, n {row['n_positive']})")
     lines.append("operating points:")
     for point in fig["operating_points"]:
-        sens, spec = point.get("test_sensitivity"), point.get("testspecificity_value")
+        sens, spec = point.get("test_sensitivity"), point.get("test_specificity")
         lines.append(
             f"  {p(point['label']):<24} T={nf.score(point['threshold'])}  "
-            f"val spec {nf.percent(point['valspecificity_value'])}"
+            f"val spec {nf.percent(point['val_specificity'])}"
             + (f"  sens {nf.percent(sens)}  spec {nf.percent(spec)}" if sens is not None else "")
         )
     if fig.get("ci_note"):

@@ -71,6 +71,8 @@ DISPLAY_MAX_SIDE = 1024
 _POLL_S = 0.05
 # How long a cancelled or finished batch waits for a worker still on its last file.
 WORKER_GRACE_S = 1.0
+# A terminated model run returns within one operator; this only bounds a broken runtime.
+MODEL_GRACE_S = 10.0
 
 
 @dataclass
@@ -258,6 +260,8 @@ class Engine:
         parts = tuple(n for n in (OUTPUT_ANOMALY_SCORE, OUTPUT_PROBABILITY)
                       if self.model.has_output(n))
         counts = {"done": 0, "errors": 0}
+        # Shared by this batch's model runs: a stop sets its terminate flag (see finally).
+        run_options = self.model.run_options()
 
         def report() -> None:
             if progress is None:
@@ -289,7 +293,8 @@ class Engine:
             t0 = time.perf_counter()
             try:
                 tensors = np.stack([b.tensor for b in batch])
-                ran = self.model.run(tensors, outputs=(OUTPUT_SCORE, *parts))
+                ran = self.model.run(tensors, outputs=(OUTPUT_SCORE, *parts),
+                                     run_options=run_options)
                 scores = np.asarray(ran[OUTPUT_SCORE]).reshape(-1)
                 part_values = {n: np.asarray(ran[n], dtype=np.float64).reshape(-1) for n in parts}
                 if any(v.shape[0] != len(batch) for v in (scores, *part_values.values())):
@@ -382,16 +387,19 @@ class Engine:
                     return
         finally:
             # Queued work is dropped. A running worker gets a moment to finish its one
-            # file or batch (a few ms to a few hundred), so no thread is still inside
-            # OpenCV or ONNX Runtime when the process exits (Python ends such daemon
-            # threads with a forced unwind through C++ frames: "terminate called",
-            # SIGABRT). A stuck one (a read that never returns) is left behind after
-            # WORKER_GRACE_S.
+            # file (a few ms to a few hundred), so no thread is still inside OpenCV or
+            # ONNX Runtime when the process exits (Python ends such daemon threads with a
+            # forced unwind through C++ frames: "terminate called", SIGABRT). A stuck one
+            # (a read that never returns) is left behind after WORKER_GRACE_S. A model
+            # run can take longer than that on a busy machine (a combined model's batch:
+            # seconds), so it is told to stop: ONNX Runtime checks the terminate flag
+            # between operators and returns at once; its batch becomes error rows nobody
+            # reads any more.
+            run_options.terminate = True
             pool.shutdown()
             model_pool.shutdown()
-            deadline = time.monotonic() + WORKER_GRACE_S
             pool.join(WORKER_GRACE_S)
-            model_pool.join(max(0.0, deadline - time.monotonic()))
+            model_pool.join(MODEL_GRACE_S)
 
     def analyze_all(self, inputs: Sequence[str | Path], **kwargs: Any) -> list[AnalysisResult]:
         """:meth:`analyze` collected and sorted by input position."""

@@ -104,8 +104,14 @@ class LoadedModel:
         """Short provider name for the status bar and reports: CUDA or CPU."""
         return "CUDA" if self.provider == CUDA else "CPU"
 
+    def run_options(self) -> ort.RunOptions:
+        """A fresh RunOptions for :meth:`run`: setting its ``terminate`` ends every run that
+        uses it at the next operator (how a stopped batch leaves ONNX Runtime promptly)."""
+        return ort.RunOptions()
+
     def run(
-        self, batch: np.ndarray, outputs: Sequence[str] = (OUTPUT_SCORE,)
+        self, batch: np.ndarray, outputs: Sequence[str] = (OUTPUT_SCORE,),
+        run_options: ort.RunOptions | None = None,
     ) -> dict[str, np.ndarray]:
         """Run a preprocessed float32 batch ``[N, size, size, 3]``; returns name -> array.
 
@@ -127,7 +133,7 @@ class LoadedModel:
             msg = f"unknown output(s) {unknown}; the model has {list(self.output_names)}"
             raise ValueError(msg)
         feed = {INPUT_NAME: np.ascontiguousarray(arr, dtype=np.float32)}
-        values = self.session.run(list(outputs), feed)
+        values = self.session.run(list(outputs), feed, run_options)
         return dict(zip(outputs, values, strict=True))
 
 

@@ -92,6 +92,19 @@ def test_run_scores_real_images_in_any_batch_size(small_model_path: Path, isic9_
     assert np.argmax(out["score"]) == np.argmax(out["error_map"].mean(axis=(1, 2)))
 
 
+def test_a_terminated_run_options_ends_the_run(small_model_path: Path) -> None:
+    # How a stopped batch leaves ONNX Runtime at once instead of being torn down inside it
+    # at process exit (SIGABRT): runs sharing the RunOptions end when its flag is set.
+    model = load_model(small_model_path, prefer_gpu=False, intra_op_threads=1)
+    batch = np.zeros((2, 128, 128, 3), np.float32)
+    options = model.run_options()
+    assert model.run(batch, run_options=options)["score"].shape == (2,)
+    options.terminate = True
+    with pytest.raises(Exception, match=r"(?i)terminat"):
+        model.run(batch, run_options=options)
+    assert model.run(batch)["score"].shape == (2,)  # the session itself stays usable
+
+
 def test_run_refuses_a_wrong_batch(small_model_path: Path) -> None:
     model = load_model(small_model_path, prefer_gpu=False)
     with pytest.raises(ValueError, match=r"\[N, 128, 128, 3\]"):
