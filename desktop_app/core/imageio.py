@@ -68,9 +68,12 @@ UNSUPPORTED_IMAGE_SUFFIXES: dict[str, str] = {
     ".jxl": "JPEG XL", ".psd": "PSD", ".dng": "DNG (camera raw)", ".ico": "ICO", ".svg": "SVG",
 }
 
-# Our own pixel cap is enforced explicitly below; Pillow's global one would only
-# turn the same situation into a warning or a differently typed exception.
-Image.MAX_IMAGE_PIXELS = None
+# Our own pixel cap is checked explicitly below, from the header, before decoding. Pillow's
+# guard stays on as a second line at the same cap (it warns above it and refuses twice it):
+# pydicom hands JPEG and JPEG 2000 pixel data to Pillow when no other decoder is installed,
+# and that path must never decode a bomb. (It was switched off only because its default,
+# 89 MP, warns below our 100 MP cap.)
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 # Open flags: never wait for a writer (FIFO) nor make a terminal ours; binary on Windows.
@@ -279,9 +282,15 @@ def decode_image(
     """
     path = blob.path
     if dicom_read.is_dicom_bytes(blob.data):
-        return dicom_read.decode_dicom(blob, max_pixels=max_pixels, min_side=min_side,
-                                       max_aspect=max_aspect)
-    if path.suffix.lower() in dicom_read.DICOM_SUFFIXES:
+        try:
+            return dicom_read.decode_dicom(blob, max_pixels=max_pixels, min_side=min_side,
+                                           max_aspect=max_aspect)
+        except NotAnImageError:
+            # A JPEG (PNG, TIFF...) whose bytes hold "DICM" at 128 is that image, not DICOM.
+            if not dicom_read.image_signature(blob.data):
+                raise
+    elif path.suffix.lower() in dicom_read.DICOM_SUFFIXES \
+            and not dicom_read.image_signature(blob.data):
         raise UnsupportedFormatError(
             path, "DICOM file without the Part 10 header (no 'DICM' at byte 128); export it "
             "from the PACS as a DICOM Part 10 file")
@@ -346,6 +355,8 @@ def decode_image(
         raise
     except MemoryError:
         raise ImageTooLargeError(path, "not enough memory to decode this image") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, behind ours
+        raise ImageTooLargeError(path, f"image is too large to decode ({exc})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         # Pillow raises these from header parsing and EXIF handling too.
         raise NotAnImageError(path, f"corrupt image ({exc})") from None
