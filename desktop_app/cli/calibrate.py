@@ -204,7 +204,12 @@ def _describe(p: SiteProfile) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from desktop_app.core.site_profile import accepted_words, list_profiles, profiles_dir
+    from desktop_app.core.site_profile import (
+        accepted_words,
+        list_profiles,
+        profiles_dir,
+        unreadable_profiles,
+    )
 
     sha = _model_sha(args.model) if args.model else None
     if args.model and sha is None:
@@ -221,6 +226,8 @@ def _list(args: argparse.Namespace) -> int:
         if p.imported:
             parts.append("imported")
         say("  ".join(terminal_safe(part) for part in parts))
+    for reason in unreadable_profiles():  # kept in the store, never silently dropped
+        warn(f"skipped (cannot be used): {terminal_safe(reason)}")
     return EXIT_OK
 
 

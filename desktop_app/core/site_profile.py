@@ -506,6 +506,18 @@ def list_profiles(folder: Path | None = None, model_sha256: str | None = None
     return sorted(found, key=lambda pp: (pp[1].name.lower(), pp[1].model_sha256))
 
 
+def unreadable_profiles(folder: Path | None = None) -> list[str]:
+    """Why each ``*.json`` file in the store that :func:`list_profiles` skips was skipped."""
+    folder = Path(folder or profiles_dir())
+    reasons = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            read_profile_file(path)
+        except ProfileError as exc:
+            reasons.append(str(exc))
+    return reasons
+
+
 def find_profile(name: str, model_sha256: str, folder: Path | None = None) -> SiteProfile:
     """The profile called ``name`` for this model; ProfileError says when it is another model's."""
     matches = [p for _, p in list_profiles(folder) if p.name == clean_name(name)]

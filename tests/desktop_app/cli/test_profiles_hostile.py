@@ -213,6 +213,11 @@ def test_threshold_is_re_derived_and_accepted_flags_must_be_supported(
     forged = honest.to_dict() | {"name": "Forged", "flag_counts": {"aspect": n + 5}}
     assert run_cli("profiles", "import", _file(tmp_path, forged, "f.json")) == 2
     assert "flag_counts" in capsys.readouterr().err
+    # A damaged file in the store is named by `list`, not silently dropped.
+    (profiles_dir() / "damaged.json").write_text("{", encoding="utf-8")
+    assert run_cli("profiles", "list") == 0
+    assert "skipped (cannot be used): damaged.json: cannot read" in capsys.readouterr().err
+    (profiles_dir() / "damaged.json").unlink()
     # An older profile without counts keeps its scores; what it accepted is not trusted.
     old = honest.to_dict() | {"name": "Older"}
     del old["flag_counts"]
