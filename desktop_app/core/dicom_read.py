@@ -28,11 +28,15 @@ behind such a name. pydicom is imported only when a DICOM file is met.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
 import re
 import struct
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,13 +123,50 @@ def sniff_dicom(path: Path) -> bool:
             return False
 
 
+class _ThreadLog(logging.Handler):
+    """pydicom's log messages, kept per thread while :meth:`collect` runs in that thread.
+
+    pydicom reports a file that ends inside an element only as a warning (and a log record)
+    and returns what it read. ``warnings.catch_warnings`` swaps process-wide state, so with
+    files read on worker threads one thread could take another's warning as its own; log
+    records are emitted in the thread that read the file, so a thread-local list is exact.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        seen = getattr(self._local, "seen", None)
+        if seen is not None:
+            seen.append(record.getMessage())
+
+    @contextlib.contextmanager
+    def collect(self) -> Iterator[list[str]]:
+        self._local.seen = seen = []
+        try:
+            yield seen
+        finally:
+            self._local.seen = None
+
+
+_PYDICOM_LOG = _ThreadLog()
+_quiet_done = False
+
+
 def quiet_pydicom() -> None:
     """pydicom judges values lazily, on first access, and warns about each odd one (with its
-    site-packages path); DermScreen judges what it uses itself, so those warnings are off."""
+    site-packages path); DermScreen judges what it uses itself, so those warnings are off
+    (its log records still reach :data:`_PYDICOM_LOG`)."""
+    global _quiet_done
+    if _quiet_done:
+        return
     import pydicom
 
     pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+    logging.getLogger("pydicom").addHandler(_PYDICOM_LOG)
+    _quiet_done = True
 
 
 def read_dataset(source: Any, path: Path, *, header_only: bool) -> Dataset:
@@ -136,11 +177,9 @@ def read_dataset(source: Any, path: Path, *, header_only: bool) -> Dataset:
 
     quiet_pydicom()
     try:
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")  # pydicom warns on every odd value; we judge below
+        with _PYDICOM_LOG.collect() as seen:
             ds = pydicom.dcmread(source, stop_before_pixels=header_only)
-        for w in seen:
-            text = str(w.message)
+        for text in seen:
             if _ENDS_EARLY.search(text):
                 raise TruncatedImageError(path, f"DICOM file is truncated: {_plain(text)}")
         return ds
@@ -175,16 +214,24 @@ def frames_in(path: Path) -> int:
     frames while holding one gets the frames it holds and one more row, which
     says how many of the declared frames are missing.
     """
-    from desktop_app.core.imageio import read_file
+    from desktop_app.core.imageio import open_regular, read_file
 
     try:
-        ds = read_dataset(io.BytesIO(read_file(path).data), path, header_only=False)
-    except Exception:  # the row made for this file reports the reason
+        fd, _ = open_regular(path)
+    except OSError:
         return 1
-    frames = _int(ds.get("NumberOfFrames", 1), 1)
+    with open(fd, "rb") as fh:
+        try:
+            frames = _int(read_dataset(fh, path, header_only=True).get("NumberOfFrames", 1), 1)
+        except Exception:  # the row made for this file reports the reason
+            return 1
     if frames <= 1:
         return 1
-    present = frames_present(ds)
+    try:  # a multi-frame object: how many frames its pixel data really holds
+        present = frames_present(read_dataset(io.BytesIO(read_file(path).data), path,
+                                              header_only=False))
+    except Exception:
+        return 1
     return frames if present >= frames else present + 1
 
 
@@ -439,10 +486,22 @@ def codestream_size(data: bytes) -> tuple[str, int, int] | None:
     return None
 
 
-def _check_codestream(ds: Dataset, path: Path, rows: int, cols: int, max_pixels: int) -> None:
-    """The first frame's codestream must declare the header's size, within ``max_pixels``:
-    checked before a decoder (pylibjpeg, OpenJPEG, Pillow) allocates anything."""
-    found = codestream_size(_first_fragment(ds.PixelData or b""))
+def _check_codestream(ds: Dataset, path: Path, rows: int, cols: int, max_pixels: int,
+                      index: int = 0) -> None:
+    """The codestream of the frame to decode (0-based ``index``) must declare the header's
+    size, within ``max_pixels``: checked before a decoder (pylibjpeg, OpenJPEG, Pillow)
+    allocates anything."""
+    data = ds.PixelData or b""
+    if index == 0:
+        start = _first_fragment(data)
+    else:
+        from pydicom.encaps import get_frame
+
+        try:
+            start = get_frame(data, index, number_of_frames=frames_present(ds))[:65536]
+        except (ValueError, IndexError, EOFError, struct.error):
+            return  # the decoder cannot find that frame either, and says so
+    found = codestream_size(start)
     if found is None:
         return
     codec, width, height = found
@@ -546,7 +605,7 @@ def check_geometry(
             raise TruncatedImageError(path, f"DICOM pixel data is truncated: {got} bytes of the "
                                       f"{expected} the header describes")
     else:
-        _check_codestream(ds, path, rows, cols, max_pixels)
+        _check_codestream(ds, path, rows, cols, max_pixels, (frame or 1) - 1)
     return rows, cols, frames
 
 

@@ -142,13 +142,54 @@ def test_a_valid_jpeg_with_dicm_at_byte_128_is_read_as_the_jpeg(tmp_path: Path, 
 
 
 def test_no_pydicom_warning_reaches_stderr(tmp_path: Path, jpeg: Path) -> None:
-    """Odd values pydicom warns about on access: read through the real CLI in a child."""
-    path = di.odd_values(jpeg, tmp_path / "odd.dcm")
-    code = ("import sys; from desktop_app.core.imageio import read_file, decode_image; "
-            "from desktop_app.core.dicom_read import read_case; b = read_file(sys.argv[1]); "
-            "c = read_case(b); print(c.study_date, c.series_instance_uid); "
-            "print(decode_image(b).shape)")
-    done = subprocess.run([sys.executable, "-W", "default", "-c", code, str(path)],
+    """Odd values pydicom warns about on access, a file cut inside its pixel data, a relabelled
+    one and a JPEG with DICM at byte 128: read in a child process (pytest resets warning
+    filters per test), whose stderr must hold none of pydicom's warnings."""
+    paths = [di.odd_values(jpeg, tmp_path / "odd.dcm"),
+             di.truncated_jpeg(jpeg, tmp_path / "cut.dcm"),
+             di.relabelled(jpeg, tmp_path / "relabelled.dcm", "1.2.840.10008.1.2"),
+             di.jpeg_with_dicm(jpeg, tmp_path / "dicm.jpg", meta_group=True)]
+    code = ("import sys\n"
+            "from desktop_app.core.errors import ImageError\n"
+            "from desktop_app.core.imageio import read_file, decode_image\n"
+            "from desktop_app.core.dicom_read import read_case\n"
+            "for name in sys.argv[1:]:\n"
+            "    b = read_file(name); c = read_case(b)\n"
+            "    if c: print(c.study_date, c.series_instance_uid)\n"
+            "    try: print(decode_image(b).shape)\n"
+            "    except ImageError as e: print(e.reason_code)\n")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code, *map(str, paths)],
                           capture_output=True, text=True, timeout=120, check=True, cwd=REPO)
-    assert "(180, 180, 3)" in done.stdout or "3)" in done.stdout
+    assert done.stdout.count("(180, 180, 3)") == 2, done.stdout
+    assert "truncated" in done.stdout and "not_an_image" in done.stdout
     assert "Warning" not in done.stderr and "site-packages" not in done.stderr, done.stderr
+
+
+def test_a_bomb_in_a_later_frame_is_refused_too(tmp_path: Path) -> None:
+    """A two-frame JPEG 2000 object whose second frame's SIZ declares 30000x30000."""
+    import struct
+
+    import numpy as np
+    import pydicom
+    from pydicom.encaps import encapsulate, generate_frames
+    from pydicom.uid import JPEG2000Lossless
+
+    path = di.codestream_bomb(tmp_path / "one.dcm", "JPEG 2000", 64, 64)  # an honest frame
+    ds = pydicom.dcmread(path)
+    first = next(generate_frames(ds.PixelData, number_of_frames=1))
+    pixels = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    other = pydicom.dcmread(path)
+    other.PixelData = pixels.tobytes()
+    other.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    other.compress(JPEG2000Lossless)
+    second = bytearray(next(generate_frames(other.PixelData, number_of_frames=1)))
+    at = second.find(b"\xff\x51")
+    struct.pack_into(">II", second, at + 6, 30000, 30000)
+    ds.NumberOfFrames = 2
+    ds.PixelData = encapsulate([first, bytes(second)])
+    ds.save_as(path, enforce_file_format=True)
+    rows = [p for p, _ in scan_inputs([path])]
+    assert [p.name for p in rows] == ["one.dcm#frame1", "one.dcm#frame2"]
+    assert read_image(rows[0]).shape == (64, 64, 3)
+    with pytest.raises(errors.ImageTooLargeError, match="declares 30000x30000"):
+        read_image(rows[1])
