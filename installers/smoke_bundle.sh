@@ -64,9 +64,10 @@ grep -q "_internal/resources/models/$default_name" <<<"$check_out" \
 step "dermscreen calibrate + profiles export / remove / import"
 mkdir -p "$tmp/benign"
 # 32 follow-up nevi (the 30-image minimum and two more), as a site calibrates on its own benign images.
-find "$DATA/ham-extra/benign/nv" -name '*.jpg' | sort | head -n 32 | while read -r f; do
-  cp "$f" "$tmp/benign/"
-done
+# (the whole sorted list first: `| head` would end `find | sort` with SIGPIPE under pipefail)
+mapfile -t benign < <(find "$DATA/ham-extra/benign/nv" -name '*.jpg' | sort)
+[ "${#benign[@]}" -ge 32 ] || fail "fewer than 32 images in $DATA/ham-extra/benign/nv"
+cp "${benign[@]:0:32}" "$tmp/benign/"
 run_bundle "$BUNDLE/dermscreen" calibrate "$tmp/benign" --name "Smoke Site" --who smoke \
   > "$tmp/calibrate.log" 2>&1 || { cat "$tmp/calibrate.log"; fail "calibrate exited non-zero"; }
 cat "$tmp/calibrate.log"
@@ -202,10 +203,11 @@ if command -v Xvfb >/dev/null 2>&1 && command -v xwininfo >/dev/null 2>&1; then
     QT_QPA_PLATFORM=xcb DERMSCREEN_HOME="$tmp/home/dermscreen" "${isolate[@]}" \
     "$BUNDLE/dermscreen" > "$tmp/gui.log" 2>&1) &
   gui_pid=$!
-  # The main window's title names the loaded model: "DermScreen — <model> <version>".
+  # The main window's title names the loaded model: "<model> <version> — DermScreen"
+  # (desktop_app.gui.main_window.window_title; a bare "DermScreen" means no model loaded).
   title=""
   for _ in $(seq 1 120); do
-    title=$(DISPLAY="$display" xwininfo -root -tree 2>/dev/null | grep -o '"DermScreen — [^"]*"' | head -n 1 || true)
+    title=$(DISPLAY="$display" xwininfo -root -tree 2>/dev/null | grep -o '"[^"]* — DermScreen"' | head -n 1 || true)
     [ -n "$title" ] && break
     kill -0 "$gui_pid" 2>/dev/null || break
     sleep 1
