@@ -20,6 +20,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -355,11 +356,20 @@ def decode_image(
         raise
     except MemoryError:
         raise ImageTooLargeError(path, "not enough memory to decode this image") from None
-    except Image.DecompressionBombError as exc:  # Pillow's own guard, behind ours
-        raise ImageTooLargeError(path, f"image is too large to decode ({exc})") from None
+    except Image.DecompressionBombError as exc:  # Pillow's guard: an image over twice the cap
+        raise ImageTooLargeError(path, _bomb_words(exc, max_pixels)) from None
     except (OSError, ValueError, SyntaxError) as exc:
         # Pillow raises these from header parsing and EXIF handling too.
         raise NotAnImageError(path, f"corrupt image ({exc})") from None
+
+
+def _bomb_words(exc: Exception, max_pixels: int) -> str:
+    """Pillow's DecompressionBombError ("Image size (400000000 pixels) exceeds ...") in the
+    words of our own size check."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too large"
+    return (f"image is {size}, over the {max_pixels / 1e6:.0f} megapixel limit (refused from "
+            "its header, before decoding)")
 
 
 def read_image(
