@@ -407,7 +407,10 @@ def _private_folder(folder: Path) -> Path:
     """
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+        if not hasattr(os, "fchmod"):  # Windows: the user's profile folder is private already
+            return folder
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+                     | getattr(os, "O_NOFOLLOW", 0))
     except FileExistsError:
         raise FileWriteError(folder, "a file with that name exists (not a folder)") from None
     except OSError as exc:
