@@ -193,3 +193,44 @@ def test_a_bomb_in_a_later_frame_is_refused_too(tmp_path: Path) -> None:
     assert read_image(rows[0]).shape == (64, 64, 3)
     with pytest.raises(errors.ImageTooLargeError, match="declares 30000x30000"):
         read_image(rows[1])
+
+
+def test_the_batch_goes_on_past_every_hostile_object(tmp_path: Path, jpeg: Path) -> None:
+    """Every hostile object above in one folder, beside a good image, through the real CLI:
+    exit 0, one row per object (two for the frame liar), each error row with its reason."""
+    from desktop_app.reports.csv_report import read_results_csv
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    di.codestream_bomb(folder / "bomb-j2k.dcm", "JPEG 2000", 30000, 30000)
+    di.codestream_bomb(folder / "bomb-jls.dcm", "JPEG-LS", 14000, 14000)
+    di.declared_frames(jpeg, folder / "liar.dcm")
+    di.relabelled(jpeg, folder / "relabelled.dcm")
+    di.truncated_jpeg(jpeg, folder / "cut.dcm")
+    di.unknown_transfer_syntax(jpeg, folder / "unknown.dcm")
+    di.huge_element(jpeg, folder / "huge.dcm")
+    di.jpeg_with_dicm(jpeg, folder / "dicm.jpg")
+    (folder / "good.jpg").write_bytes(jpeg.read_bytes())
+    (folder / "DICOMDIR").write_bytes(di.dicomdir(jpeg, tmp_path / "disc").read_bytes())
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "desktop_app.cli", "analyse", str(folder),
+                           "--out", str(out)], capture_output=True, text=True, timeout=600,
+                          check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Warning" not in done.stderr
+    rows = {Path(r["path"]).name: r for r in read_results_csv(out / "results.csv")}
+    assert sorted(rows) == sorted(["bomb-j2k.dcm", "bomb-jls.dcm", "liar.dcm#frame1",
+                                   "liar.dcm#frame2", "relabelled.dcm", "cut.dcm",
+                                   "unknown.dcm", "huge.dcm", "dicm.jpg", "good.jpg",
+                                   "DICOMDIR"])
+    ok = sorted(name for name, r in rows.items() if r["status"] == "ok")
+    assert ok == ["dicm.jpg", "good.jpg", "liar.dcm#frame1"]
+    reasons = {name: r["error"] for name, r in rows.items() if r["status"] != "ok"}
+    assert "declares 30000x30000" in reasons["bomb-j2k.dcm"]
+    assert "declares 14000x14000" in reasons["bomb-jls.dcm"]
+    assert "frames 2 to 100,000 are missing" in reasons["liar.dcm#frame2"]
+    assert "relabelled" in reasons["relabelled.dcm"]
+    assert "ends inside its pixel data" in reasons["cut.dcm"]
+    assert "unknown DICOM transfer syntax" in reasons["unknown.dcm"]
+    assert "declares 2,147,483,632 bytes" in reasons["huge.dcm"]
+    assert "DICOMDIR" in reasons["DICOMDIR"]
