@@ -26,7 +26,13 @@ from desktop_app.cli.options import (
 )
 from desktop_app.cli.terminal import err, say, warn
 from desktop_app.core.model.score_stats import DEFAULT_ALPHA
-from desktop_app.core.site.site_profile import DEFAULT_SPECIFICITY, MIN_IMAGES, RULES, WARN_IMAGES
+from desktop_app.core.site.site_profile import (
+    DEFAULT_SPECIFICITY,
+    MIN_IMAGES,
+    RULES,
+    WARN_IMAGES,
+    SiteProfile,
+)
 from desktop_app.core.wording import number_format as nf
 from desktop_app.core.wording.text_safety import terminal_safe
 
@@ -68,18 +74,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p_exp.add_argument("--model", metavar="FILE", help="the profile's model (default: bundled)")
     p_exp.add_argument("--signed-off-by", default="", metavar="NAME",
                        help="the site lead who signs the profile off")
-    p_imp = psub.add_parser("import", help="import a (signed-off) profile file")
+    p_imp = psub.add_parser(
+        "import", help="import a (signed-off) profile file",
+        description="Validate and store a profile file. Its threshold must follow from its own "
+        "scores and rule, and the image statistics it accepts as usual at its site from its own "
+        "calibration images; otherwise it is refused (exit 2). A stored profile of the same name "
+        "for the same model (this site's own calibration or an earlier import) is replaced only "
+        "with --replace, and then kept under site_profiles/replaced/.")
     p_imp.add_argument("source", metavar="FILE")
-    p_rm = psub.add_parser("remove", help="remove a stored profile")
+    p_imp.add_argument("--replace", action="store_true",
+                       help="replace a stored profile of the same name (a copy is kept)")
+    p_rm = psub.add_parser(
+        "remove", help="remove a stored profile",
+        description="Remove the stored profile NAME. When profiles of that name exist for more "
+        "than one model, --model FILE (that model's) or --all-models is needed (exit 2 "
+        "otherwise). Exit 1 when there is none, 4 when the store cannot be changed.")
     p_rm.add_argument("name", metavar="NAME")
-    p_rm.add_argument("--model", metavar="FILE", help="only this model's profile of that name")
+    rm_which = p_rm.add_mutually_exclusive_group()
+    rm_which.add_argument("--model", metavar="FILE", help="only this model's profile of that name")
+    rm_which.add_argument("--all-models", action="store_true",
+                          help="the profiles of that name for every model")
     prof.set_defaults(handler=run_profiles)
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from desktop_app.core.base.files import FileWriteError
     from desktop_app.core.site.calibration import drift_of, profile_from_results
-    from desktop_app.core.site.site_profile import ProfileError, expectation_words, save_profile
+    from desktop_app.core.site.site_profile import (
+        ProfileError,
+        accepted_words,
+        expectation_words,
+        store_profile,
+    )
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -110,10 +136,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
     for r in data.duplicates[:20]:
         warn(f"  duplicate: {terminal_safe(r.path.name)}")
     try:
-        path = save_profile(profile)
+        path, kept = store_profile(profile)
     except (FileWriteError, OSError) as exc:
         err(terminal_safe(exc))
         return EXIT_OUTPUT
+    for copy, old in kept:
+        say(f"replaced {terminal_safe(old.label())}; the old one is kept in {terminal_safe(copy)}")
     site, spec, sens = expectation_words(profile, model.metadata)
     rule = (f"local benign quantile for {nf.percent(profile.target_specificity, 0)} specificity"
             if profile.rule == "quantile" else f"local mean + {profile.alpha:g} sd")
@@ -121,6 +149,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         f"{terminal_safe(model.display_name)} ({model.sha256[:12]})")
     say(spec)
     say(sens)
+    say(f"usual at this site (no per-image alarm with this profile): {accepted_words(profile)}")
     before = drift_of(done.results, model, None, ranges_known=done.engine.image_ranges is not None)
     if before.alarm:
         say("Before calibration these images were out of range for the model's validation "
@@ -151,58 +180,99 @@ def _model_sha(model_arg: str | None) -> str | None:
 
 def run_profiles(args: argparse.Namespace) -> int:
     from desktop_app.core.base.files import FileWriteError
-    from desktop_app.core.site.site_profile import (
-        ProfileError,
-        export_profile,
-        find_profile,
-        import_profile,
-        list_profiles,
-        profiles_dir,
-        remove_profile,
-    )
+    from desktop_app.core.site.site_profile import ProfileError
 
-    action = args.profiles_command
     try:
-        if action == "list":
-            sha = _model_sha(args.model) if args.model else None
-            if args.model and sha is None:
-                return EXIT_MODEL
-            found = list_profiles(model_sha256=sha)
-            if not found:
-                say(f"no site profiles in {terminal_safe(profiles_dir())}")
-            for _, p in found:
-                parts = [p.name, f"n {p.n}", p.created_at, f"by {p.created_by or '-'}",
-                         f"threshold {nf.score(p.threshold)}",
-                         f"model {p.model_name} {p.model_version} ({p.model_sha256[:12]})"]
-                if p.signed_off_by:
-                    parts.append(f"signed off by {p.signed_off_by}")
-                if p.imported:
-                    parts.append("imported")
-                say("  ".join(terminal_safe(part) for part in parts))
-            return EXIT_OK
-        if action == "import":
-            p = import_profile(args.source)
-            say(terminal_safe(f"imported {p.label()} for model {p.model_name} {p.model_version} "
-                              f"({p.model_sha256[:12]})"))
-            return EXIT_OK
-        sha = _model_sha(args.model) if (action == "export" or args.model) else None
-        if sha is None and (action == "export" or args.model):
-            return EXIT_MODEL
-        if action == "export":
-            p = find_profile(args.name, sha or "")
-            target = export_profile(p, args.target, signed_off_by=args.signed_off_by)
-            say(f"exported {terminal_safe(p.label())} to {terminal_safe(target)}")
-            return EXIT_OK
-        removed = remove_profile(args.name, sha)
-        if not removed:
-            err(f"no site profile named {terminal_safe(args.name)!r}")
-            return EXIT_FAILED
-        say(f"removed {removed} profile{'s' if removed != 1 else ''} named "
-            f"{terminal_safe(args.name)!r}")
-        return EXIT_OK
+        return _PROFILE_ACTIONS[args.profiles_command](args)
     except ProfileError as exc:
         err(terminal_safe(exc))
         return EXIT_USAGE
     except FileWriteError as exc:
         err(terminal_safe(exc))
         return EXIT_OUTPUT
+
+
+def _describe(p: SiteProfile) -> str:
+    return f"model {p.model_name} {p.model_version} ({p.model_sha256[:12]})"
+
+
+def _list(args: argparse.Namespace) -> int:
+    from desktop_app.core.site.site_profile import (
+        accepted_words,
+        list_profiles,
+        profiles_dir,
+        unreadable_profiles,
+    )
+
+    sha = _model_sha(args.model) if args.model else None
+    if args.model and sha is None:
+        return EXIT_MODEL
+    found = list_profiles(model_sha256=sha)
+    if not found:
+        say(f"no site profiles in {terminal_safe(profiles_dir())}")
+    for _, p in found:
+        parts = [p.name, f"n {p.n}", p.created_at, f"by {p.created_by or '-'}",
+                 f"threshold {nf.score(p.threshold)}", _describe(p),
+                 f"usual here: {accepted_words(p)}"]
+        if p.signed_off_by:
+            parts.append(f"signed off by {p.signed_off_by}")
+        if p.imported:
+            parts.append("imported")
+        say("  ".join(terminal_safe(part) for part in parts))
+    for reason in unreadable_profiles():  # kept in the store, never silently dropped
+        warn(f"skipped (cannot be used): {terminal_safe(reason)}")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from desktop_app.core.site.site_profile import accepted_words, import_profile_keeping
+
+    p, kept = import_profile_keeping(args.source, replace_existing=args.replace)
+    for copy, old in kept:
+        say(f"replaced {terminal_safe(old.label())}; the old one is kept in {terminal_safe(copy)}")
+    say(terminal_safe(f"imported {p.label()} for {_describe(p)}: threshold "
+                      f"{nf.score(p.threshold)} (re-derived from its scores); usual at its site: "
+                      f"{accepted_words(p)}"))
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from desktop_app.core.site.site_profile import export_profile, find_profile
+
+    sha = _model_sha(args.model)
+    if sha is None:
+        return EXIT_MODEL
+    p = find_profile(args.name, sha)
+    target = export_profile(p, args.target, signed_off_by=args.signed_off_by)
+    # To stderr when the profile itself went to stdout.
+    (warn if str(target) in ("-", "/dev/stdout") else say)(
+        f"exported {terminal_safe(p.label())} to {terminal_safe(target)}")
+    return EXIT_OK
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from desktop_app.core.site.site_profile import clean_name, list_profiles, remove_profile
+
+    sha = _model_sha(args.model) if args.model else None
+    if args.model and sha is None:
+        return EXIT_MODEL
+    name = clean_name(args.name, allow_empty=True)
+    matches = [p for _, p in list_profiles(model_sha256=sha) if p.name == name]
+    models = {p.model_sha256: p for p in matches}
+    if len(models) > 1 and not args.all_models:
+        err(f"site profiles named {terminal_safe(args.name)!r} exist for {len(models)} models: "
+            + "; ".join(terminal_safe(_describe(p)) for p in models.values())
+            + ". Say which with --model FILE, or --all-models to remove them all")
+        return EXIT_USAGE
+    removed = remove_profile(args.name, sha)
+    if not removed:
+        err(f"no site profile named {terminal_safe(args.name)!r}"
+            + (" for this model" if sha else ""))
+        return EXIT_FAILED
+    say(f"removed {removed} profile{'s' if removed != 1 else ''} named "
+        f"{terminal_safe(args.name)!r}, for "
+        + "; ".join(terminal_safe(_describe(p)) for p in models.values()))
+    return EXIT_OK
+
+
+_PROFILE_ACTIONS = {"list": _list, "import": _import, "export": _export, "remove": _remove}

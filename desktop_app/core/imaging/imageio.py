@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -39,15 +40,18 @@ from desktop_app.core.base.errors import (
     UnsupportedFormatError,
 )
 from desktop_app.core.imaging import dicom_read
-from desktop_app.core.imaging.regular_file import ImageBytes, NotRegularFileOSError, open_regular
+from desktop_app.core.imaging.regular_file import (
+    MAX_FILE_BYTES,
+    ImageBytes,
+    NotRegularFileOSError,
+    open_regular,
+)
 
 # 100 megapixels: four times a 3872x2592 dermatoscope original; anything larger
 # is far more likely a decompression bomb than a lesion photograph.
 DEFAULT_MAX_PIXELS = 100_000_000
-# The whole file is held in memory once (hashed and decoded from the same
-# bytes). 256 MiB holds a 100-megapixel uncompressed 8-bit TIFF; a
-# dermatoscope JPEG is a few MB.
-DEFAULT_MAX_FILE_BYTES = 256 * 2**20
+# The whole file is held in memory once (hashed and decoded from the same bytes).
+DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "TIFF", "BMP", "WEBP", "MPO"})
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"}
@@ -65,9 +69,12 @@ UNSUPPORTED_IMAGE_SUFFIXES: dict[str, str] = {
     ".jxl": "JPEG XL", ".psd": "PSD", ".dng": "DNG (camera raw)", ".ico": "ICO", ".svg": "SVG",
 }
 
-# Our own pixel cap is enforced explicitly below; Pillow's global one would only
-# turn the same situation into a warning or a differently typed exception.
-Image.MAX_IMAGE_PIXELS = None
+# Our own pixel cap is checked explicitly below, from the header, before decoding. Pillow's
+# guard stays on as a second line at the same cap (it warns above it and refuses twice it):
+# pydicom hands JPEG and JPEG 2000 pixel data to Pillow when no other decoder is installed,
+# and that path must never decode a bomb. (It was switched off only because its default,
+# 89 MP, warns below our 100 MP cap.)
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 def is_image_path(path: str | Path) -> bool:
@@ -198,9 +205,15 @@ def decode_image(
     """
     path = blob.path
     if dicom_read.is_dicom_bytes(blob.data):
-        return dicom_read.decode_dicom(blob, max_pixels=max_pixels, min_side=min_side,
-                                       max_aspect=max_aspect)
-    if path.suffix.lower() in dicom_read.DICOM_SUFFIXES:
+        try:
+            return dicom_read.decode_dicom(blob, max_pixels=max_pixels, min_side=min_side,
+                                           max_aspect=max_aspect)
+        except NotAnImageError:
+            # A JPEG (PNG, TIFF...) whose bytes hold "DICM" at 128 is that image, not DICOM.
+            if not dicom_read.image_signature(blob.data):
+                raise
+    elif path.suffix.lower() in dicom_read.DICOM_SUFFIXES \
+            and not dicom_read.image_signature(blob.data):
         raise UnsupportedFormatError(
             path, "DICOM file without the Part 10 header (no 'DICM' at byte 128); export it "
             "from the PACS as a DICOM Part 10 file")
@@ -265,9 +278,20 @@ def decode_image(
         raise
     except MemoryError:
         raise ImageTooLargeError(path, "not enough memory to decode this image") from None
+    except Image.DecompressionBombError as exc:  # Pillow's guard: an image over twice the cap
+        raise ImageTooLargeError(path, _bomb_words(exc, max_pixels)) from None
     except (OSError, ValueError, SyntaxError) as exc:
         # Pillow raises these from header parsing and EXIF handling too.
         raise NotAnImageError(path, f"corrupt image ({exc})") from None
+
+
+def _bomb_words(exc: Exception, max_pixels: int) -> str:
+    """Pillow's DecompressionBombError ("Image size (400000000 pixels) exceeds ...") in the
+    words of our own size check."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too large"
+    return (f"image is {size}, over the {max_pixels / 1e6:.0f} megapixel limit (refused from "
+            "its header, before decoding)")
 
 
 def read_image(

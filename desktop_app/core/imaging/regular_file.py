@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+# The most bytes one input file may hold (the decoder's file size limit): 256 MiB holds a
+# 100-megapixel uncompressed 8-bit TIFF; a dermatoscope JPEG is a few MB.
+MAX_FILE_BYTES = 256 * 2**20
+
 # Open flags: never wait for a writer (FIFO) nor make a terminal ours; binary on Windows.
 _OPEN_FLAGS = (
     os.O_RDONLY

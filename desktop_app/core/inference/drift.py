@@ -32,6 +32,7 @@ from PIL import Image
 
 from desktop_app.core.base.paths import resources_dir
 from desktop_app.core.imaging.regular_file import ImageBytes
+from desktop_app.core.model.metadata_checks import STAT_NAMES
 
 SCORE_RANK_HIGH = 0.50  # batch lower quartile above the reference benign median
 SCORE_RANK_LOW = 0.10  # ... or below the reference's 10th percentile
@@ -39,9 +40,6 @@ MIN_SCORED_FOR_DRIFT = 20  # fewer scores: the interval is too wide to say anyth
 BOOTSTRAP_RESAMPLES = 1000
 BATCH_QUANTILE = 0.25
 IMAGE_SHARE_ALARM = 0.25
-STAT_NAMES: tuple[str, ...] = (
-    "long_side", "aspect", "mean_r", "mean_g", "mean_b", "sharpness", "vignette_share",
-)
 STAT_WORDS: dict[str, str] = {
     "long_side": "size", "aspect": "aspect ratio", "mean_r": "red", "mean_g": "green",
     "mean_b": "blue", "sharpness": "sharpness", "vignette_share": "dark border",

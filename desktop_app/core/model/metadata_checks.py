@@ -70,7 +70,10 @@ def _number(value: Any) -> float | None:
     """``value`` as a float when it is a JSON number (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer of 400 digits: as good as infinite
+        return math.inf if value > 0 else -math.inf
 
 
 def _positive_finite(value: Any) -> bool:
@@ -128,9 +131,42 @@ def component_problems(components: Any) -> list[str]:
     return problems
 
 
+# The per-image statistics whose validation ranges travel in the model (extra.image_ranges);
+# the drift check (core.inference.drift) computes them, this contract checks their ranges.
+STAT_NAMES: tuple[str, ...] = (
+    "long_side", "aspect", "mean_r", "mean_g", "mean_b", "sharpness", "vignette_share",
+)
+
+
+def image_ranges_problems(ranges: Any) -> list[str]:
+    """``extra.image_ranges`` (the per-image drift check's reference): every statistic the app
+    checks, each a finite ``p005 <= p995``, and ``n`` a count. A model whose ranges are broken
+    is refused, never run as if it had none."""
+    where = "extra.image_ranges"
+    if not isinstance(ranges, dict) or not isinstance(ranges.get("stats"), dict):
+        return [f"{where} must be a JSON object with a 'stats' object"]
+    problems: list[str] = []
+    n = ranges.get("n", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10**9:
+        problems.append(f"{where}.n must be a count (a whole number from 0), got {str(n)[:40]!r}")
+    if not isinstance(ranges.get("source", ""), str):
+        problems.append(f"{where}.source must be text")
+    for name in STAT_NAMES:
+        entry = ranges["stats"].get(name)
+        if not isinstance(entry, dict):
+            problems.append(f"{where}.stats.{name} is missing")
+            continue
+        low, high = _number(entry.get("p005")), _number(entry.get("p995"))
+        if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)) \
+                or low > high:
+            problems.append(f"{where}.stats.{name} must hold finite numbers p005 <= p995, got "
+                            f"{str(entry.get('p005'))[:20]!r} and {str(entry.get('p995'))[:20]!r}")
+    return problems
+
+
 def extra_problems(extra: Any) -> list[str]:
     """The decisive fields of ``extra``: an explicit screening threshold, a combined model's
-    component labels."""
+    component labels, the image ranges of the per-image drift check."""
     if not isinstance(extra, dict):
         return ["extra must be a JSON object"]
     problems = []
@@ -139,6 +175,8 @@ def extra_problems(extra: Any) -> list[str]:
                         f"is a reconstruction error), got {str(extra['screening_threshold'])[:40]!r}")
     if "components" in extra:
         problems += component_problems(extra["components"])
+    if "image_ranges" in extra:
+        problems += image_ranges_problems(extra["image_ranges"])
     return problems
 
 

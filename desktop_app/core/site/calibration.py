@@ -22,6 +22,7 @@ from desktop_app.core.site.site_profile import (
     DEFAULT_SPECIFICITY,
     MIN_IMAGES,
     WARN_IMAGES,
+    ProfileError,
     SiteProfile,
     calibrated_threshold,
     estimated_sensitivity,
@@ -42,6 +43,17 @@ class CalibrationInput:
     n_files: int
     errors: list[AnalysisResult] = field(default_factory=list)
     duplicates: list[AnalysisResult] = field(default_factory=list)  # same SHA-256 as an earlier file
+    used: list[AnalysisResult] = field(default_factory=list)  # each distinct image once
+
+    def left_out_words(self) -> str:
+        """'39 were duplicates of an earlier file (same SHA-256), 1 could not be read' or ''."""
+        parts = []
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} were duplicates of an earlier file (same "
+                         "SHA-256, counted once)")
+        if self.errors:
+            parts.append(f"{len(self.errors)} could not be read or analysed")
+        return ", ".join(parts)
 
     def problems(self) -> list[str]:
         """Sentences for the user: duplicates, error rows, too few images."""
@@ -68,6 +80,7 @@ def calibration_input(results: Sequence[AnalysisResult]) -> CalibrationInput:
             out.duplicates.append(r)
         else:
             seen.add(r.image_sha256)
+            out.used.append(r)
             out.scores.append(float(r.score))
             out.shas.append(r.image_sha256)
     return out
@@ -79,10 +92,22 @@ def profile_from_results(name: str, results: Sequence[AnalysisResult], model: Lo
                          ) -> tuple[SiteProfile, CalibrationInput]:
     """A profile from a calibration folder's results (ProfileError under :data:`MIN_IMAGES`)."""
     data = calibration_input(results)
-    profile = make_profile(name, data.scores, data.shas, model_sha256=model.sha256,
-                           meta=model.metadata, rule=rule, specificity=specificity, alpha=alpha,
-                           created_by=created_by, accepted_flags=usual_flags(results))
+    counts = flag_counts(data.used)
+    try:
+        profile = make_profile(name, data.scores, data.shas, model_sha256=model.sha256,
+                               meta=model.metadata, rule=rule, specificity=specificity,
+                               alpha=alpha, created_by=created_by,
+                               accepted_flags=usual_flags(data.used), flag_counts=counts)
+    except ProfileError as exc:
+        left_out = data.left_out_words()
+        raise ProfileError(f"{exc}" + (f"; of {data.n_files} files, {left_out}" if left_out
+                                       else "")) from None
     return profile, data
+
+
+def flag_counts(results: Sequence[AnalysisResult]) -> dict[str, int]:
+    """Per image statistic, how many of ``results`` were out of the training range on it."""
+    return dict(sorted(Counter(f for r in results if r.ok for f in set(r.input_flags)).items()))
 
 
 def usual_flags(results: Sequence[AnalysisResult]) -> tuple[str, ...]:
@@ -91,7 +116,7 @@ def usual_flags(results: Sequence[AnalysisResult]) -> tuple[str, ...]:
     ok = [r for r in results if r.ok]
     if not ok:
         return ()
-    counts = Counter(f for r in ok for f in set(r.input_flags))
+    counts = flag_counts(ok)
     return tuple(sorted(f for f, n in counts.items() if n / len(ok) >= IMAGE_SHARE_ALARM))
 
 

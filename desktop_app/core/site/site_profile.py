@@ -9,27 +9,44 @@ the sensitivity *estimated* from the model's validation cancers at the same
 benign quantile (no cancer from the site was used, so it is labelled so).
 
 Profiles are private JSON files (0600) in ``<user data>/site_profiles``; they
-can be exported, imported (validated: types, finite numbers, bounded size) and
-removed. A profile works only with the model it was made with: another model,
-or a retrained one, needs its own calibration.
+can be exported, imported and removed. A file from outside is data: its
+threshold is re-derived from its own scores and stored rule (a profile whose
+threshold does not follow from them is refused), scores must be non-negative
+and bounded, and the image statistics it accepts as usual at the site
+(``accepted_flags``) must be supported by its own calibration images
+(``flag_counts``). A profile replaced by an import or a new calibration of the
+same name is kept under ``site_profiles/replaced/``. A profile works only with
+the model it was made with: another model, or a retrained one, needs its own
+calibration.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
 import math
 import os
 import re
+import stat
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from desktop_app.core.base.files import utc_now_iso, write_text_atomic
+from desktop_app.core.base.files import (
+    FileWriteError,
+    utc_now_iso,
+    write_bytes_atomic,
+    write_error_cause,
+    write_text_atomic,
+)
 from desktop_app.core.base.paths import user_data_dir
-from desktop_app.core.inference.drift import STAT_NAMES
+from desktop_app.core.inference.drift import IMAGE_SHARE_ALARM
 from desktop_app.core.model.metadata import ModelMetadata
+from desktop_app.core.model.metadata_checks import STAT_NAMES
 from desktop_app.core.model.operating_points import wilson
 from desktop_app.core.model.score_stats import DEFAULT_ALPHA, QUANTILE_LEVELS
 
@@ -41,6 +58,13 @@ MAX_PROFILE_BYTES = 8 * 1024 * 1024
 MAX_NAME_CHARS = 80
 RULES = ("quantile", "alpha")
 DEFAULT_SPECIFICITY = 0.5
+# Scores are reconstruction errors or probabilities (every shipped model's lie under 10); a
+# score far above this is a forged or corrupt file, not a site's benign image.
+MAX_SCORE = 1e6
+# The mean + alpha sd rule: the seed's alpha is 1.3; beyond these the "point" flags almost
+# everything (negative) or nothing, whatever the scores say.
+ALPHA_RANGE = (-3.0, 10.0)
+REPLACED_DIR = "replaced"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 SENSITIVITY_CAVEAT = "not measured at this site; validate with dermscreen evaluate"
 
@@ -76,6 +100,9 @@ class SiteProfile:
     # calibration images: usual at this site, so they raise no batch alarm with this profile.
     accepted_flags: tuple[str, ...] = ()
     format: int = PROFILE_FORMAT
+    # For each statistic: how many of the calibration images were out of the training range
+    # on it; what supports ``accepted_flags`` (each at least IMAGE_SHARE_ALARM of the images).
+    flag_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -120,7 +147,7 @@ class SiteProfile:
         scores = data.get("scores")
         if not isinstance(scores, list) or not MIN_IMAGES <= len(scores) <= MAX_IMAGES:
             raise ProfileError(f"scores: expected a list of {MIN_IMAGES} to {MAX_IMAGES} numbers")
-        values = tuple(_number(s, "scores") for s in scores)
+        values = tuple(_number(s, "scores", 0.0, MAX_SCORE) for s in scores)
         if list(values) != sorted(values):
             raise ProfileError("scores are not sorted")
         if "n" in data and data["n"] != len(values):
@@ -129,14 +156,27 @@ class SiteProfile:
         if rule not in RULES:
             raise ProfileError(f"rule must be one of {', '.join(RULES)}")
         spec = data.get("target_specificity")
-        spec = None if spec is None else _number(spec, "target_specificity")
+        spec = None if spec is None else _number(spec, "target_specificity", 0.0, 1.0)
         if spec is not None and not 0 < spec < 1:
             raise ProfileError("target_specificity must lie between 0 and 1")
         alpha = data.get("alpha")
-        alpha = None if alpha is None else _number(alpha, "alpha")
+        alpha = None if alpha is None else _number(alpha, "alpha", *ALPHA_RANGE)
+        threshold = _derived_threshold(values, rule, spec, alpha,
+                                       _number(data.get("threshold"), "threshold", 0.0, MAX_SCORE))
         flags = data.get("accepted_flags", [])
-        if not isinstance(flags, list) or not set(flags) <= set(STAT_NAMES):
+        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags) \
+                or not set(flags) <= set(STAT_NAMES):
             raise ProfileError("accepted_flags: expected image statistic names")
+        if "flag_counts" not in data:  # nothing to support them: the per-image alarm stays on
+            flags = []
+        counts = _flag_counts(data.get("flag_counts", {}), len(values))
+        unsupported = [f for f in flags if counts.get(f, 0) < IMAGE_SHARE_ALARM * len(values)]
+        if unsupported:
+            raise ProfileError(
+                f"accepted_flags lists {', '.join(sorted(unsupported))}, which its own "
+                f"calibration images do not support (out of range in "
+                f"{', '.join(f'{counts.get(f, 0)}' for f in sorted(unsupported))} of "
+                f"{len(values)}; at least {IMAGE_SHARE_ALARM:.0%} needed)")
         shas = data.get("image_sha256", [])
         if not isinstance(shas, list) or len(shas) > MAX_IMAGES or not all(
                 isinstance(s, str) and _SHA.match(s) for s in shas):
@@ -146,13 +186,14 @@ class SiteProfile:
             model_name=_typed(data, "model_name", str)[:MAX_NAME_CHARS],
             model_version=_typed(data, "model_version", str)[:MAX_NAME_CHARS],
             scores=values, rule=rule, target_specificity=spec, alpha=alpha,
-            threshold=_number(data.get("threshold"), "threshold"),
+            threshold=threshold,
             created_at=_typed(data, "created_at", str)[:40],
             created_by=clean_name(data.get("created_by", "") or "", allow_empty=True),
             image_sha256=tuple(shas),
             signed_off_by=clean_name(data.get("signed_off_by", "") or "", allow_empty=True),
             imported=bool(data.get("imported", False)),
-            quantiles=quantiles_of(values), accepted_flags=tuple(flags),
+            quantiles=quantiles_of(values), accepted_flags=tuple(sorted(set(flags))),
+            flag_counts=counts,
         )
 
 
@@ -163,10 +204,54 @@ def _typed(data: dict[str, Any], key: str, kind: type) -> Any:
     return value
 
 
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _number(value: Any, key: str, low: float = -math.inf, high: float = math.inf) -> float:
+    """A JSON number within [low, high]; a huge integer (10**400) is refused, never converted."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProfileError(f"{key}: expected finite numbers")
-    return float(value)
+    if isinstance(value, int) and not -(2**63) <= value <= 2**63:  # float() would overflow
+        raise ProfileError(f"{key}: expected finite numbers from {low:g} to {high:g}, got an "
+                           f"integer of {len(str(abs(value)))} digits")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ProfileError(f"{key}: expected finite numbers")
+    if not low <= number <= high:
+        raise ProfileError(f"{key}: expected numbers from {low:g} to {high:g}, got {number:g}")
+    return number
+
+
+def _derived_threshold(values: tuple[float, ...], rule: str, spec: float | None,
+                       alpha: float | None, stored: float) -> float:
+    """The threshold that ``rule`` gives on ``values``; ProfileError when ``stored`` differs
+    (a hand-edited threshold would flag nothing, or everything, whatever the scores say)."""
+    if rule == "quantile" and spec is None:
+        raise ProfileError("rule quantile needs target_specificity")
+    if rule == "alpha" and alpha is None:
+        raise ProfileError("rule alpha needs alpha")
+    derived = calibrated_threshold(list(values), rule, specificity=spec or DEFAULT_SPECIFICITY,
+                                   alpha=DEFAULT_ALPHA if alpha is None else alpha)
+    if not math.isclose(stored, derived, rel_tol=1e-9, abs_tol=1e-12):
+        how = (f"the {spec:g} quantile" if rule == "quantile" else f"mean + {alpha:g} sd")
+        raise ProfileError(f"threshold {stored:g} does not follow from its own scores and rule "
+                           f"({how} of its {len(values)} scores is {derived:g})")
+    return derived
+
+
+def _flag_counts(raw: Any, n: int) -> dict[str, int]:
+    """``flag_counts``: per statistic, how many of the ``n`` calibration images were out of range."""
+    if not isinstance(raw, dict) or not set(raw) <= set(STAT_NAMES) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= n for v in raw.values()):
+        raise ProfileError(f"flag_counts: expected image statistic names with counts from 0 to {n}")
+    return {k: int(v) for k, v in sorted(raw.items())}
+
+
+def accepted_words(profile: SiteProfile) -> str:
+    """'size (31 of 32 images), aspect ratio (32 of 32)' or 'none', for lists and messages."""
+    from desktop_app.core.inference.drift import STAT_WORDS
+
+    if not profile.accepted_flags:
+        return "none"
+    return ", ".join(f"{STAT_WORDS.get(f, f)} ({profile.flag_counts.get(f, 0)} of {profile.n} "
+                     "images)" for f in profile.accepted_flags)
 
 
 def clean_name(text: str, *, allow_empty: bool = False) -> str:
@@ -201,14 +286,25 @@ def calibrated_threshold(scores: list[float] | np.ndarray, rule: str = "quantile
 def make_profile(name: str, scores: list[float], image_sha256: list[str], *, model_sha256: str,
                  meta: ModelMetadata, rule: str = "quantile",
                  specificity: float = DEFAULT_SPECIFICITY, alpha: float = DEFAULT_ALPHA,
-                 created_by: str = "", accepted_flags: tuple[str, ...] = ()) -> SiteProfile:
-    """A new profile from the scores of a site's benign images (at least :data:`MIN_IMAGES`)."""
+                 created_by: str = "", accepted_flags: tuple[str, ...] = (),
+                 flag_counts: dict[str, int] | None = None) -> SiteProfile:
+    """A new profile from the scores of a site's benign images (at least :data:`MIN_IMAGES`).
+
+    ``flag_counts``: per image statistic, how many of these images were out of the training
+    range on it; each of ``accepted_flags`` must be out in at least IMAGE_SHARE_ALARM of them.
+    """
     values = sorted(float(s) for s in scores if math.isfinite(s))
     if len(values) < MIN_IMAGES:
         raise ProfileError(f"{len(values)} benign images scored; at least {MIN_IMAGES} are needed "
                            "for a site profile (100 or more for a useful interval)")
     if len(values) > MAX_IMAGES:
         raise ProfileError(f"at most {MAX_IMAGES} images per profile")
+    if rule == "alpha" and not ALPHA_RANGE[0] <= alpha <= ALPHA_RANGE[1]:
+        raise ProfileError(f"alpha must lie from {ALPHA_RANGE[0]:g} to {ALPHA_RANGE[1]:g} "
+                           f"(the seed's is {DEFAULT_ALPHA:g}), got {alpha:g}")
+    counts = {k: min(int(v), len(values)) for k, v in sorted((flag_counts or {}).items())}
+    accepted = tuple(sorted(f for f in set(accepted_flags)
+                            if counts.get(f, 0) >= IMAGE_SHARE_ALARM * len(values)))
     return SiteProfile(
         name=clean_name(name), model_sha256=model_sha256.lower(), model_name=meta.model_name,
         model_version=meta.model_version, scores=tuple(values), rule=rule,
@@ -217,7 +313,7 @@ def make_profile(name: str, scores: list[float], image_sha256: list[str], *, mod
         threshold=calibrated_threshold(values, rule, specificity=specificity, alpha=alpha),
         created_at=utc_now_iso(), created_by=clean_name(created_by, allow_empty=True),
         image_sha256=tuple(sorted(set(image_sha256))), quantiles=quantiles_of(values),
-        accepted_flags=tuple(accepted_flags),
+        accepted_flags=accepted, flag_counts=counts,
     )
 
 
@@ -296,18 +392,82 @@ def expectation_words(profile: SiteProfile, meta: ModelMetadata,
 
 
 def _file_name(name: str, model_sha256: str) -> str:
+    """``<ascii slug>-<name hash>-<model>.json``: the hash of the whole name keeps names that
+    differ only outside ASCII (東京, 大阪) or after the slug's 40 characters apart."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:40] or "site"
-    return f"{slug}-{model_sha256[:12]}.json"
+    tag = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{tag}-{model_sha256[:12]}.json"
+
+
+def _private_folder(folder: Path) -> Path:
+    """Create ``folder`` (0700) if needed; never follow a link there when tightening its mode.
+
+    The folder is opened with O_NOFOLLOW and changed through that descriptor, so a symbolic
+    link planted at the store's path is refused instead of making its target 0700.
+    Raises :class:`FileWriteError` (read-only disk, no permission, a link).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not hasattr(os, "fchmod"):  # Windows: the user's profile folder is private already
+            return folder
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+                     | getattr(os, "O_NOFOLLOW", 0))
+    except FileExistsError:
+        raise FileWriteError(folder, "a file with that name exists (not a folder)") from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and folder.is_symlink():
+            raise FileWriteError(folder, "the site profile folder is a symbolic link; refused "
+                                 "(it must be a private folder of its own)") from None
+        raise FileWriteError(folder, write_error_cause(exc)) from None
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != 0o700:
+            os.fchmod(fd, 0o700)
+    except OSError as exc:
+        raise FileWriteError(folder, write_error_cause(exc)) from None
+    finally:
+        os.close(fd)
+    return folder
+
+
+def _same_profile_files(folder: Path, profile: SiteProfile) -> list[tuple[Path, SiteProfile]]:
+    return [(path, p) for path, p in list_profiles(folder, profile.model_sha256)
+            if p.name == profile.name]
+
+
+def store_profile(profile: SiteProfile, folder: Path | None = None
+                  ) -> tuple[Path, list[tuple[Path, SiteProfile]]]:
+    """Write the profile (0600, atomically) into the private folder; a stored profile of the
+    same name for the same model is first copied to ``replaced/`` (recoverable: copy it back
+    or import it). Returns (the new file, [(kept copy, the profile it held)])."""
+    folder = _private_folder(Path(folder or profiles_dir()))
+    target = folder / _file_name(profile.name, profile.model_sha256)
+    kept: list[tuple[Path, SiteProfile]] = []
+    old = _same_profile_files(folder, profile)
+    if old:
+        spare = _private_folder(folder / REPLACED_DIR)
+        stamp = utc_now_iso().replace(":", "").replace("+0000", "Z")
+        for path, previous in old:
+            copy = spare / f"{path.stem}.{stamp}.json"
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise FileWriteError(folder, f"cannot keep {path.name}: "
+                                     f"{write_error_cause(exc)}") from None
+            kept.append((write_bytes_atomic(copy, data, private=True), previous))
+    written = write_text_atomic(target, json.dumps(profile.to_dict(), indent=1), private=True)
+    for path, _ in old:  # a file under an older naming scheme: its copy is kept above
+        if path != written:
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise FileWriteError(folder, f"{path.name}: {write_error_cause(exc)}") from None
+    return written, kept
 
 
 def save_profile(profile: SiteProfile, folder: Path | None = None) -> Path:
     """Write the profile (0600, atomically) into the private folder; replaces one of the same
-    name for the same model."""
-    folder = Path(folder or profiles_dir())
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    target = folder / _file_name(profile.name, profile.model_sha256)
-    return write_text_atomic(target, json.dumps(profile.to_dict(), indent=1), private=True)
+    name for the same model (a copy of that one is kept, see :func:`store_profile`)."""
+    return store_profile(profile, folder)[0]
 
 
 def read_profile_file(path: str | Path) -> SiteProfile:
@@ -326,6 +486,9 @@ def read_profile_file(path: str | Path) -> SiteProfile:
         data = json.loads(blob.data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProfileError(f"{path.name}: cannot read a site profile ({exc})") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise ProfileError(f"{path.name}: cannot read a site profile (a number in it is too "
+                           f"long: {str(exc)[:80]})") from None
     try:
         return SiteProfile.from_dict(data)
     except ProfileError as exc:
@@ -347,6 +510,18 @@ def list_profiles(folder: Path | None = None, model_sha256: str | None = None
     return sorted(found, key=lambda pp: (pp[1].name.lower(), pp[1].model_sha256))
 
 
+def unreadable_profiles(folder: Path | None = None) -> list[str]:
+    """Why each ``*.json`` file in the store that :func:`list_profiles` skips was skipped."""
+    folder = Path(folder or profiles_dir())
+    reasons = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            read_profile_file(path)
+        except ProfileError as exc:
+            reasons.append(str(exc))
+    return reasons
+
+
 def find_profile(name: str, model_sha256: str, folder: Path | None = None) -> SiteProfile:
     """The profile called ``name`` for this model; ProfileError says when it is another model's."""
     matches = [p for _, p in list_profiles(folder) if p.name == clean_name(name)]
@@ -363,24 +538,93 @@ def find_profile(name: str, model_sha256: str, folder: Path | None = None) -> Si
 
 
 def remove_profile(name: str, model_sha256: str | None = None, folder: Path | None = None) -> int:
-    """Delete the stored profiles called ``name`` (of one model, or all); how many were removed."""
+    """Delete the stored profiles called ``name`` (of one model, or all); how many were removed.
+    Raises :class:`FileWriteError` when the store cannot be changed."""
     removed = 0
     for path, profile in list_profiles(folder, model_sha256):
         if profile.name == clean_name(name):
-            path.unlink()
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise FileWriteError(path.parent, f"{path.name}: {write_error_cause(exc)}") \
+                    from None
             removed += 1
     return removed
 
 
 def export_profile(profile: SiteProfile, target: str | Path, *, signed_off_by: str = "") -> Path:
-    """Write the profile to ``target`` for another workstation (optionally signed off by name)."""
+    """Write the profile to ``target`` for another workstation (optionally signed off by name).
+
+    A regular file is replaced atomically. A target that is not one (``/dev/stdout``, a
+    terminal, a pipe with a reader) or a symbolic link is written through directly, never
+    renamed over; a pipe without a reader or a folder is refused (FileWriteError).
+    """
     if signed_off_by:
         profile = replace(profile, signed_off_by=clean_name(signed_off_by))
-    return write_text_atomic(Path(target), json.dumps(profile.to_dict(), indent=1), private=True)
+    target = Path(target)
+    text = json.dumps(profile.to_dict(), indent=1) + "\n"
+    try:
+        link = target.is_symlink()
+        st = os.stat(target) if os.path.lexists(target) else None
+    except OSError as exc:
+        raise FileWriteError(target.parent, f"{target.name}: {write_error_cause(exc)}") from None
+    if st is None or (stat.S_ISREG(st.st_mode) and not link):
+        return write_text_atomic(target, text, private=True)
+    if stat.S_ISDIR(st.st_mode):
+        raise FileWriteError(target.parent, f"{target.name}: a folder is in the way")
+    _write_through(target, text.encode("utf-8"), truncate=stat.S_ISREG(st.st_mode))
+    return target
 
 
-def import_profile(source: str | Path, folder: Path | None = None) -> SiteProfile:
-    """Validate a profile file and store it, marked imported."""
+def _write_through(target: Path, data: bytes, *, truncate: bool) -> None:
+    """Write ``data`` through an existing non-regular file or link; never blocks on a FIFO."""
+    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(target, flags | (os.O_TRUNC if truncate else 0))
+    except OSError as exc:
+        reason = ("a named pipe with no reader" if exc.errno == errno.ENXIO
+                  else write_error_cause(exc))
+        raise FileWriteError(target.parent, f"{target.name}: {reason}") from None
+    try:
+        os.set_blocking(fd, True)  # a pipe's reader may be slower than us
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        with contextlib.suppress(OSError):  # terminals and pipes cannot be synced
+            os.fsync(fd)
+    except OSError as exc:
+        raise FileWriteError(target.parent, f"{target.name}: {write_error_cause(exc)}") from None
+    finally:
+        os.close(fd)
+
+
+class ProfileExistsError(ProfileError):
+    """An import would replace a stored profile of the same name and model."""
+
+    def __init__(self, stored: SiteProfile) -> None:
+        self.stored = stored
+        kind = "imported profile" if stored.imported else "this site's own calibration"
+        super().__init__(
+            f"a site profile named {stored.name!r} is already stored for this model "
+            f"({kind}, {stored.label()}); not replaced. Import it under another name or "
+            "replace it with --replace (the stored one is then kept under replaced/)")
+
+
+def import_profile(source: str | Path, folder: Path | None = None, *,
+                   replace_existing: bool = False) -> SiteProfile:
+    """Validate a profile file and store it, marked imported. A stored profile of the same name
+    and model is replaced only with ``replace_existing`` (and then kept under ``replaced/``);
+    otherwise :class:`ProfileExistsError`."""
+    return import_profile_keeping(source, folder, replace_existing=replace_existing)[0]
+
+
+def import_profile_keeping(source: str | Path, folder: Path | None = None, *,
+                           replace_existing: bool = False
+                           ) -> tuple[SiteProfile, list[tuple[Path, SiteProfile]]]:
+    """:func:`import_profile`, also returning the copies kept of what it replaced."""
     profile = replace(read_profile_file(source), imported=True)
-    save_profile(profile, folder)
-    return profile
+    same = _same_profile_files(Path(folder or profiles_dir()), profile)
+    if same and not replace_existing:
+        raise ProfileExistsError(same[0][1])
+    _, kept = store_profile(profile, folder)
+    return profile, kept
