@@ -41,13 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         print("pdftoppm (poppler-utils) is needed: installers/system-packages.sh", file=sys.stderr)
         return 2
     sys.path.insert(0, str(REPO))
-    from desktop_app.core.dicom_case import DicomCase
-    from desktop_app.core.engine import Engine
-    from desktop_app.core.model_file import load_model
-    from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
-    from desktop_app.reports.case_report import write_case_pdf
+    from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+    from desktop_app.core.imaging.dicom_case import DicomCase
+    from desktop_app.core.inference.engine import Engine
+    from desktop_app.core.model.model_file import load_model
     from desktop_app.reports.context import ReportContext
-    from desktop_app.reports.render import ensure_gui_app
+    from desktop_app.reports.pdf.case_report import write_case_pdf
+    from desktop_app.reports.pdf.render import ensure_gui_app
 
     ensure_gui_app()
     model = load_model(bundled_models_dir() / DEFAULT_MODEL_NAME, prefer_gpu=False)

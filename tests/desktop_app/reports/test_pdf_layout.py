@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core import number_format as nf
-from desktop_app.core.decision_rules import PRIORITY_ORDER, priority
-from desktop_app.core.dicom_case import DicomCase
-from desktop_app.core.engine import Engine
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.operating_points import borderline_low, opening_threshold
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
-from desktop_app.core.results import AnalysisResult, ok_result, redecide
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.imaging.dicom_case import DicomCase
+from desktop_app.core.inference.decision_rules import PRIORITY_ORDER, priority
+from desktop_app.core.inference.engine import Engine
+from desktop_app.core.inference.results import AnalysisResult, ok_result, redecide
+from desktop_app.core.model.model_file import LoadedModel, load_model
+from desktop_app.core.model.operating_points import borderline_low, opening_threshold
+from desktop_app.core.wording import number_format as nf
 from desktop_app.reports.batch import verified_explainer, write_batch_reports
-from desktop_app.reports.case_report import write_case_pdf
 from desktop_app.reports.context import ReportContext
-from desktop_app.reports.pdf_report import write_summary_pdf
+from desktop_app.reports.pdf.case_report import write_case_pdf
+from desktop_app.reports.pdf.report import write_summary_pdf
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +228,8 @@ def test_the_encapsulated_pdf_shows_the_identity_its_dicom_header_carries(
     with patient identity kept out of the CSV (the default)."""
     import pydicom
 
-    from desktop_app.core.operating_points import chosen_threshold
-    from desktop_app.reports.dicom_write import write_reports_with_dicom
+    from desktop_app.core.model.operating_points import chosen_threshold
+    from desktop_app.reports.dicom.write import write_reports_with_dicom
     from tests.support import dicom_inputs as di
 
     inputs = tmp_path / "in"
