@@ -23,7 +23,7 @@ from bundle_policy import forbidden_modules, forbidden_paths
 def _app_default_model() -> str:
     """DEFAULT_MODEL_NAME from desktop_app/core/base/paths.py, its one home (read, not imported:
     the build venv need not hold the app's dependencies)."""
-    source = Path(__file__).resolve().parents[1] / "desktop_app" / "core" / "paths.py"
+    source = Path(__file__).resolve().parents[1] / "desktop_app" / "core" / "base" / "paths.py"
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
         if (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and getattr(node.targets[0], "id", "") == "DEFAULT_MODEL_NAME"):
