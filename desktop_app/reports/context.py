@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from desktop_app.core.decision_rules import triage_decision, triage_label
+from desktop_app.core.dicom_case import EnteredPatient
 from desktop_app.core.model_metadata import ModelMetadata
 from desktop_app.core.operating_points import borderline_low
 from desktop_app.core.results import AnalysisResult
@@ -85,6 +86,9 @@ class ReportContext:
     # The batch's drift check: "in range" / "out of range" / "not checked", and why.
     batch_drift: str = ""
     drift_words: str = ""
+    # The patient and study the user gave for inputs that carry none (JPEG, PNG); None: not
+    # given, so such inputs get no DICOM objects (see identity_of).
+    patient: EnteredPatient | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "case_id", clean_field(self.case_id))
@@ -122,9 +126,24 @@ class ReportContext:
             sub = clean_field(self.subfolder(result))
             if sub:
                 return sub
-        if not self.case_id and self.show_patient and result.dicom is not None:
-            return clean_field(result.dicom.patient_id)
+        if not self.case_id and self.show_patient:
+            identity = self.identity_of(result)
+            if identity is not None:
+                return clean_field(identity[0])
         return self.case_id
+
+    def identity_of(self, result: AnalysisResult) -> tuple[str, str, str] | None:
+        """(patient ID, name, birth date) the case's DICOM objects are filed under: a DICOM
+        input's own when it names a Patient ID, else the one the user entered
+        (:attr:`patient`); None when there is none (no DICOM objects for it). Print it only
+        with :attr:`show_patient`; the encapsulated PDF in PACS is made with it on."""
+        case = result.dicom
+        if case is not None and case.patient_id.strip():
+            return case.patient_id, case.patient_name, case.patient_birth_date
+        if self.patient is not None and self.patient.patient_id.strip():
+            p = self.patient
+            return p.patient_id, p.patient_name, p.patient_birth_date
+        return None
 
     def patient_of(self, result: AnalysisResult) -> dict[str, str]:
         """A DICOM input's case cells: body site, lesion, study date always; identity only

@@ -1,37 +1,55 @@
-"""DICOM results a PACS keeps: per case a Comprehensive SR, the case PDF encapsulated, the heatmap.
+"""DICOM results a PACS keeps: per case a TID 1500 Measurement Report, the case PDF, the heatmap.
 
-Into ``OUT/dicom/`` (:data:`DICOM_DIR_NAME`), for every analysed image:
+Into ``OUT/dicom/`` (:data:`DICOM_DIR_NAME`), for every analysed image whose
+patient is known (see below):
 
-- ``case-NNNNN-sr.dcm``: a Comprehensive SR (``highdicom``) whose content tree
-  carries the score, the threshold and its name, the triage decision, the model's
-  name, version and SHA-256, whether it was verified, the reviewer and the review
-  mark and note, and image references to the source object (SOP class, instance
-  and frame, when the input was DICOM) and to the heatmap;
+- ``case-NNNNN-sr.dcm``: an Enhanced SR (``highdicom``) holding a TID 1500 Imaging
+  Measurement Report: observer context (device DermScreen with the model's name and
+  version; the reviewing clinician as person observer where named), procedure reported
+  (SCT Dermoscopic photography), one measurement group (TID 1501) for the lesion with
+  its finding site where the source object codes one, the algorithm identification
+  (TID 4019), the scores (the deciding score, and for a combined model its CAE anomaly
+  score and the classifier's DCM "Probability of cancer"), z-score, percentile and
+  threshold, the triage decision, the review, and references to the source object and
+  the heatmap. Standard DCM/SCT/UCUM codes wherever one exists; private codes
+  (:data:`SCHEME`) only where none does. docs/DICOM.md draws the tree.
 - for each flagged or borderline case that got a case PDF: ``case-NNNNN-pdf.dcm``
-  (Encapsulated PDF, with the source instance referenced) and
-  ``case-NNNNN-heatmap.dcm`` (a Secondary Capture of the heatmap overlay as the
-  PDF shows it; derived, BurnedInAnnotation NO: no text is drawn on it).
+  (Encapsulated PDF, printed with the identity its header carries) and
+  ``case-NNNNN-heatmap.dcm`` (a Secondary Capture of the heatmap overlay with its
+  colour legend; BurnedInAnnotation NO: the legend holds numbers, no identity);
+- ``manifest.json`` (:data:`MANIFEST_NAME`): what this run wrote; ``dermscreen send``
+  sends only folders with one, and only the objects it lists.
 
-Each kind is a new series in the source's study (one series per kind and study
-per run) with the source's patient and study modules copied: a PACS files the
-results beside the image. An input that was not DICOM gets a new study per case
-ID, the case ID as Patient ID. Every UID is new, under :data:`UID_ROOT` (a root
-derived from a UUID, ISO/IEC 9834-8, since DermScreen has no registered one).
-A resend reads these files again, so the same SOP Instance UIDs go out
-(:mod:`desktop_app.reports.dicom_send`).
+Patient and study: a DICOM input that names a Patient ID files its results in its own
+study under its patient. Any other input (JPEG, PNG; a DICOM object without a Patient
+ID) needs the patient the user entered (:attr:`ReportContext.patient`): its results go
+in the study the user named, or one new study for the run. Without one, it gets no
+DICOM objects and :attr:`DicomReports.problems` says so: a PACS must never receive an
+empty Patient ID. Type 2 attributes the source lacks (birth date, sex, accession...)
+are written empty.
 
-Files are written atomically. Patient identity in these objects is what the
-source object carried (the PACS needs it); the CSV and PDFs show it only where
-the user asked (:attr:`ReportContext.show_patient`).
+Each kind is a new series per study and run, numbered by the run's minute
+(:func:`series_number`) so a re-analysis never adds a second series with the same
+number; instance numbers count within each series. Every UID is new, under
+:data:`UID_ROOT` (a root derived from a UUID, ISO/IEC 9834-8, since DermScreen has no
+registered one). A resend reads these files again, so the same SOP Instance UIDs go out.
+
+Files are written atomically, then made 0640 less the umask: a PACS export folder is
+often read by another service account in the group; never world-readable, since the
+objects carry the patient module.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
+import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,15 +71,54 @@ if TYPE_CHECKING:
     from desktop_app.reports.context import ReportContext
 
 DICOM_DIR_NAME = "dicom"
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "dermscreen-dicom-manifest/1"
 # 2.25.<UUID as an integer> (uuid5 of "https://dermscreen.invalid/dicom-uid-root"), then our arcs.
 UID_ROOT = "2.25.326034518955590804868507533931617903264."
-SR_SERIES_NUMBER, PDF_SERIES_NUMBER, SC_SERIES_NUMBER = 9001, 9002, 9003
+_UID_NAMESPACE = uuid.UUID(int=326034518955590804868507533931617903264)
+# Series kinds: the last digit of a run's series numbers.
+SERIES_KIND_DIGIT = {"SR": 1, "DOC": 2, "SC": 3}
+_SERIES_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+FILE_MODE = 0o640  # less the umask
 MANUFACTURER = "DermScreen"
 SCHEME = "99DRMSCRN"  # private coding scheme (DICOM PS3.16 8.2: "99" prefix)
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
-SOURCE_IMAGE_NAME = ("260753009", "SCT", "Source")  # SNOMED CT "Source"
-# Triage decision codes (private scheme); "" is an error row, which gets no SR.
-TRIAGE_CODES = {"anomalous": "DS1000", "borderline": "DS1001", "normal": "DS1002"}
+ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
+
+# Standard codes (value, scheme, meaning). One home: docs/DICOM.md lists these.
+PROCEDURE_REPORTED = ("446078004", "SCT", "Dermoscopic photography")
+FINDING_TYPE = ("95324001", "SCT", "Skin lesion")
+CLASSIFIER_PROBABILITY = ("111047", "DCM", "Probability of cancer")
+Z_SCORE = ("113071", "DCM", "Z-score")
+PERCENTILE = ("121415", "DCM", "Percentile Ranking of measurement")
+NO_UNITS = ("1", "UCUM", "no units")
+PERCENT = ("%", "UCUM", "Percent")
+# Private codes: concepts no standard coding scheme has. The score names follow the CSV
+# columns: score (deciding), anomaly_score (the CAE part), classifier_probability.
+DECIDING_SCORE = ("DS0002", SCHEME, "Deciding score")
+ANOMALY_SCORE = ("DS0020", SCHEME, "CAE anomaly score")
+THRESHOLD = ("DS0003", SCHEME, "Decision threshold")
+TRIAGE = ("DS0005", SCHEME, "Triage decision")
+IMAGE_SHA256 = ("DS0011", SCHEME, "Image SHA-256")
+INTENDED_USE = ("DS0013", SCHEME, "Intended use")
+REVIEWED = ("DS0015", SCHEME, "Reviewed by clinician")
+REVIEW_NOTE = ("DS0016", SCHEME, "Review note")
+HEATMAP = ("DS0017", SCHEME, "Heatmap overlay")
+# Triage decision values (private: "not flagged" is not a diagnosis of normal).
+TRIAGE_VALUES = {"anomalous": ("DS1000", SCHEME, "Flagged"),
+                 "borderline": ("DS1001", SCHEME, "Borderline"),
+                 "normal": ("DS1002", SCHEME, "Not flagged")}
+YES, NO = ("373066001", "SCT", "Yes"), ("373067005", "SCT", "No")
+NO_IDENTITY = ("no patient identity (not DICOM, or no Patient ID): no DICOM objects for it; "
+               "give the patient (analyse --patient-id/--patient-name, or the Export dialog's "
+               "patient fields) to file it in PACS")
+
+
+def series_number(when: datetime, kind: str) -> int:
+    """Minutes since 2020-01-01 UTC times ten plus the kind's digit: unique per run minute,
+    later runs higher (a 32-bit IS holds this until the year 6000)."""
+    minutes = int((when - _SERIES_EPOCH).total_seconds() // 60)
+    return max(0, minutes) * 10 + SERIES_KIND_DIGIT[kind]
 
 
 def new_uid() -> str:
@@ -71,10 +128,10 @@ def new_uid() -> str:
     return str(generate_uid(prefix=UID_ROOT))
 
 
-def _code(value: str, meaning: str) -> Any:
+def _code(code: tuple[str, str, str]) -> Any:
     from highdicom.sr import CodedConcept
 
-    return CodedConcept(value=value, scheme_designator=SCHEME, meaning=meaning)
+    return CodedConcept(value=code[0], scheme_designator=code[1], meaning=code[2])
 
 
 def _scheme_identification() -> Dataset:
@@ -87,9 +144,17 @@ def _scheme_identification() -> Dataset:
     return item
 
 
+def _person_name(text: str) -> str:
+    """A typed clinician name as a DICOM PN: all of it in the family-name component (we do
+    not guess how to split it), without PN delimiters, at most 64 characters."""
+    kept = "".join(" " if ch in "^=\\" else ch for ch in text).strip()[:64].strip()
+    return f"{kept}^" if kept else ""
+
+
 @dataclass
 class _Subject:
-    """Patient and study modules a case's objects share."""
+    """Patient and study modules a case's objects share (every value may be empty but the
+    Patient ID and Study Instance UID)."""
 
     patient_id: str
     patient_name: str
@@ -114,17 +179,23 @@ class _Subject:
         ds.AccessionNumber = self.accession_number
         ds.ReferringPhysicianName = self.referring_physician
 
-    def stub(self) -> Dataset:
-        """A dataset holding only these modules, for an SR with no other evidence: highdicom
-        copies the patient and study from its evidence. It is dropped from the SR's
-        evidence lists after (it references nothing that exists; tested)."""
+    def evidence(self, source: Dataset | None = None) -> Dataset:
+        """A reference dataset for highdicom: ``source``'s SOP, series and study UIDs (a stub
+        in this study when None) with every patient and study attribute present, so an
+        input without a birth date (Type 2, often absent) still gets its SR."""
         from pydicom.dataset import Dataset
 
         ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-        ds.SOPInstanceUID = ds.SeriesInstanceUID = new_uid()
         self.apply(ds)
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        if source is None:
+            ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+            ds.SOPInstanceUID = ds.SeriesInstanceUID = new_uid()
+        else:
+            ds.SOPClassUID = source.SOPClassUID
+            ds.SOPInstanceUID = source.SOPInstanceUID
+            ds.SeriesInstanceUID = source.get("SeriesInstanceUID", "") or new_uid()
+            ds.StudyInstanceUID = source.get("StudyInstanceUID", "") or self.study_instance_uid
         return ds
 
 
@@ -141,6 +212,7 @@ class DicomReports:
     folder: Path
     files: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    without_identity: list[str] = field(default_factory=list)  # file names, no objects
 
 
 class DicomWriter:
@@ -148,7 +220,7 @@ class DicomWriter:
 
     :meth:`add_case` is called with each case's images and PDF as the batch
     reports are written (so no case is run through the model twice); :meth:`finish`
-    writes one SR per analysed result.
+    writes one SR per analysed result and the manifest.
     """
 
     def __init__(self, out_dir: str | Path, metadata: ModelMetadata, *, model_sha256: str,
@@ -161,28 +233,41 @@ class DicomWriter:
         self.context = context
         self.now = datetime.now(UTC).astimezone()
         self._series: dict[tuple[str, str], str] = {}
-        self._studies: dict[str, _Subject] = {}
+        self._instances: dict[str, int] = {}
+        self._entered: _Subject | None = None
         self._cases: dict[int, _CaseObjects] = {}
+        self._manifest: list[dict[str, str]] = []
         self.written = DicomReports(self.folder)
         self._sources: dict[Path, Dataset | None] = {}
 
     # -- shared modules ---------------------------------------------------------------
-    def _subject(self, result: AnalysisResult) -> _Subject:
+    def _subject(self, result: AnalysisResult) -> _Subject | None:
+        """The patient and study the case's objects go under; None when nobody named the
+        patient (then it gets no objects)."""
         case = result.dicom
-        if case is not None and case.study_instance_uid:
+        if case is not None and case.patient_id.strip() and case.study_instance_uid:
             return _Subject(case.patient_id, case.patient_name, case.patient_birth_date,
                             case.patient_sex, case.study_instance_uid, case.study_date,
                             case.study_time, case.study_id, case.accession_number,
                             case.referring_physician)
-        case_id = self.context.case_id_of(result)
-        if case_id not in self._studies:
-            self._studies[case_id] = _Subject(
-                case_id[:64], "", "", "", new_uid(), self.now.strftime("%Y%m%d"),
-                self.now.strftime("%H%M%S"), "", "", "")
-        return self._studies[case_id]
+        entered = self.context.patient
+        if entered is None or entered.problems():
+            return None
+        if self._entered is None:
+            self._entered = _Subject(
+                entered.patient_id, entered.patient_name, entered.patient_birth_date,
+                entered.patient_sex, entered.study_instance_uid or new_uid(),
+                self.now.strftime("%Y%m%d"), self.now.strftime("%H%M%S"), "",
+                entered.accession_number, "")
+        return self._entered
 
     def _series_uid(self, study: str, kind: str) -> str:
         return self._series.setdefault((study, kind), new_uid())
+
+    def _next_instance(self, series_uid: str) -> int:
+        """1, 2, 3... within each series (not across the batch)."""
+        self._instances[series_uid] = self._instances.get(series_uid, 0) + 1
+        return self._instances[series_uid]
 
     def _source(self, result: AnalysisResult) -> Dataset | None:
         """The source object's header (for references), or None when it was not DICOM."""
@@ -196,6 +281,8 @@ class DicomWriter:
             try:
                 blob = read_file(result.path)
                 ds = dicom_read.read_dataset(io.BytesIO(blob.data), base, header_only=True)
+                if not ds.get("SOPClassUID") or not ds.get("SOPInstanceUID"):
+                    ds = None
             except Exception:  # a vanished source still gets its SR, without a header copy
                 ds = None
             self._sources[base] = ds
@@ -217,13 +304,22 @@ class DicomWriter:
         ds.InstanceCreationTime = self.now.strftime("%H%M%S")
         subject.apply(ds)
 
+    def _no_identity(self, result: AnalysisResult) -> None:
+        name = self.context.shown_path(result)
+        if name not in self.written.without_identity:
+            self.written.without_identity.append(name)
+
     # -- per case ---------------------------------------------------------------------
     def add_case(self, result: AnalysisResult, case: CaseImages, pdf: Path) -> None:
         """The heatmap overlay and the case PDF of one flagged or borderline case."""
+        subject = self._subject(result)
+        if subject is None:
+            self._no_identity(result)
+            return
         try:
             objects = _CaseObjects()
-            objects.sc = self._heatmap(result, case)
-            objects.pdf = self._encapsulated_pdf(result, pdf)
+            objects.sc = self._heatmap(result, case, subject)
+            objects.pdf = self._encapsulated_pdf(result, case, pdf, subject)
             self._cases[result.index] = objects
             self._save(objects.sc, f"case-{result.index:05d}-heatmap.dcm")
             self._save(objects.pdf, f"case-{result.index:05d}-pdf.dcm")
@@ -233,21 +329,22 @@ class DicomWriter:
             self.written.problems.append(f"no DICOM heatmap/PDF for {result.path.name}: "
                                          f"{type(exc).__name__}: {exc}")
 
-    def _heatmap(self, result: AnalysisResult, case: CaseImages) -> Dataset:
+    def _heatmap(self, result: AnalysisResult, case: CaseImages, subject: _Subject) -> Dataset:
         import highdicom as hd
 
         from desktop_app.core.heatmap import overlay
 
-        subject = self._subject(result)
         vmax = self.metadata.heatmap_vmax
         pixels = overlay(case.original, case.error_map, vmax) if vmax > 0 else case.original
+        if vmax > 0:
+            pixels = with_legend(pixels, vmax)
+        series = self._series_uid(subject.study_instance_uid, "SC")
         sc = hd.sc.SCImage(
             pixel_array=np.ascontiguousarray(pixels, dtype=np.uint8),
             photometric_interpretation="RGB", bits_allocated=8, coordinate_system="PATIENT",
-            study_instance_uid=subject.study_instance_uid,
-            series_instance_uid=self._series_uid(subject.study_instance_uid, "SC"),
-            series_number=SC_SERIES_NUMBER, sop_instance_uid=new_uid(),
-            instance_number=result.index + 1, manufacturer=MANUFACTURER,
+            study_instance_uid=subject.study_instance_uid, series_instance_uid=series,
+            series_number=series_number(self.now, "SC"), sop_instance_uid=new_uid(),
+            instance_number=self._next_instance(series), manufacturer=MANUFACTURER,
             patient_id=subject.patient_id, patient_name=subject.patient_name,
             patient_birth_date=subject.patient_birth_date, patient_sex=subject.patient_sex,
             accession_number=subject.accession_number, study_id=subject.study_id,
@@ -261,10 +358,11 @@ class DicomWriter:
         sc.PatientOrientation = ""
         sc.Laterality = ""  # Type 2C: a skin site may be paired; the image does not say which
         sc.ImageType = ["DERIVED", "SECONDARY"]
-        sc.BurnedInAnnotation = "NO"
+        sc.BurnedInAnnotation = "NO"  # the legend's numbers identify nobody
         sc.DerivationDescription = (
             f"DermScreen {app_version()} reconstruction-error heatmap over the image, model "
-            f"{self.metadata.model_name} {self.metadata.model_version}")[:1024]
+            f"{self.metadata.model_name} {self.metadata.model_version}; legend below the "
+            f"image: colour scale from 0 to {vmax:.3g} (brightest = error at or above it)")[:1024]
         source = self._source(result)
         if source is not None:
             from pydicom.dataset import Dataset as Ds
@@ -277,21 +375,39 @@ class DicomWriter:
             sc.SourceImageSequence = [ref]
         return sc
 
-    def _encapsulated_pdf(self, result: AnalysisResult, pdf: Path) -> Dataset:
+    def _identified_pdf(self, result: AnalysisResult, case: CaseImages, pdf: Path) -> bytes:
+        """The case PDF as stored in PACS: printed with the identity its DICOM header
+        carries (the folder's copy prints it only with show_patient)."""
+        if self.context.show_patient:
+            return pdf.read_bytes()
+        from desktop_app.reports.pdf_report import case_page, write_case_page
+
+        context = replace(self.context, show_patient=True)
+        fd, name = tempfile.mkstemp(prefix=".case-", suffix=".pdf", dir=self.folder)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            write_case_page(tmp, result, case_page(result, case, self.metadata, context=context))
+            return tmp.read_bytes()
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _encapsulated_pdf(self, result: AnalysisResult, case: CaseImages, pdf: Path,
+                          subject: _Subject) -> Dataset:
         from pydicom.dataset import Dataset
 
-        subject = self._subject(result)
-        data = pdf.read_bytes()
+        self._ensure_folder()
+        data = self._identified_pdf(result, case, pdf)
         ds = Dataset()
         self._common(ds, subject, ENCAPSULATED_PDF, new_uid())
         ds.Modality = "DOC"
         ds.SeriesInstanceUID = self._series_uid(subject.study_instance_uid, "DOC")
-        ds.SeriesNumber = PDF_SERIES_NUMBER
+        ds.SeriesNumber = series_number(self.now, "DOC")
         ds.SeriesDescription = "DermScreen case reports"
         ds.Manufacturer = MANUFACTURER
         ds.SoftwareVersions = app_version()
         ds.ConversionType = "WSD"
-        ds.InstanceNumber = result.index + 1
+        ds.InstanceNumber = self._next_instance(ds.SeriesInstanceUID)
         ds.ContentDate = self.now.strftime("%Y%m%d")
         ds.ContentTime = self.now.strftime("%H%M%S")
         ds.AcquisitionDateTime = self.now.strftime("%Y%m%d%H%M%S")
@@ -311,124 +427,268 @@ class DicomWriter:
 
     # -- the SRs ----------------------------------------------------------------------
     def finish(self, results: Sequence[AnalysisResult]) -> DicomReports:
-        """One SR per analysed result (error rows get none); returns what was written."""
+        """One SR per analysed result whose patient is known (error rows get none), then
+        the manifest; returns what was written."""
         for result in sorted(results, key=lambda r: r.index):
             if not result.ok:
                 continue
+            subject = self._subject(result)
+            if subject is None:
+                self._no_identity(result)
+                continue
             try:
-                sr = self._report(result)
+                sr = self._report(result, subject)
             except Exception as exc:  # one case must not stop the rest
                 self.written.problems.append(f"no DICOM SR for {result.path.name}: "
                                              f"{type(exc).__name__}: {exc}")
                 continue
             self._save(sr, f"case-{result.index:05d}-sr.dcm")
+        self.write_manifest()
         return self.written
 
-    def _report(self, result: AnalysisResult) -> Dataset:
+    def _observation_context(self) -> Any:
         from highdicom.sr import (
-            CodeContentItem,
-            CodedConcept,
-            ComprehensiveSR,
-            ContainerContentItem,
-            ContentSequence,
+            DeviceObserverIdentifyingAttributes,
+            ObservationContext,
+            ObserverContext,
+            PersonObserverIdentifyingAttributes,
+        )
+        from pydicom.sr.codedict import codes
+
+        device = ObserverContext(
+            observer_type=codes.DCM.Device,
+            observer_identifying_attributes=DeviceObserverIdentifyingAttributes(
+                uid=device_uid(self.model_sha256),
+                name=f"DermScreen {app_version()}"[:64], manufacturer_name=MANUFACTURER,
+                model_name=f"{self.metadata.model_name} {self.metadata.model_version}"[:64]))
+        person = None
+        name = _person_name(self.context.clinician)
+        if name:
+            person = ObserverContext(
+                observer_type=codes.DCM.Person,
+                observer_identifying_attributes=PersonObserverIdentifyingAttributes(name=name))
+        return ObservationContext(observer_person_context=person,
+                                  observer_device_context=device)
+
+    def _finding_site(self, source: Dataset | None) -> list[Any]:
+        """The source's anatomic region (a coded skin site) as the finding site, when coded."""
+        from highdicom.sr import FindingSite
+
+        region = source.get("AnatomicRegionSequence") if source is not None else None
+        if not region:
+            return []
+        item = region[0]
+        value, scheme = str(item.get("CodeValue", "")), str(item.get("CodingSchemeDesignator", ""))
+        meaning = str(item.get("CodeMeaning", ""))
+        if not (value and scheme and meaning):
+            return []
+        return [FindingSite(anatomic_location=_code((value[:16], scheme[:16], meaning[:64])))]
+
+    def _report(self, result: AnalysisResult, subject: _Subject) -> Dataset:
+        from highdicom.sr import (
+            AlgorithmIdentification,
+            EnhancedSR,
             ImageContentItem,
-            NumContentItem,
+            Measurement,
+            MeasurementReport,
+            MeasurementsAndQualitativeEvaluations,
+            QualitativeEvaluation,
             RelationshipTypeValues,
+            SourceImageForMeasurementGroup,
             TextContentItem,
+            TrackingIdentifier,
         )
 
         contains = RelationshipTypeValues.CONTAINS
-        subject = self._subject(result)
         objects = self._cases.get(result.index, _CaseObjects())
         source = self._source(result)
-        no_units = CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
         triage = self.context.triage(result)
-        triage_words = self.context.triage_label(result) or triage
 
-        def text(value: str, meaning: str, words: str) -> Any:
-            return TextContentItem(name=_code(value, meaning), value=words[:10000],
+        def measure(code: tuple[str, str, str], value: float | None,
+                    unit: tuple[str, str, str] = NO_UNITS) -> list[Any]:
+            if value is None or not np.isfinite(value):
+                return []
+            return [Measurement(name=_code(code), value=float(value), unit=_code(unit))]
+
+        def text(code: tuple[str, str, str], words: str) -> Any:
+            return TextContentItem(name=_code(code), value=words[:10000] or "-",
                                    relationship_type=contains)
 
-        items: list[Any] = [
-            NumContentItem(name=_code("DS0002", "Anomaly score"), value=float(result.score or 0.0),
-                           unit=no_units, relationship_type=contains),
-            NumContentItem(name=_code("DS0003", "Decision threshold"),
-                           value=float(result.threshold or 0.0), unit=no_units,
-                           relationship_type=contains),
-            text("DS0004", "Threshold name", self.point_name or "chosen threshold"),
-            CodeContentItem(name=_code("DS0005", "Triage decision"),
-                            value=_code(TRIAGE_CODES.get(triage, "DS1009"),
-                                        (triage_words or "not decided")[:64]),
-                            relationship_type=contains),
-            text("DS0006", "Model name", self.metadata.model_name),
-            text("DS0007", "Model version", self.metadata.model_version),
-            text("DS0008", "Model SHA-256", self.model_sha256 or "unknown"),
-            text("DS0009", "Model verified", "yes" if self.model_verified else
-                 "no (no .sha256 file vouched for the model)"),
-            text("DS0010", "Calibration",
-                 f"site profile {self.context.site_profile}" if self.context.site_profile
-                 else "none (the model's own validation statistics)"),
-            text("DS0011", "Image SHA-256", result.image_sha256 or "unknown"),
-            text("DS0012", "Software", f"DermScreen {app_version()}"),
-            text("DS0013", "Intended use", DISCLAIMER_SHORT),
+        measurements = [
+            *measure(DECIDING_SCORE, result.score),
+            *measure(THRESHOLD, result.threshold),
+            *measure(ANOMALY_SCORE, result.anomaly_score),
+            *measure(CLASSIFIER_PROBABILITY, result.probability),
+            *measure(Z_SCORE, result.z),
+            *measure(PERCENTILE, result.percentile, PERCENT),
         ]
-        if self.context.clinician:
-            items.append(text("DS0014", "Reviewing clinician", self.context.clinician))
+        evaluations = []
+        if triage in TRIAGE_VALUES:
+            evaluations.append(QualitativeEvaluation(_code(TRIAGE), _code(TRIAGE_VALUES[triage])))
         review = self.context.review_of(result)
         if review is not None:
-            items.append(text("DS0015", "Reviewed", "yes" if review[0] else "no"))
-            if review[1]:
-                items.append(text("DS0016", "Review note", review[1]))
-        evidence: list[Dataset] = []
-        if source is not None:
-            frames = [result.dicom.frame] if result.dicom and result.dicom.frame else None
-            items.append(ImageContentItem(
-                name=CodedConcept(value=SOURCE_IMAGE_NAME[0],
-                                  scheme_designator=SOURCE_IMAGE_NAME[1],
-                                  meaning=SOURCE_IMAGE_NAME[2]),
-                referenced_sop_class_uid=source.SOPClassUID,
-                referenced_sop_instance_uid=source.SOPInstanceUID,
-                referenced_frame_numbers=frames, relationship_type=contains))
-            evidence.append(source)
+            evaluations.append(QualitativeEvaluation(_code(REVIEWED),
+                                                     _code(YES if review[0] else NO)))
+        parameters = [
+            f"threshold: {result.threshold:.8g} ({self.point_name or 'chosen threshold'})"
+            if result.threshold is not None else "threshold: none",
+            f"model SHA-256: {self.model_sha256 or 'unknown'}",
+            "model verified: " + ("yes" if self.model_verified else
+                                  "no (no .sha256 file vouched for the model)"),
+            "calibration: " + (f"site profile {self.context.site_profile}"
+                               if self.context.site_profile
+                               else "none (the model's own validation statistics)"),
+        ]
+        lesion = result.dicom.lesion_id if result.dicom is not None else ""
+        frames = ([result.dicom.frame] if result.dicom is not None and result.dicom.frame
+                  else None)
+        group = MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=TrackingIdentifier(
+                uid=new_uid(), identifier=f"lesion {lesion}" if lesion else
+                f"case {result.index:05d}"),
+            finding_type=_code(FINDING_TYPE),
+            algorithm_id=AlgorithmIdentification(
+                name=self.metadata.model_name, version=self.metadata.model_version,
+                parameters=parameters, manufacturer=MANUFACTURER),
+            finding_sites=self._finding_site(source) or None,
+            measurements=measurements, qualitative_evaluations=evaluations or None,
+            source_images=[SourceImageForMeasurementGroup.from_source_image(source, frames)]
+            if source is not None else None,
+        )
+        extra: list[Any] = [text(IMAGE_SHA256, result.image_sha256 or "unknown"),
+                            text(INTENDED_USE, DISCLAIMER_SHORT)]
+        if review is not None and review[1]:
+            extra.append(text(REVIEW_NOTE, review[1]))
         if objects.sc is not None:
-            items.append(ImageContentItem(
-                name=_code("DS0017", "Heatmap overlay"),
-                referenced_sop_class_uid=objects.sc.SOPClassUID,
+            extra.append(ImageContentItem(
+                name=_code(HEATMAP), referenced_sop_class_uid=objects.sc.SOPClassUID,
                 referenced_sop_instance_uid=objects.sc.SOPInstanceUID,
                 relationship_type=contains))
-            evidence.append(objects.sc)
-        if objects.pdf is not None:
-            evidence.append(objects.pdf)
-        root = ContainerContentItem(name=_code("DS0001", "DermScreen triage result"))
-        root.ContentSequence = ContentSequence(items)
-        sr = ComprehensiveSR(
-            evidence=evidence or [subject.stub()], content=root,
-            series_instance_uid=self._series_uid(subject.study_instance_uid, "SR"),
-            series_number=SR_SERIES_NUMBER, sop_instance_uid=new_uid(),
-            instance_number=result.index + 1, manufacturer=MANUFACTURER,
-            is_complete=True, record_evidence=bool(evidence),
+        group[0].ContentSequence.extend(extra)
+        report = MeasurementReport(
+            observation_context=self._observation_context(),
+            procedure_reported=_code(PROCEDURE_REPORTED), imaging_measurements=[group])
+
+        stub = subject.evidence()
+        evidence = [stub]
+        evidence += [subject.evidence(ds) for ds in (source, objects.sc, objects.pdf)
+                     if ds is not None]
+        series = self._series_uid(subject.study_instance_uid, "SR")
+        sr = EnhancedSR(
+            evidence=evidence, content=report[0], series_instance_uid=series,
+            series_number=series_number(self.now, "SR"), sop_instance_uid=new_uid(),
+            instance_number=self._next_instance(series), manufacturer=MANUFACTURER,
+            is_complete=True, record_evidence=True,
             series_description="DermScreen triage results",
             specific_character_set="ISO_IR 192",
+            performed_procedure_codes=[_code(PROCEDURE_REPORTED)],
         )
-        if not evidence:  # highdicom lists the stub; it references nothing that exists
-            for keyword in ("CurrentRequestedProcedureEvidenceSequence",
-                            "PertinentOtherEvidenceSequence"):
-                if keyword in sr:
-                    delattr(sr, keyword)
+        _drop_reference(sr, stub.SOPInstanceUID)
         subject.apply(sr)
         sr.CodingSchemeIdentificationSequence = [_scheme_identification()]
         return sr
 
-    def _save(self, ds: Dataset, name: str) -> None:
+    # -- files ------------------------------------------------------------------------
+    def _ensure_folder(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FileWriteError(self.folder, write_error_cause(exc)) from None
+
+    def _save(self, ds: Dataset, name: str) -> None:
+        self._ensure_folder()
         target = self.folder / name
-        # Private (0600): the objects carry the patient module.
         with atomic_path(target, private=True) as tmp:
             ds.save_as(tmp, enforce_file_format=True)
+        _share_with_group(target)
         self.written.files.append(target)
+        self._manifest.append({"file": name, "sop_class_uid": str(ds.SOPClassUID),
+                               "sop_instance_uid": str(ds.SOPInstanceUID),
+                               "patient_id_sha256": hashlib.sha256(
+                                   str(ds.PatientID).encode("utf-8")).hexdigest()})
+
+    def write_manifest(self) -> Path | None:
+        """``manifest.json``: the objects this run wrote (send sends these, and only from a
+        folder that has one). None when no object was written."""
+        if not self._manifest:
+            return None
+        self._ensure_folder()
+        target = self.folder / MANIFEST_NAME
+        data = {"format": MANIFEST_FORMAT, "written_by": f"DermScreen {app_version()}",
+                "written_at": self.now.isoformat(timespec="seconds"),
+                "objects": self._manifest}
+        with atomic_path(target, private=True) as tmp:
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        _share_with_group(target)
+        return target
+
+
+def _share_with_group(path: Path) -> None:
+    """0640 less the umask, after the rename (the file was 0600 until then: never wider)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(path, FILE_MODE & ~umask)
+    except OSError as exc:
+        raise FileWriteError(path.parent, f"{path.name}: {write_error_cause(exc)}") from None
+
+
+def _drop_reference(sr: Dataset, sop_instance_uid: str) -> None:
+    """Remove the stub highdicom needed for the patient and study from the evidence lists
+    (it references nothing that exists)."""
+    for keyword in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence"):
+        studies = sr.get(keyword)
+        if studies is None:
+            continue
+        for study in list(studies):
+            for series in list(study.ReferencedSeriesSequence):
+                series.ReferencedSOPSequence = [
+                    i for i in series.ReferencedSOPSequence
+                    if i.ReferencedSOPInstanceUID != sop_instance_uid]
+                if not series.ReferencedSOPSequence:
+                    study.ReferencedSeriesSequence.remove(series)
+            if not study.ReferencedSeriesSequence:
+                studies.remove(study)
+        if not studies:
+            delattr(sr, keyword)
+
+
+def device_uid(model_sha256: str) -> str:
+    """The device observer's UID: one per DermScreen model file (uuid5 under our root)."""
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, f'device:{model_sha256}').int}"
+
+
+def with_legend(pixels: np.ndarray, vmax: float) -> np.ndarray:
+    """``pixels`` (H, W, 3) with a colour legend strip below: the heatmap's colour scale from
+    0 to ``vmax`` (its fixed full scale) and the numbers at both ends."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from desktop_app.core.heatmap import colorbar
+
+    height, width = pixels.shape[:2]
+    bar_h = max(8, height // 24)
+    text_h = max(12, height // 16)
+    margin = max(4, width // 40)
+    strip = Image.new("RGB", (width, bar_h + text_h + 2 * margin), (255, 255, 255))
+    bar_w = max(2, width - 2 * margin)
+    bar = np.ascontiguousarray(np.rot90(colorbar(height=bar_w, width=bar_h), k=-1))  # left = 0
+    strip.paste(Image.fromarray(bar), (margin, margin))
+    draw = ImageDraw.Draw(strip)
+    try:
+        font = ImageFont.load_default(size=text_h - 2)
+    except (TypeError, OSError):  # Pillow built without FreeType: the bitmap font
+        font = ImageFont.load_default()
+    y = margin + bar_h + 1
+    draw.text((margin, y), "0", fill=(0, 0, 0), font=font)
+    right = f">= {vmax:.3g}"
+    draw.text((width - margin - draw.textlength(right, font=font), y), right,
+              fill=(0, 0, 0), font=font)
+    middle = "reconstruction error"
+    mid_w = draw.textlength(middle, font=font)
+    room = bar_w - draw.textlength("0", font=font) - 2 * draw.textlength(right, font=font)
+    if mid_w + 2 * margin < room:  # only where it clears both numbers
+        draw.text(((width - mid_w) / 2, y), middle, fill=(0, 0, 0), font=font)
+    return np.concatenate([np.asarray(pixels, dtype=np.uint8), np.asarray(strip)], axis=0)
 
 
 def dicom_files(out_dir: str | Path) -> list[Path]:
@@ -487,5 +747,13 @@ def write_reports_with_dicom(
                                   explain=explain, cancel=cancel, progress=progress,
                                   context=context, on_case=writer.add_case)
     if reports.cancelled:
+        writer.write_manifest()
         return reports, writer.written
-    return reports, writer.finish(results)
+    dicom = writer.finish(results)
+    if dicom.without_identity:
+        names = ", ".join(dicom.without_identity[:3])
+        more = len(dicom.without_identity) - 3
+        dicom.problems.append(
+            f"{len(dicom.without_identity)} analysed image(s) ({names}"
+            f"{f' and {more} more' if more > 0 else ''}): {NO_IDENTITY}")
+    return reports, dicom
