@@ -21,6 +21,7 @@ from desktop_app.cli import main
 from desktop_app.reports.dicom_send import LEDGER_NAME, read_ledger
 from desktop_app.reports.dicom_write import MANIFEST_NAME
 from tests.support import dicom_inputs as di
+from tests.support.orthanc import KNOWN_CALLER, OrthancServer
 from tests.support.scp import running_scp
 
 OBJECTS = 6  # two cases (a DICOM input and a JPEG with its patient given), three objects each
@@ -265,3 +266,31 @@ def test_a_folder_that_turns_read_only_after_the_first_store(
     # The folder turned read-only while the first object was stored: nothing recorded, the
     # next send (to a writable folder) sends all again and the PACS keeps one copy of each.
     assert read_ledger(out) == {}
+
+
+def test_a_real_orthanc_that_does_not_know_our_ae_title(
+        out: Path, orthanc_known_callers_only: OrthancServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 31 item 5: was 212 s of retries and "no response"; now at once, in words."""
+    started = time.monotonic()
+    assert run_cli("send", out, "--to", orthanc_known_callers_only.address,
+                   "--timeout", "20") == 1
+    took = time.monotonic() - started
+    captured = capsys.readouterr()
+    assert took < 10, captured
+    assert "'DERMSCREEN'" in captured.err and "retrying" not in captured.out
+    assert "rejected the association" in captured.err or "aborted the association at once" \
+        in captured.err
+    _no_traceback(captured.out + captured.err)
+    assert orthanc_known_callers_only.instances() == []
+    # Registered under the title it knows, the same folder goes in whole.
+    assert run_cli("send", out, "--to", orthanc_known_callers_only.address,
+                   "--calling-ae", KNOWN_CALLER) == 0
+    stored = orthanc_known_callers_only.instances()
+    assert len(stored) == OBJECTS
+    assert {i["MainDicomTags"]["SOPInstanceUID"] for i in stored} == {
+        o["sop_instance_uid"] for o in json.loads(
+            (out / "dicom" / MANIFEST_NAME).read_text())["objects"]}
+    patients = {p["MainDicomTags"]["PatientID"]
+                for p in orthanc_known_callers_only.get("/patients?expand")}
+    assert patients == {"MRN-0042", "P-77"}  # the JPEG under the patient given for it
