@@ -23,6 +23,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.core.dicom_case import EnteredPatient
 from desktop_app.core.operating_points import borderline_low
 from desktop_app.core.results import AnalysisResult
 from desktop_app.gui import settings as app_settings
@@ -118,6 +119,7 @@ def report_context(session: Session, details: ReportDetails,
                             clinician=details.clinician, full_paths=details.full_paths,
                             reviews=reviews, band_low=band,
                             show_patient=app_settings.show_patient_identity(),
+                            patient=details.patient,
                             **(site or {}))  # type: ignore[arg-type]
     return batch_context(context, session.last_inputs)
 
@@ -223,14 +225,20 @@ class Exporter(QObject):
 
         # The site profile and drift fields the reports print (set by the window).
         self.site_fields: Callable[[], dict[str, object]] = dict
-        # The case ID typed for a batch, and which batch (a new batch starts without one).
+        # The case ID typed for a batch, and which batch (a new batch starts without one);
+        # the same for the patient given for its inputs without DICOM identity.
         self._case_id, self._case_batch = "", -1
+        self._patient: EnteredPatient | None = None
 
     def details(self) -> ReportDetails:
         """The report details as they stand: this batch's case ID and the remembered rest."""
         clinician, full_paths, from_subfolder = app_settings.report_preferences()
-        case_id = self._case_id if self._case_batch == self._session.batch_id else ""
-        return ReportDetails(case_id, from_subfolder, clinician, full_paths)
+        this_batch = self._case_batch == self._session.batch_id
+        case_id = self._case_id if this_batch else ""
+        without = sum(1 for r in self._session.results.in_input_order()
+                      if r.ok and (r.dicom is None or not r.dicom.patient_id.strip()))
+        return ReportDetails(case_id, from_subfolder, clinician, full_paths,
+                             self._patient if this_batch else None, without)
 
     def _confirm_details(self) -> ReportDetails | None:
         """The details the user confirms (the provider's dialog), kept for this batch."""
@@ -240,6 +248,7 @@ class Exporter(QObject):
         if chosen is None:
             return None
         self._case_id, self._case_batch = chosen.case_id, self._session.batch_id
+        self._patient = chosen.patient
         app_settings.save_report_preferences(chosen.clinician, chosen.full_paths,
                                              chosen.case_id_from_subfolder)
         return chosen

@@ -8,7 +8,7 @@ provider without that method exports with the details as they stand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.dicom_case import EnteredPatient
+from desktop_app.gui.dicom_panel import PatientFields
 from desktop_app.reports.context import MAX_FIELD_CHARS, clean_field
 
 
@@ -32,6 +34,10 @@ class ReportDetails:
     case_id_from_subfolder: bool = False
     clinician: str = ""
     full_paths: bool = False
+    # The patient for the batch's inputs that carry none (their DICOM results), and how
+    # many such inputs there are (shown, not compared).
+    patient: EnteredPatient | None = None
+    without_patient: int = field(default=0, compare=False)
 
 
 class ReportDetailsDialog(QDialog):
@@ -61,6 +67,13 @@ class ReportDetailsDialog(QDialog):
         form.addRow("", self.full_paths)
         note = QLabel("Printed on every page of the PDFs and in every CSV row.")
         note.setWordWrap(True)
+        self.patient_fields = PatientFields(details.patient, details.without_patient)
+        self.problem = QLabel("")
+        self.problem.setObjectName("PatientProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #8b0000")
+        self.problem.hide()
+        self._without = details.without_patient
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -68,13 +81,25 @@ class ReportDetailsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)
+        layout.addWidget(self.patient_fields)
+        layout.addWidget(self.problem)
         layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        """Closes only with usable patient fields (empty is usable: no DICOM for those)."""
+        problems = self.patient_fields.problems()
+        if problems:
+            self.problem.setText("Patient fields: " + "; ".join(problems) + ".")
+            self.problem.show()
+            return
+        super().accept()
 
     def details(self) -> ReportDetails:
         return ReportDetails(clean_field(self.case_id_edit.text()),
                              self.from_subfolder.isChecked(),
                              clean_field(self.clinician_edit.text()),
-                             self.full_paths.isChecked())
+                             self.full_paths.isChecked(), self.patient_fields.patient(),
+                             self._without)
 
 
 def ask_report_details(parent: QWidget, details: ReportDetails) -> ReportDetails | None:
