@@ -133,3 +133,17 @@ def test_send_refuses_a_bad_address(tmp_path: Path, capsys: pytest.CaptureFixtur
                                     bad: str, words: str) -> None:
     assert run_cli("send", tmp_path, "--to", bad) == 2
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--patient-name", "Roe^Rita"], "the patient ID is empty"),
+    (["--patient-id", "P-1", "--patient-birth-date", "19801399"], "the birth date is not a date"),
+    (["--patient-id", "P\\1"], "holds a backslash"),
+    (["--patient-id", "P-1", "--study-uid", "1.2.abc"], "not a DICOM UID"),
+    (["--patient-id", "P-1", "--accession", "A" * 17], "longer than 16 characters"),
+])
+def test_analyse_refuses_a_bad_patient(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       args: list[str], words: str) -> None:
+    assert run_cli("analyse", tmp_path, "--out", tmp_path / "out", "--dicom", *args) == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
