@@ -41,7 +41,6 @@ objects carry the patient module.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -603,9 +602,7 @@ class DicomWriter:
         _share_with_group(target)
         self.written.files.append(target)
         self._manifest.append({"file": name, "sop_class_uid": str(ds.SOPClassUID),
-                               "sop_instance_uid": str(ds.SOPInstanceUID),
-                               "patient_id_sha256": hashlib.sha256(
-                                   str(ds.PatientID).encode("utf-8")).hexdigest()})
+                               "sop_instance_uid": str(ds.SOPInstanceUID)})
 
     def write_manifest(self) -> Path | None:
         """``manifest.json``: the objects this run wrote (send sends these, and only from a
@@ -734,8 +731,10 @@ def write_reports_with_dicom(
 
     An earlier run's ``dicom/`` is moved to ``superseded/`` first. The heatmap and
     encapsulated PDF of a case are made from the images its case PDF was made
-    from (no second model run); then one SR per analysed result. A cancelled run
-    writes no SRs (``DicomReports.files`` holds what was written).
+    from (no second model run); then one SR per analysed result whose patient is
+    known, and the manifest. Results without a patient get none, and one line in
+    ``DicomReports.problems`` names them. A cancelled run writes no SRs
+    (``DicomReports.files`` and the manifest hold what was written).
     """
     from desktop_app.reports.batch import batch_context, write_batch_reports
 
