@@ -11,8 +11,9 @@ patient is known (see below):
   (TID 4019), the scores (the deciding score, and for a combined model its CAE anomaly
   score and the classifier's DCM "Probability of cancer"), z-score, percentile and
   threshold, the triage decision, the review, and references to the source object and
-  the heatmap. Standard DCM/SCT/UCUM codes wherever one exists; private codes
-  (:data:`SCHEME`) only where none does. docs/DICOM.md draws the tree.
+  the heatmap (built by :mod:`desktop_app.reports.dicom_sr`, the home of its codes).
+  Standard DCM/SCT/UCUM codes wherever one exists; private codes only where none does.
+  docs/DICOM.md draws the tree.
 - for each flagged or borderline case that got a case PDF: ``case-NNNNN-pdf.dcm``
   (Encapsulated PDF, printed with the identity its header carries) and
   ``case-NNNNN-heatmap.dcm`` (a Secondary Capture of the heatmap overlay with its
@@ -30,9 +31,9 @@ are written empty.
 
 Each kind is a new series per study and run, numbered by the run's minute
 (:func:`series_number`) so a re-analysis never adds a second series with the same
-number; instance numbers count within each series. Every UID is new, under
-:data:`UID_ROOT` (a root derived from a UUID, ISO/IEC 9834-8, since DermScreen has no
-registered one). A resend reads these files again, so the same SOP Instance UIDs go out.
+number; instance numbers count within each series. Every UID is new
+(:mod:`desktop_app.reports.dicom_subject`). A resend reads these files again, so the same
+SOP Instance UIDs go out.
 
 Files are written atomically, then made 0640 less the umask: a PACS export folder is
 often read by another service account in the group; never world-readable, since the
@@ -46,17 +47,17 @@ import json
 import os
 import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop_app.core.files import FileWriteError, atomic_path, write_error_cause
-from desktop_app.core.texts import DISCLAIMER_SHORT
+from desktop_app.reports.dicom_subject import Subject, device_uid, new_uid
+from desktop_app.reports.heatmap_legend import with_legend
 from desktop_app.version import app_version
 
 if TYPE_CHECKING:
@@ -72,42 +73,12 @@ if TYPE_CHECKING:
 DICOM_DIR_NAME = "dicom"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "dermscreen-dicom-manifest/1"
-# 2.25.<UUID as an integer> (uuid5 of "https://dermscreen.invalid/dicom-uid-root"), then our arcs.
-UID_ROOT = "2.25.326034518955590804868507533931617903264."
-_UID_NAMESPACE = uuid.UUID(int=326034518955590804868507533931617903264)
 # Series kinds: the last digit of a run's series numbers.
 SERIES_KIND_DIGIT = {"SR": 1, "DOC": 2, "SC": 3}
 _SERIES_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 FILE_MODE = 0o640  # less the umask
 MANUFACTURER = "DermScreen"
-SCHEME = "99DRMSCRN"  # private coding scheme (DICOM PS3.16 8.2: "99" prefix)
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
-ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
-
-# Standard codes (value, scheme, meaning). One home: docs/DICOM.md lists these.
-PROCEDURE_REPORTED = ("446078004", "SCT", "Dermoscopic photography")
-FINDING_TYPE = ("95324001", "SCT", "Skin lesion")
-CLASSIFIER_PROBABILITY = ("111047", "DCM", "Probability of cancer")
-Z_SCORE = ("113071", "DCM", "Z-score")
-PERCENTILE = ("121415", "DCM", "Percentile Ranking of measurement")
-NO_UNITS = ("1", "UCUM", "no units")
-PERCENT = ("%", "UCUM", "Percent")
-# Private codes: concepts no standard coding scheme has. The score names follow the CSV
-# columns: score (deciding), anomaly_score (the CAE part), classifier_probability.
-DECIDING_SCORE = ("DS0002", SCHEME, "Deciding score")
-ANOMALY_SCORE = ("DS0020", SCHEME, "CAE anomaly score")
-THRESHOLD = ("DS0003", SCHEME, "Decision threshold")
-TRIAGE = ("DS0005", SCHEME, "Triage decision")
-IMAGE_SHA256 = ("DS0011", SCHEME, "Image SHA-256")
-INTENDED_USE = ("DS0013", SCHEME, "Intended use")
-REVIEWED = ("DS0015", SCHEME, "Reviewed by clinician")
-REVIEW_NOTE = ("DS0016", SCHEME, "Review note")
-HEATMAP = ("DS0017", SCHEME, "Heatmap overlay")
-# Triage decision values (private: "not flagged" is not a diagnosis of normal).
-TRIAGE_VALUES = {"anomalous": ("DS1000", SCHEME, "Flagged"),
-                 "borderline": ("DS1001", SCHEME, "Borderline"),
-                 "normal": ("DS1002", SCHEME, "Not flagged")}
-YES, NO = ("373066001", "SCT", "Yes"), ("373067005", "SCT", "No")
 NO_IDENTITY = ("no patient identity (not DICOM, or no Patient ID): no DICOM objects for it; "
                "give the patient (analyse --patient-id/--patient-name, or the Export dialog's "
                "patient fields) to file it in PACS")
@@ -118,84 +89,6 @@ def series_number(when: datetime, kind: str) -> int:
     later runs higher (a 32-bit IS holds this until the year 6000)."""
     minutes = int((when - _SERIES_EPOCH).total_seconds() // 60)
     return max(0, minutes) * 10 + SERIES_KIND_DIGIT[kind]
-
-
-def new_uid() -> str:
-    """A fresh UID under :data:`UID_ROOT` (at most 64 characters)."""
-    from pydicom.uid import generate_uid
-
-    return str(generate_uid(prefix=UID_ROOT))
-
-
-def _code(code: tuple[str, str, str]) -> Any:
-    from highdicom.sr import CodedConcept
-
-    return CodedConcept(value=code[0], scheme_designator=code[1], meaning=code[2])
-
-
-def _scheme_identification() -> Dataset:
-    from pydicom.dataset import Dataset
-
-    item = Dataset()
-    item.CodingSchemeDesignator = SCHEME
-    item.CodingSchemeName = "DermScreen triage concepts"
-    item.CodingSchemeResponsibleOrganization = "DermScreen"
-    return item
-
-
-def _person_name(text: str) -> str:
-    """A typed clinician name as a DICOM PN: all of it in the family-name component (we do
-    not guess how to split it), without PN delimiters, at most 64 characters."""
-    kept = "".join(" " if ch in "^=\\" else ch for ch in text).strip()[:64].strip()
-    return f"{kept}^" if kept else ""
-
-
-@dataclass
-class _Subject:
-    """Patient and study modules a case's objects share (every value may be empty but the
-    Patient ID and Study Instance UID)."""
-
-    patient_id: str
-    patient_name: str
-    patient_birth_date: str
-    patient_sex: str
-    study_instance_uid: str
-    study_date: str
-    study_time: str
-    study_id: str
-    accession_number: str
-    referring_physician: str
-
-    def apply(self, ds: Dataset) -> None:
-        ds.PatientName = self.patient_name
-        ds.PatientID = self.patient_id
-        ds.PatientBirthDate = self.patient_birth_date
-        ds.PatientSex = self.patient_sex
-        ds.StudyInstanceUID = self.study_instance_uid
-        ds.StudyDate = self.study_date
-        ds.StudyTime = self.study_time
-        ds.StudyID = self.study_id
-        ds.AccessionNumber = self.accession_number
-        ds.ReferringPhysicianName = self.referring_physician
-
-    def evidence(self, source: Dataset | None = None) -> Dataset:
-        """A reference dataset for highdicom: ``source``'s SOP, series and study UIDs (a stub
-        in this study when None) with every patient and study attribute present, so an
-        input without a birth date (Type 2, often absent) still gets its SR."""
-        from pydicom.dataset import Dataset
-
-        ds = Dataset()
-        self.apply(ds)
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        if source is None:
-            ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-            ds.SOPInstanceUID = ds.SeriesInstanceUID = new_uid()
-        else:
-            ds.SOPClassUID = source.SOPClassUID
-            ds.SOPInstanceUID = source.SOPInstanceUID
-            ds.SeriesInstanceUID = source.get("SeriesInstanceUID", "") or new_uid()
-            ds.StudyInstanceUID = source.get("StudyInstanceUID", "") or self.study_instance_uid
-        return ds
 
 
 @dataclass
@@ -233,19 +126,19 @@ class DicomWriter:
         self.now = datetime.now(UTC).astimezone()
         self._series: dict[tuple[str, str], str] = {}
         self._instances: dict[str, int] = {}
-        self._entered: _Subject | None = None
+        self._entered: Subject | None = None
         self._cases: dict[int, _CaseObjects] = {}
         self._manifest: list[dict[str, str]] = []
         self.written = DicomReports(self.folder)
         self._sources: dict[Path, Dataset | None] = {}
 
     # -- shared modules ---------------------------------------------------------------
-    def _subject(self, result: AnalysisResult) -> _Subject | None:
+    def _subject(self, result: AnalysisResult) -> Subject | None:
         """The patient and study the case's objects go under; None when nobody named the
         patient (then it gets no objects)."""
         case = result.dicom
         if case is not None and case.patient_id.strip() and case.study_instance_uid:
-            return _Subject(case.patient_id, case.patient_name, case.patient_birth_date,
+            return Subject(case.patient_id, case.patient_name, case.patient_birth_date,
                             case.patient_sex, case.study_instance_uid, case.study_date,
                             case.study_time, case.study_id, case.accession_number,
                             case.referring_physician)
@@ -253,7 +146,7 @@ class DicomWriter:
         if entered is None or entered.problems():
             return None
         if self._entered is None:
-            self._entered = _Subject(
+            self._entered = Subject(
                 entered.patient_id, entered.patient_name, entered.patient_birth_date,
                 entered.patient_sex, entered.study_instance_uid or new_uid(),
                 self.now.strftime("%Y%m%d"), self.now.strftime("%H%M%S"), "",
@@ -287,7 +180,7 @@ class DicomWriter:
             self._sources[base] = ds
         return self._sources[base]
 
-    def _common(self, ds: Dataset, subject: _Subject, sop_class: str, sop_uid: str) -> None:
+    def _common(self, ds: Dataset, subject: Subject, sop_class: str, sop_uid: str) -> None:
         from pydicom.dataset import FileMetaDataset
         from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
@@ -328,7 +221,7 @@ class DicomWriter:
             self.written.problems.append(f"no DICOM heatmap/PDF for {result.path.name}: "
                                          f"{type(exc).__name__}: {exc}")
 
-    def _heatmap(self, result: AnalysisResult, case: CaseImages, subject: _Subject) -> Dataset:
+    def _heatmap(self, result: AnalysisResult, case: CaseImages, subject: Subject) -> Dataset:
         import highdicom as hd
 
         from desktop_app.core.heatmap import overlay
@@ -392,7 +285,7 @@ class DicomWriter:
             tmp.unlink(missing_ok=True)
 
     def _encapsulated_pdf(self, result: AnalysisResult, case: CaseImages, pdf: Path,
-                          subject: _Subject) -> Dataset:
+                          subject: Subject) -> Dataset:
         from pydicom.dataset import Dataset
 
         self._ensure_folder()
@@ -445,146 +338,23 @@ class DicomWriter:
         self.write_manifest()
         return self.written
 
-    def _observation_context(self) -> Any:
-        from highdicom.sr import (
-            DeviceObserverIdentifyingAttributes,
-            ObservationContext,
-            ObserverContext,
-            PersonObserverIdentifyingAttributes,
-        )
-        from pydicom.sr.codedict import codes
+    def _report(self, result: AnalysisResult, subject: Subject) -> Dataset:
+        from desktop_app.reports.dicom_sr import SrFacts, enhanced_sr, measurement_report
 
-        device = ObserverContext(
-            observer_type=codes.DCM.Device,
-            observer_identifying_attributes=DeviceObserverIdentifyingAttributes(
-                uid=device_uid(self.model_sha256),
-                name=f"DermScreen {app_version()}"[:64], manufacturer_name=MANUFACTURER,
-                model_name=f"{self.metadata.model_name} {self.metadata.model_version}"[:64]))
-        person = None
-        name = _person_name(self.context.clinician)
-        if name:
-            person = ObserverContext(
-                observer_type=codes.DCM.Person,
-                observer_identifying_attributes=PersonObserverIdentifyingAttributes(name=name))
-        return ObservationContext(observer_person_context=person,
-                                  observer_device_context=device)
-
-    def _finding_site(self, source: Dataset | None) -> list[Any]:
-        """The source's anatomic region (a coded skin site) as the finding site, when coded."""
-        from highdicom.sr import FindingSite
-
-        region = source.get("AnatomicRegionSequence") if source is not None else None
-        if not region:
-            return []
-        item = region[0]
-        value, scheme = str(item.get("CodeValue", "")), str(item.get("CodingSchemeDesignator", ""))
-        meaning = str(item.get("CodeMeaning", ""))
-        if not (value and scheme and meaning):
-            return []
-        return [FindingSite(anatomic_location=_code((value[:16], scheme[:16], meaning[:64])))]
-
-    def _report(self, result: AnalysisResult, subject: _Subject) -> Dataset:
-        from highdicom.sr import (
-            AlgorithmIdentification,
-            EnhancedSR,
-            ImageContentItem,
-            Measurement,
-            MeasurementReport,
-            MeasurementsAndQualitativeEvaluations,
-            QualitativeEvaluation,
-            RelationshipTypeValues,
-            SourceImageForMeasurementGroup,
-            TextContentItem,
-            TrackingIdentifier,
-        )
-
-        contains = RelationshipTypeValues.CONTAINS
         objects = self._cases.get(result.index, _CaseObjects())
         source = self._source(result)
-        triage = self.context.triage(result)
-
-        def measure(code: tuple[str, str, str], value: float | None,
-                    unit: tuple[str, str, str] = NO_UNITS) -> list[Any]:
-            if value is None or not np.isfinite(value):
-                return []
-            return [Measurement(name=_code(code), value=float(value), unit=_code(unit))]
-
-        def text(code: tuple[str, str, str], words: str) -> Any:
-            return TextContentItem(name=_code(code), value=words[:10000] or "-",
-                                   relationship_type=contains)
-
-        measurements = [
-            *measure(DECIDING_SCORE, result.score),
-            *measure(THRESHOLD, result.threshold),
-            *measure(ANOMALY_SCORE, result.anomaly_score),
-            *measure(CLASSIFIER_PROBABILITY, result.probability),
-            *measure(Z_SCORE, result.z),
-            *measure(PERCENTILE, result.percentile, PERCENT),
-        ]
-        evaluations = []
-        if triage in TRIAGE_VALUES:
-            evaluations.append(QualitativeEvaluation(_code(TRIAGE), _code(TRIAGE_VALUES[triage])))
-        review = self.context.review_of(result)
-        if review is not None:
-            evaluations.append(QualitativeEvaluation(_code(REVIEWED),
-                                                     _code(YES if review[0] else NO)))
-        parameters = [
-            f"threshold: {result.threshold:.8g} ({self.point_name or 'chosen threshold'})"
-            if result.threshold is not None else "threshold: none",
-            f"model SHA-256: {self.model_sha256 or 'unknown'}",
-            "model verified: " + ("yes" if self.model_verified else
-                                  "no (no .sha256 file vouched for the model)"),
-            "calibration: " + (f"site profile {self.context.site_profile}"
-                               if self.context.site_profile
-                               else "none (the model's own validation statistics)"),
-        ]
-        lesion = result.dicom.lesion_id if result.dicom is not None else ""
-        frames = ([result.dicom.frame] if result.dicom is not None and result.dicom.frame
-                  else None)
-        group = MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=TrackingIdentifier(
-                uid=new_uid(), identifier=f"lesion {lesion}" if lesion else
-                f"case {result.index:05d}"),
-            finding_type=_code(FINDING_TYPE),
-            algorithm_id=AlgorithmIdentification(
-                name=self.metadata.model_name, version=self.metadata.model_version,
-                parameters=parameters, manufacturer=MANUFACTURER),
-            finding_sites=self._finding_site(source) or None,
-            measurements=measurements, qualitative_evaluations=evaluations or None,
-            source_images=[SourceImageForMeasurementGroup.from_source_image(source, frames)]
-            if source is not None else None,
-        )
-        extra: list[Any] = [text(IMAGE_SHA256, result.image_sha256 or "unknown"),
-                            text(INTENDED_USE, DISCLAIMER_SHORT)]
-        if review is not None and review[1]:
-            extra.append(text(REVIEW_NOTE, review[1]))
-        if objects.sc is not None:
-            extra.append(ImageContentItem(
-                name=_code(HEATMAP), referenced_sop_class_uid=objects.sc.SOPClassUID,
-                referenced_sop_instance_uid=objects.sc.SOPInstanceUID,
-                relationship_type=contains))
-        group[0].ContentSequence.extend(extra)
-        report = MeasurementReport(
-            observation_context=self._observation_context(),
-            procedure_reported=_code(PROCEDURE_REPORTED), imaging_measurements=[group])
-
-        stub = subject.evidence()
-        evidence = [stub]
-        evidence += [subject.evidence(ds) for ds in (source, objects.sc, objects.pdf)
-                     if ds is not None]
+        facts = SrFacts(self.context, self.metadata, self.model_sha256, self.model_verified,
+                        self.point_name, MANUFACTURER, device_uid(self.model_sha256))
+        report = measurement_report(result, facts, source=source, heatmap=objects.sc,
+                                    tracking_uid=new_uid())
+        stub = subject.evidence()  # first: highdicom takes the patient and study from it
+        evidence = [stub, *(subject.evidence(ds) for ds in (source, objects.sc, objects.pdf)
+                            if ds is not None)]
         series = self._series_uid(subject.study_instance_uid, "SR")
-        sr = EnhancedSR(
-            evidence=evidence, content=report[0], series_instance_uid=series,
-            series_number=series_number(self.now, "SR"), sop_instance_uid=new_uid(),
-            instance_number=self._next_instance(series), manufacturer=MANUFACTURER,
-            is_complete=True, record_evidence=True,
-            series_description="DermScreen triage results",
-            specific_character_set="ISO_IR 192",
-            performed_procedure_codes=[_code(PROCEDURE_REPORTED)],
-        )
-        _drop_reference(sr, stub.SOPInstanceUID)
+        sr = enhanced_sr(report, evidence, stub_uid=stub.SOPInstanceUID, series_uid=series,
+                         series_number=series_number(self.now, "SR"), sop_uid=new_uid(),
+                         instance_number=self._next_instance(series), manufacturer=MANUFACTURER)
         subject.apply(sr)
-        sr.CodingSchemeIdentificationSequence = [_scheme_identification()]
         return sr
 
     # -- files ------------------------------------------------------------------------
@@ -628,64 +398,6 @@ def _share_with_group(path: Path) -> None:
         os.chmod(path, FILE_MODE & ~umask)
     except OSError as exc:
         raise FileWriteError(path.parent, f"{path.name}: {write_error_cause(exc)}") from None
-
-
-def _drop_reference(sr: Dataset, sop_instance_uid: str) -> None:
-    """Remove the stub highdicom needed for the patient and study from the evidence lists
-    (it references nothing that exists)."""
-    for keyword in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence"):
-        studies = sr.get(keyword)
-        if studies is None:
-            continue
-        for study in list(studies):
-            for series in list(study.ReferencedSeriesSequence):
-                series.ReferencedSOPSequence = [
-                    i for i in series.ReferencedSOPSequence
-                    if i.ReferencedSOPInstanceUID != sop_instance_uid]
-                if not series.ReferencedSOPSequence:
-                    study.ReferencedSeriesSequence.remove(series)
-            if not study.ReferencedSeriesSequence:
-                studies.remove(study)
-        if not studies:
-            delattr(sr, keyword)
-
-
-def device_uid(model_sha256: str) -> str:
-    """The device observer's UID: one per DermScreen model file (uuid5 under our root)."""
-    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, f'device:{model_sha256}').int}"
-
-
-def with_legend(pixels: np.ndarray, vmax: float) -> np.ndarray:
-    """``pixels`` (H, W, 3) with a colour legend strip below: the heatmap's colour scale from
-    0 to ``vmax`` (its fixed full scale) and the numbers at both ends."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from desktop_app.core.heatmap import colorbar
-
-    height, width = pixels.shape[:2]
-    bar_h = max(8, height // 24)
-    text_h = max(12, height // 16)
-    margin = max(4, width // 40)
-    strip = Image.new("RGB", (width, bar_h + text_h + 2 * margin), (255, 255, 255))
-    bar_w = max(2, width - 2 * margin)
-    bar = np.ascontiguousarray(np.rot90(colorbar(height=bar_w, width=bar_h), k=-1))  # left = 0
-    strip.paste(Image.fromarray(bar), (margin, margin))
-    draw = ImageDraw.Draw(strip)
-    try:
-        font = ImageFont.load_default(size=text_h - 2)
-    except (TypeError, OSError):  # Pillow built without FreeType: the bitmap font
-        font = ImageFont.load_default()
-    y = margin + bar_h + 1
-    draw.text((margin, y), "0", fill=(0, 0, 0), font=font)
-    right = f">= {vmax:.3g}"
-    draw.text((width - margin - draw.textlength(right, font=font), y), right,
-              fill=(0, 0, 0), font=font)
-    middle = "reconstruction error"
-    mid_w = draw.textlength(middle, font=font)
-    room = bar_w - draw.textlength("0", font=font) - 2 * draw.textlength(right, font=font)
-    if mid_w + 2 * margin < room:  # only where it clears both numbers
-        draw.text(((width - mid_w) / 2, y), middle, fill=(0, 0, 0), font=font)
-    return np.concatenate([np.asarray(pixels, dtype=np.uint8), np.asarray(strip)], axis=0)
 
 
 def dicom_files(out_dir: str | Path) -> list[Path]:

@@ -25,11 +25,11 @@ from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
 from desktop_app.reports.batch import reviews_of, verified_explainer
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv
+from desktop_app.reports.dicom_sr import ENHANCED_SR
+from desktop_app.reports.dicom_subject import UID_ROOT
 from desktop_app.reports.dicom_write import (
     ENCAPSULATED_PDF,
-    ENHANCED_SR,
     MANIFEST_NAME,
-    UID_ROOT,
     DicomWriter,
     dicom_files,
     write_reports_with_dicom,
