@@ -195,11 +195,11 @@ class SendToPacsDialog(QDialog):
 
     def send(self) -> bool:
         """Start sending on a worker thread; False (and a line saying why) when it cannot."""
+        from desktop_app.reports.dicom_ledger import read_manifest
         from desktop_app.reports.dicom_send import (
             Destination,
             DestinationError,
             ae_title_problem,
-            read_manifest,
             send_folder,
         )
 

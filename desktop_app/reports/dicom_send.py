@@ -3,9 +3,8 @@
 ``dermscreen send OUT --to AE@host:port`` and the window's File > Send to PACS
 use :func:`send_folder`. What it sends, and what makes a resend safe:
 
-- only a folder DermScreen wrote: ``OUT/dicom/manifest.json``
-  (:data:`~desktop_app.reports.dicom_write.MANIFEST_NAME`) lists the objects of the
-  run; a folder without one (an input folder, say) is refused and nothing is written
+- only a folder DermScreen wrote: ``OUT/dicom/manifest.json`` lists the objects of the
+  run (read, with the ledger, by :mod:`desktop_app.reports.dicom_ledger`); a folder without one (an input folder, say) is refused and nothing is written
   there; an object without a Patient ID is never sent;
 - every object is read from its file, so a resend carries the same SOP Instance UID
   and a PACS stores it once (it keys instances by that UID);
@@ -25,8 +24,6 @@ file and its SOP Instance UID, never the patient, and carry no raw Python except
 from __future__ import annotations
 
 import errno
-import json
-import os
 import re
 import socket
 import threading
@@ -36,16 +33,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.files import FileWriteError, atomic_path, utc_now_iso, write_error_cause
-from desktop_app.reports.dicom_write import DICOM_DIR_NAME, MANIFEST_FORMAT, MANIFEST_NAME
+from desktop_app.core.files import FileWriteError, utc_now_iso
+from desktop_app.reports.dicom_ledger import (
+    LEDGER_NAME,
+    LedgerError,
+    dicom_folder,
+    load_ledger,
+    os_words,
+    read_manifest,
+    write_ledger,
+)
 
-LEDGER_NAME = "sent.json"
-DAMAGED_SUFFIX = ".damaged"
 DEFAULT_CALLING_AE = "DERMSCREEN"
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_RETRIES = 2
 VERIFICATION = "1.2.840.10008.1.1"
-MAX_MANIFEST_BYTES = 16 * 2**20
 MAX_OBJECT_BYTES = 512 * 2**20
 _DEST = re.compile(r"^(?P<ae>[^@]{1,16})@(?P<host>\[[0-9A-Fa-f:.]+\]|[^:@\[\]]+):(?P<port>\d{1,5})$")
 # What went wrong for the whole send (SendReport.problem), for the CLI's exit code.
@@ -137,137 +139,6 @@ class _RefusedError(Exception):
         super().__init__(words)
         self.words = words
         self.transient = transient
-
-
-def dicom_folder(out_dir: str | Path) -> Path:
-    """``OUT/dicom`` for an output folder, or the folder itself when given ``OUT/dicom``."""
-    folder = Path(out_dir)
-    return folder / DICOM_DIR_NAME if (folder / DICOM_DIR_NAME).is_dir() else folder
-
-
-def ledger_path(out_dir: str | Path) -> Path:
-    return dicom_folder(out_dir) / LEDGER_NAME
-
-
-def _read_regular_text(path: Path, limit: int) -> str:
-    """A regular file's text (the project's one rule: a pipe, device or folder is never
-    opened for reading, so nothing blocks). Raises OSError (or ValueError: too large)."""
-    from desktop_app.core.imageio import open_regular
-
-    fd, st = open_regular(path)
-    with open(fd, "rb") as fh:
-        if st.st_size > limit:
-            msg = f"{path.name} is over {limit // 2**20} MB"
-            raise ValueError(msg)
-        return fh.read(limit + 1).decode("utf-8")
-
-
-def _os_words(exc: OSError) -> str:
-    from desktop_app.core.imageio import NotRegularFileOSError
-
-    if isinstance(exc, NotRegularFileOSError):
-        return f"not a regular file ({exc.kind})"
-    if isinstance(exc, FileNotFoundError):
-        return "missing"
-    return exc.strerror or "cannot be read"
-
-
-def read_manifest(out_dir: str | Path) -> list[dict[str, str]]:
-    """The objects ``manifest.json`` lists (file name, SOP class and instance UID).
-
-    Raises ValueError with words when the folder is not one DermScreen wrote."""
-    folder = dicom_folder(out_dir)
-    path = folder / MANIFEST_NAME
-    hint = (f"{out_dir} is not an output folder DermScreen wrote (no readable "
-            f"{DICOM_DIR_NAME}/{MANIFEST_NAME}): give the --out folder of "
-            "'dermscreen analyse --dicom' (or the folder Export All Reports wrote)")
-    try:
-        data = json.loads(_read_regular_text(path, MAX_MANIFEST_BYTES))
-    except FileNotFoundError:
-        raise ValueError(hint) from None
-    except OSError as exc:
-        raise ValueError(f"{hint}; {MANIFEST_NAME} is {_os_words(exc)}") from None
-    except ValueError:  # not JSON, not UTF-8, too large
-        raise ValueError(f"{hint}; its {MANIFEST_NAME} is damaged") from None
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or \
-            not isinstance(data.get("objects"), list):
-        raise ValueError(f"{hint}; its {MANIFEST_NAME} is not DermScreen's")
-    objects = []
-    for item in data["objects"]:
-        if not isinstance(item, dict):
-            continue
-        name = item.get("file")
-        uid = item.get("sop_instance_uid")
-        if isinstance(name, str) and isinstance(uid, str) and name and "/" not in name \
-                and "\\" not in name and name not in (".", "..") and name.endswith(".dcm"):
-            objects.append({"file": name, "sop_instance_uid": uid,
-                            "sop_class_uid": str(item.get("sop_class_uid", ""))})
-    return objects
-
-
-def read_ledger(out_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """``{destination: {sop_instance_uid: {"file", "sent_at"}}}``; {} when missing or
-    unreadable (see :func:`_load_ledger` for what send does with a damaged one)."""
-    try:
-        return _clean_ledger(json.loads(_read_regular_text(ledger_path(out_dir),
-                                                           MAX_MANIFEST_BYTES)))[0]
-    except (OSError, ValueError):
-        return {}
-
-
-def _clean_ledger(data: Any) -> tuple[dict[str, dict[str, Any]], bool]:
-    """(the ledger's well-formed entries, whether anything was dropped)."""
-    if not isinstance(data, dict):
-        return {}, True
-    clean: dict[str, dict[str, Any]] = {}
-    dropped = False
-    for dest, entries in data.items():
-        if not isinstance(entries, dict):
-            dropped = True
-            continue
-        kept = {uid: entry for uid, entry in entries.items()
-                if isinstance(uid, str) and isinstance(entry, dict)}
-        dropped = dropped or len(kept) != len(entries)
-        clean[str(dest)] = kept
-    return clean, dropped
-
-
-def _load_ledger(report: SendReport, folder: Path) -> dict[str, dict[str, Any]] | None:
-    """The ledger for this send; None (and ``report.problem``) when it must not be used:
-    not a regular file, or unreadable. A damaged one is kept aside as sent.json.damaged."""
-    path = folder / LEDGER_NAME
-    try:
-        text = _read_regular_text(path, MAX_MANIFEST_BYTES)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        words = _os_words(exc) if isinstance(exc, OSError) else "too large"
-        report.problem = PROBLEM_LEDGER
-        report.ledger_message = (f"{path} is {words}: refused without reading it; nothing "
-                                 "was sent (remove or replace it, then send again)")
-        return None
-    try:
-        ledger, dropped = _clean_ledger(json.loads(text))
-    except ValueError:
-        ledger, dropped = {}, True
-    if dropped:
-        aside = path.with_name(LEDGER_NAME + DAMAGED_SUFFIX)
-        try:
-            os.replace(path, aside)
-        except OSError as exc:
-            report.problem = PROBLEM_LEDGER
-            report.ledger_message = (f"{path} is damaged and cannot be moved aside "
-                                     f"({write_error_cause(exc)}): nothing was sent")
-            return None
-        report.notes.append(
-            f"{LEDGER_NAME} was damaged (not DermScreen's layout): kept as {aside.name}, a new "
-            "one started; objects it named may go again (the PACS keeps one copy per UID)")
-    return ledger
-
-
-def _write_ledger(folder: Path, ledger: dict[str, dict[str, Any]]) -> None:
-    with atomic_path(folder / LEDGER_NAME, private=True) as tmp:
-        tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def _status_words(status: Any) -> tuple[bool, str]:
@@ -392,7 +263,7 @@ def _read_object(path: Path) -> Any:
                 raise ValueError(msg)
             data = fh.read(MAX_OBJECT_BYTES + 1)
     except OSError as exc:
-        raise ValueError(f"cannot read ({_os_words(exc)})") from None
+        raise ValueError(f"cannot read ({os_words(exc)})") from None
     try:
         return pydicom.dcmread(io.BytesIO(data))
     except Exception:  # pydicom raises many kinds on damaged input
@@ -430,11 +301,14 @@ def send_folder(
     if not manifest:
         report.echo_message = f"no DICOM objects in {folder} (the run wrote none)"
         return report
-    ledger = _load_ledger(report, folder)
-    if ledger is None:
-        report.echo_message = report.ledger_message
+    try:
+        ledger, note = load_ledger(folder)
+    except LedgerError as exc:
+        report.problem = PROBLEM_LEDGER
+        report.echo_message = report.ledger_message = exc.words
         return report
-    for note in report.notes:
+    if note:
+        report.notes.append(note)
         tell(note)
     done = ledger.setdefault(str(destination), {})
     sop_classes = {o["sop_class_uid"] for o in manifest if o["sop_class_uid"]}
@@ -492,7 +366,7 @@ def _record(report: SendReport, folder: Path, ledger: dict[str, dict[str, Any]])
     if report.ledger_message:
         return
     try:
-        _write_ledger(folder, ledger)
+        write_ledger(folder, ledger)
     except FileWriteError as exc:
         report.problem = report.problem or PROBLEM_LEDGER
         report.ledger_message = (f"cannot record what was sent in {folder / LEDGER_NAME} "

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.reports.dicom_send import LEDGER_NAME, read_ledger
+from desktop_app.reports.dicom_ledger import LEDGER_NAME, read_ledger
 from desktop_app.reports.dicom_write import MANIFEST_NAME
 from tests.support import dicom_inputs as di
 from tests.support.orthanc import KNOWN_CALLER, OrthancServer
