@@ -131,6 +131,10 @@ def entered_patient(args: argparse.Namespace) -> EnteredPatient | str | None:
               args.study_uid, args.accession)
     if not any(fields):
         return None
+    if args.case_id_from_subfolder:
+        return ("--patient-id names one patient for every image that carries none; with "
+                "--case-id-from-subfolder the batch holds several cases: analyse each case's "
+                "folder on its own with its patient")
     patient = EnteredPatient(*(f.strip() for f in fields))
     problems = patient.problems()
     if problems:

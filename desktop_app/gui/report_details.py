@@ -88,6 +88,9 @@ class ReportDetailsDialog(QDialog):
     def accept(self) -> None:
         """Closes only with usable patient fields (empty is usable: no DICOM for those)."""
         problems = self.patient_fields.problems()
+        if self.patient_fields.patient() is not None and self.from_subfolder.isChecked():
+            problems.append("one patient cannot be given for a batch whose subfolders name "
+                            "several cases (open each case's folder on its own)")
         if problems:
             self.problem.setText("Patient fields: " + "; ".join(problems) + ".")
             self.problem.show()

@@ -141,6 +141,7 @@ def test_send_refuses_a_bad_address(tmp_path: Path, capsys: pytest.CaptureFixtur
     (["--patient-id", "P\\1"], "holds a backslash"),
     (["--patient-id", "P-1", "--study-uid", "1.2.abc"], "not a DICOM UID"),
     (["--patient-id", "P-1", "--accession", "A" * 17], "longer than 16 characters"),
+    (["--patient-id", "P-1", "--case-id-from-subfolder"], "the batch holds several cases"),
 ])
 def test_analyse_refuses_a_bad_patient(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                        args: list[str], words: str) -> None:

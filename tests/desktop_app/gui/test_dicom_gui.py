@@ -120,6 +120,11 @@ def test_report_details_dialog_takes_a_patient_and_refuses_a_bad_one(qtbot) -> N
     assert "the birth date is not a date" in dialog.problem.text()
     fields.patient_id.setText("P-77")
     fields.birth_date.setText("19800202")
+    dialog.from_subfolder.setChecked(True)  # several cases: one patient cannot fit them all
+    dialog.accept()
+    assert dialog.result() != ReportDetailsDialog.DialogCode.Accepted
+    assert "several cases" in dialog.problem.text()
+    dialog.from_subfolder.setChecked(False)
     dialog.accept()
     assert dialog.result() == ReportDetailsDialog.DialogCode.Accepted
     assert dialog.details().patient == EnteredPatient("P-77", "Roe^Rita", "19800202")
