@@ -71,9 +71,15 @@ def test_send_refuses_a_folder_dermscreen_did_not_write(
         assert run_cli("send", inputs, "--to", address) == 2
         assert "not an output folder DermScreen wrote" in capsys.readouterr().err
         assert sorted(p.name for p in inputs.iterdir()) == ["x.dcm"]  # nothing written there
-        (out / "dicom" / MANIFEST_NAME).write_text("[]")
+        manifest = out / "dicom" / MANIFEST_NAME
+        manifest.write_text("[]")
         assert run_cli("send", out, "--to", address) == 2
         assert "is not DermScreen's" in capsys.readouterr().err
+        manifest.unlink()
+        os.mkfifo(manifest)  # never opened: a FIFO would block the reader forever
+        assert run_cli("send", out, "--to", address) == 2
+        assert "manifest.json is not a regular file (a named pipe)" in capsys.readouterr().err
+    assert not (out / "dicom" / LEDGER_NAME).exists()
 
 
 def test_a_pacs_that_rejects_our_calling_ae_fails_at_once_with_its_reason(
