@@ -80,13 +80,13 @@ FILE_MODE = 0o640  # less the umask
 MANUFACTURER = "DermScreen"
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 NO_IDENTITY = ("no patient identity (not DICOM, or no Patient ID): no DICOM objects for it; "
-               "give the patient (analyse --patient-id/--patient-name, or the Export dialog's "
-               "patient fields) to file it in PACS")
+               "give the patient (analyse --patient-id/--patient-name, or the patient fields of "
+               "the Report details dialog) to file it in PACS")
 
 
 def series_number(when: datetime, kind: str) -> int:
     """Minutes since 2020-01-01 UTC times ten plus the kind's digit: unique per run minute,
-    later runs higher (a 32-bit IS holds this until the year 6000)."""
+    later runs higher (a 32-bit IS holds this until about the year 2400)."""
     minutes = int((when - _SERIES_EPOCH).total_seconds() // 60)
     return max(0, minutes) * 10 + SERIES_KIND_DIGIT[kind]
 

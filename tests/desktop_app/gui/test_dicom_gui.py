@@ -21,6 +21,7 @@ from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
 from tests.desktop_app.gui.test_report_exports import ReportPaths
 from tests.support import dicom_inputs as di
 from tests.support.orthanc import OrthancServer
+from tests.support.scp import running_scp
 
 
 @pytest.fixture
@@ -97,6 +98,16 @@ def test_dicom_folder_fields_export_and_send_to_pacs(
     assert "is not an output folder DermScreen wrote" in dialog.log.toPlainText()
     assert not (export_folder / "sent.json").exists()
     dialog.folder_edit.setText(str(folder))
+    # A PACS that does not know our AE title: its reason in words in the dialog, at once.
+    with running_scp(require_calling_aet=["SOMEONEELSE"]) as refusing:
+        dialog.destination_edit.setText(refusing)
+        assert dialog.send()
+        wait_for(qtbot, lambda: isinstance(dialog.report, SendReport), "the refusal")
+    assert not dialog.report.ok
+    assert "Calling AE title not recognised" in dialog.log.toPlainText()
+    assert "Traceback" not in dialog.log.toPlainText()
+    dialog.report = None
+    dialog.destination_edit.setText(orthanc.address)
     assert dialog.send()
     wait_for(qtbot, lambda: isinstance(dialog.report, SendReport), "the send to finish")
     assert dialog.report.ok
