@@ -3,7 +3,7 @@ PDF stored in PACS costs.
 
 On N real melanoma images made into Dermoscopy DICOM objects (all flagged, threshold 0),
 times :func:`desktop_app.reports.batch.write_batch_reports` with PDFs (no DICOM) and
-:func:`desktop_app.reports.dicom_write.write_reports_with_dicom` with ``show_patient`` off
+:func:`desktop_app.reports.dicom.write.write_reports_with_dicom` with ``show_patient`` off
 (the folder's PDF without identity, so each case page is rendered a second time for the
 encapsulated PDF) and on (rendered once), in one run, and prints medians and ratios.
 
@@ -32,12 +32,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()
 
-    from desktop_app.core.engine import Engine
-    from desktop_app.core.model_file import load_model
-    from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+    from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+    from desktop_app.core.inference.engine import Engine
+    from desktop_app.core.model.model_file import load_model
     from desktop_app.reports.batch import verified_explainer, write_batch_reports
     from desktop_app.reports.context import ReportContext
-    from desktop_app.reports.dicom_write import write_reports_with_dicom
+    from desktop_app.reports.dicom.write import write_reports_with_dicom
     from tests.support import dicom_inputs as di
 
     sources = sorted((args.data / "isic9").glob("Test/melanoma/*.jpg"))[: args.images]

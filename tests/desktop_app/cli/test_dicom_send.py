@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.reports.dicom_ledger import LEDGER_NAME, read_ledger
-from desktop_app.reports.dicom_write import MANIFEST_NAME
+from desktop_app.reports.dicom.ledger import LEDGER_NAME, read_ledger
+from desktop_app.reports.dicom.write import MANIFEST_NAME
 from tests.support import dicom_inputs as di
 from tests.support.orthanc import KNOWN_CALLER, OrthancServer
 from tests.support.scp import running_scp
