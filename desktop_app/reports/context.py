@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from desktop_app.core.imaging.dicom_case import EnteredPatient
 from desktop_app.core.inference.decision_rules import triage_decision, triage_label
 from desktop_app.core.inference.results import AnalysisResult
 from desktop_app.core.model.metadata import ModelMetadata
@@ -92,6 +93,9 @@ class ReportContext:
     history: str = ""
     body_site: str = ""
     lesion_id: str = ""
+    # The patient and study the user gave for inputs that carry none (JPEG, PNG); None: not
+    # given, so such inputs get no DICOM objects (see identity_of).
+    patient: EnteredPatient | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "case_id", clean_field(self.case_id))
@@ -132,9 +136,25 @@ class ReportContext:
             sub = clean_field(self.subfolder(result))
             if sub:
                 return sub
-        if not self.case_id and self.show_patient and result.dicom is not None:
-            return clean_field(result.dicom.patient_id)
+        if not self.case_id and self.show_patient:
+            identity = self.identity_of(result)
+            if identity is not None:
+                return clean_field(identity[0])
         return self.case_id
+
+    def identity_of(self, result: AnalysisResult) -> tuple[str, str, str] | None:
+        """(patient ID, name, birth date) the case's DICOM objects are filed under: a DICOM
+        input's own when it names a Patient ID, else the one the user entered
+        (:attr:`patient`); None when there is none (no DICOM objects for it). The case
+        report (:meth:`referral_of`) always prints it; CSV and summary only with
+        :attr:`show_patient`."""
+        case = result.dicom
+        if case is not None and case.patient_id.strip():
+            return case.patient_id, case.patient_name, case.patient_birth_date
+        if self.patient is not None and self.patient.patient_id.strip():
+            p = self.patient
+            return p.patient_id, p.patient_name, p.patient_birth_date
+        return None
 
     def patient_of(self, result: AnalysisResult) -> dict[str, str]:
         """A DICOM input's case cells: body site, lesion, study date always; identity only
@@ -169,6 +189,11 @@ class ReportContext:
                           "accession_number": case.accession_number})
             cells["body_site"] = case.body_site or self.body_site
             cells["lesion_id"] = case.lesion_id or self.lesion_id
+        identity = self.identity_of(result)
+        if identity is not None and not cells["patient_id"].strip():
+            # The patient the user gave for an input that carries none: its DICOM objects
+            # are filed under it, so the letter names it too.
+            cells["patient_id"], cells["patient_name"], cells["patient_birth_date"] = identity
         return {k: clean_field(v, MAX_HISTORY_CHARS) for k, v in cells.items()}
 
     def shown_inputs(self) -> list[str]:

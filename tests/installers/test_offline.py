@@ -122,7 +122,8 @@ def test_analysis_runs_with_the_network_blocked(
     out = tmp_path / "out"
 
     status = main(["analyze", *map(str, images), "--out", str(out), "--model",
-                   str(small_model_path), "--dicom"])
+                   str(small_model_path), "--dicom", "--patient-id", "P-1",
+                   "--patient-name", "Roe^Rita"])
 
     assert status == 0
     assert network_blocked.attempts == []
@@ -177,6 +178,7 @@ def test_forbidden_import_check_catches_them(tmp_path: Path) -> None:
 # send, File > Send to PACS), in this one module; analysis itself never touches the network.
 NETWORK_ALLOWED = {"desktop_app/reports/dicom/send.py": [
     "pynetdicom", "pynetdicom.AE", "pynetdicom.presentation", "pynetdicom.presentation.build_context",
+    "socket",  # the PACS host resolved and its port tried first, so a refusal is said in words
 ]}
 
 

@@ -32,6 +32,7 @@ from desktop_app.core.wording.text_safety import terminal_safe
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from desktop_app.core.imaging.dicom_case import EnteredPatient
     from desktop_app.core.model.model_file import LoadedModel
 
 DEFAULT_OUT = "dermscreen-results"
@@ -105,15 +106,51 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     doc.add_argument("--full-paths", action="store_true",
                      help="print full file paths (default: relative to the given folder, "
                           "since folder names can carry a patient's name)")
+    pid = parser.add_argument_group(
+        "patient and study for inputs that carry none (JPEG, PNG; DICOM without a Patient ID)",
+        "With --dicom such inputs get DICOM objects only when the patient is given here; "
+        "a DICOM input that names its patient keeps its own patient and study.")
+    pid.add_argument("--patient-id", default="", metavar="ID", help="Patient ID (required for them)")
+    pid.add_argument("--patient-name", default="", metavar="NAME",
+                     help="patient name as DICOM writes it, Family^Given")
+    pid.add_argument("--patient-birth-date", default="", metavar="YYYYMMDD")
+    pid.add_argument("--patient-sex", default="", choices=("", "M", "F", "O"))
+    pid.add_argument("--study-uid", default="", metavar="UID",
+                     help="Study Instance UID to file them in (default: one new study per run)")
+    pid.add_argument("--accession", default="", metavar="NUMBER", help="accession number")
     add_workers_option(parser)
     parser.set_defaults(handler=run)
     return parser
+
+
+def entered_patient(args: argparse.Namespace) -> EnteredPatient | str | None:
+    """The patient given with --patient-id etc. (None: none given; a str: what is wrong)."""
+    from desktop_app.core.imaging.dicom_case import EnteredPatient
+
+    fields = (args.patient_id, args.patient_name, args.patient_birth_date, args.patient_sex,
+              args.study_uid, args.accession)
+    if not any(fields):
+        return None
+    if args.case_id_from_subfolder:
+        return ("--patient-id names one patient for every image that carries none; with "
+                "--case-id-from-subfolder the batch holds several cases: analyse each case's "
+                "folder on its own with its patient")
+    patient = EnteredPatient(*(f.strip() for f in fields))
+    problems = patient.problems()
+    if problems:
+        return "--patient-id/--patient-name...: " + "; ".join(problems)
+    return patient
 
 
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.base.files import FileWriteError
     from desktop_app.reports.output_folder import OutputFolderLock, check_output_folder
 
+    patient = entered_patient(args)
+    if isinstance(patient, str):
+        err(terminal_safe(patient))
+        return EXIT_USAGE
+    args.entered_patient = patient
     workers = capped_workers(args.workers)
     with StopOnSignal() as stop:
         model = load_model_or_say(args.model)
@@ -166,7 +203,7 @@ def _analyse_into(out: Path, model: LoadedModel, args: argparse.Namespace,
                             show_patient=args.show_patient,
                             site_profile=profile.label() if profile is not None else "",
                             site_words=tuple(site_words), batch_drift=drift.status,
-                            drift_words=drift.words())
+                            drift_words=drift.words(), patient=getattr(args, "entered_patient", None))
     dicom = None
     try:
         if done.stopped:

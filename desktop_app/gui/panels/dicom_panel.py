@@ -1,8 +1,11 @@
-"""DICOM in the window: the case fields of a DICOM row, and File > Send to PACS….
+"""DICOM in the window: the case fields of a DICOM row, the patient for other inputs, and
+File > Send to PACS….
 
 :class:`CaseFieldsLabel` shows what a DICOM input says about its case (body site,
 lesion, study date) and, only when View > Show Patient Identity is on, the
 patient's ID, name and birth date; nothing of it is logged.
+:class:`PatientFields` (in the Report details dialog) takes the patient and study for
+the batch's inputs that carry none (JPEG, PNG): without it they get no DICOM objects.
 :class:`SendToPacsDialog` sends an exported folder's DICOM objects with
 :func:`desktop_app.reports.dicom.send.send_folder` on a worker thread, one line
 per object as the PACS answers; closing it stops between objects.
@@ -15,10 +18,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.imaging.dicom_case import EnteredPatient
 from desktop_app.core.imaging.dicom_read import SOP_CLASS_NAMES
 from desktop_app.core.inference.results import AnalysisResult
 from desktop_app.gui.shell import settings as app_settings
@@ -76,6 +82,60 @@ class CaseFieldsLabel(QLabel):
         self.show_case(self._result)
 
 
+class PatientFields(QGroupBox):
+    """Patient ID, name, birth date, sex, study UID and accession for the inputs that carry
+    no patient (their DICOM results are filed under it). Belongs to one batch: never
+    remembered, so a next batch cannot be filed under this patient by mistake."""
+
+    def __init__(self, patient: EnteredPatient | None, without: int,
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Patient for images without DICOM identity (DICOM results for PACS)",
+                         parent)
+        self.setObjectName("PatientFields")
+        p = patient or EnteredPatient()
+        self.patient_id = self._line(p.patient_id, "Patient ID (required for them)", 64)
+        self.patient_name = self._line(p.patient_name, "Family^Given", 64 * 5)
+        self.birth_date = self._line(p.patient_birth_date, "YYYYMMDD (optional)", 8)
+        self.sex = QComboBox()
+        self.sex.addItems(["", "F", "M", "O"])
+        self.sex.setCurrentText(p.patient_sex)
+        self.study_uid = self._line(p.study_instance_uid,
+                                    "Study Instance UID (optional: a new study)", 64)
+        self.accession = self._line(p.accession_number, "accession number (optional)", 16)
+        form = QFormLayout(self)
+        words = (f"{without} image(s) of this batch carry no patient identity (not DICOM, or "
+                 "no Patient ID): they get DICOM results only under the patient given here."
+                 if without else "Every image of this batch names its patient (DICOM); "
+                 "these fields are not needed.")
+        note = QLabel(words)
+        note.setWordWrap(True)
+        form.addRow(note)
+        form.addRow("Patient ID:", self.patient_id)
+        form.addRow("Patient name:", self.patient_name)
+        form.addRow("Birth date:", self.birth_date)
+        form.addRow("Sex:", self.sex)
+        form.addRow("Study UID:", self.study_uid)
+        form.addRow("Accession:", self.accession)
+
+    @staticmethod
+    def _line(text: str, placeholder: str, limit: int) -> QLineEdit:
+        edit = QLineEdit(text)
+        edit.setPlaceholderText(placeholder)
+        edit.setMaxLength(limit)
+        return edit
+
+    def patient(self) -> EnteredPatient | None:
+        """What is typed (None when nothing is)."""
+        fields = (self.patient_id.text(), self.patient_name.text(), self.birth_date.text(),
+                  self.sex.currentText(), self.study_uid.text(), self.accession.text())
+        fields = tuple(f.strip() for f in fields)
+        return EnteredPatient(*fields) if any(fields) else None
+
+    def problems(self) -> list[str]:
+        patient = self.patient()
+        return patient.problems() if patient is not None else []
+
+
 class _Lines(QObject):
     """Carries the sender's lines from the worker thread to the dialog (queued signal)."""
 
@@ -102,9 +162,15 @@ class SendToPacsDialog(QDialog):
         row.addWidget(browse)
         self.destination_edit = QLineEdit(app_settings.pacs_destination())
         self.destination_edit.setPlaceholderText("AE@host:port, e.g. PACS@pacs.local:104")
+        from desktop_app.reports.dicom.send import DEFAULT_CALLING_AE
+
+        self.calling_edit = QLineEdit(app_settings.calling_ae() or DEFAULT_CALLING_AE)
+        self.calling_edit.setToolTip("Our AE title: the PACS must know it (with this "
+                                     "computer's address) or it refuses the connection.")
         form = QFormLayout()
         form.addRow("Folder:", row)
         form.addRow("PACS:", self.destination_edit)
+        form.addRow("Our AE title:", self.calling_edit)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMinimumSize(520, 200)
@@ -129,8 +195,13 @@ class SendToPacsDialog(QDialog):
 
     def send(self) -> bool:
         """Start sending on a worker thread; False (and a line saying why) when it cannot."""
-        from desktop_app.reports.dicom.send import Destination, DestinationError, send_folder
-        from desktop_app.reports.dicom.write import dicom_files
+        from desktop_app.reports.dicom.ledger import read_manifest
+        from desktop_app.reports.dicom.send import (
+            Destination,
+            DestinationError,
+            ae_title_problem,
+            send_folder,
+        )
 
         folder = Path(self.folder_edit.text().strip())
         try:
@@ -138,18 +209,27 @@ class SendToPacsDialog(QDialog):
         except DestinationError as exc:
             self._append(str(exc))
             return False
-        if not dicom_files(folder):
-            self._append(f"No DICOM objects in {folder}: export the reports first "
-                         "(File > Export All Reports).")
+        calling = self.calling_edit.text().strip()
+        problem = ae_title_problem(calling, "Our AE title")
+        if problem:
+            self._append(problem)
+            return False
+        try:
+            if not read_manifest(folder):
+                self._append(f"No DICOM objects in {folder}: the export wrote none.")
+                return False
+        except ValueError as exc:
+            self._append(f"{exc}.")
             return False
         app_settings.save_pacs_destination(str(dest))
+        app_settings.save_calling_ae(calling)
         self.send_button.setEnabled(False)
         self._cancel.clear()
         emit = self._lines.line.emit
-        self._append(f"Sending {folder} to {dest}…")
+        self._append(f"Sending {folder} to {dest} as {calling}…")
         self._threads.start(TaskThread(
-            lambda: send_folder(folder, dest, say=emit, cancel=self._cancel), "pacs-send",
-            on_done=self._done, on_error=self._failed))
+            lambda: send_folder(folder, dest, calling_ae=calling, say=emit, cancel=self._cancel),
+            "pacs-send", on_done=self._done, on_error=self._failed))
         return True
 
     def _done(self, report: object) -> None:
@@ -165,10 +245,16 @@ class SendToPacsDialog(QDialog):
             there = sum(o.status == "already sent" for o in report.objects)
             self._append(f"Done: {sent} sent, {there} already there, {len(report.failed)} failed"
                          + (" (send again to retry them)" if report.failed else ""))
+            if report.ledger_message:
+                self._append(report.ledger_message)
 
     def _failed(self, text: str) -> None:
+        # send_folder reports what folders, files and PACS do; an exception here is a
+        # defect: the log holds it, the user gets words, not Python's text.
+        del text
         self.send_button.setEnabled(True)
-        self._append(f"Sending failed: {text}")
+        self._append("Sending stopped by an unexpected error (the log has the details). "
+                     "What the PACS confirmed is recorded; send again to go on.")
 
     def done(self, code: int) -> None:
         self._cancel.set()

@@ -274,6 +274,7 @@ def save_report_preferences(clinician: str, full_paths: bool, case_id_from_subfo
 
 KEY_SHOW_PATIENT = "privacy/show_patient_identity"
 KEY_PACS = "dicom/pacs_destination"
+KEY_CALLING_AE = "dicom/calling_ae"
 KEY_LAST_EXPORT = "dicom/last_export_folder"
 
 
@@ -302,6 +303,17 @@ def pacs_destination() -> str:
 def save_pacs_destination(text: str) -> None:
     store = settings()
     store.setValue(KEY_PACS, text)
+    _commit(store)
+
+
+def calling_ae() -> str:
+    """Our AE title as the PACS knows it ("" = the default, DERMSCREEN)."""
+    return _text(KEY_CALLING_AE)
+
+
+def save_calling_ae(text: str) -> None:
+    store = settings()
+    store.setValue(KEY_CALLING_AE, text)
     _commit(store)
 
 

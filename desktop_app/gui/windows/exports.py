@@ -23,6 +23,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.core.imaging.dicom_case import EnteredPatient
 from desktop_app.core.inference.results import AnalysisResult
 from desktop_app.core.model.operating_points import borderline_low
 from desktop_app.gui.shell import settings as app_settings
@@ -121,6 +122,7 @@ def report_context(session: Session, details: ReportDetails,
                             lesion_id=details.lesion_id if details.single_case else "",
                             reviews=reviews, band_low=band,
                             show_patient=app_settings.show_patient_identity(),
+                            patient=details.patient,
                             **(site or {}))  # type: ignore[arg-type]
     return batch_context(context, session.last_inputs)
 
@@ -226,17 +228,23 @@ class Exporter(QObject):
 
         # The site profile and drift fields the reports print (set by the window).
         self.site_fields: Callable[[], dict[str, object]] = dict
-        # The case ID and history typed for a batch, and which batch (a new batch starts
-        # without them).
+        # The case ID, history and patient typed for a batch, and which batch (a new batch
+        # starts without them); the patient is for its inputs without DICOM identity.
         self._case_id, self._history, self._case_batch = "", "", -1
+        self._patient: EnteredPatient | None = None
 
     def details(self, single_case: bool = False) -> ReportDetails:
         """The report details as they stand: this batch's case ID and history and the
         remembered rest; ``single_case`` asks for one case's body site and lesion too."""
         clinician, full_paths, from_subfolder = app_settings.report_preferences()
-        same = self._case_batch == self._session.batch_id
-        return ReportDetails(self._case_id if same else "", from_subfolder, clinician,
-                             full_paths, self._history if same else "", single_case)
+        this_batch = self._case_batch == self._session.batch_id
+        without = sum(1 for r in self._session.results.in_input_order()
+                      if r.ok and (r.dicom is None or not r.dicom.patient_id.strip()))
+        return ReportDetails(self._case_id if this_batch else "", from_subfolder, clinician,
+                             full_paths, history=self._history if this_batch else "",
+                             single_case=single_case,
+                             patient=self._patient if this_batch else None,
+                             without_patient=without)
 
     def _confirm_details(self, single_case: bool = False) -> ReportDetails | None:
         """The details the user confirms (the provider's dialog), kept for this batch."""
@@ -247,6 +255,7 @@ class Exporter(QObject):
             return None
         self._case_id, self._history = chosen.case_id, chosen.history
         self._case_batch = self._session.batch_id
+        self._patient = chosen.patient
         app_settings.save_report_preferences(chosen.clinician, chosen.full_paths,
                                              chosen.case_id_from_subfolder)
         return chosen

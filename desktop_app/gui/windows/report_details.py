@@ -11,7 +11,7 @@ provider without that method exports with the details as they stand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.imaging.dicom_case import EnteredPatient
+from desktop_app.gui.panels.dicom_panel import PatientFields
 from desktop_app.reports.context import MAX_FIELD_CHARS, MAX_HISTORY_CHARS, clean_field
 
 
@@ -39,6 +41,10 @@ class ReportDetails:
     single_case: bool = False  # exporting one case: body site and lesion are asked too
     body_site: str = ""
     lesion_id: str = ""
+    # The patient for the batch's inputs that carry none (their DICOM results), and how
+    # many such inputs there are (shown, not compared).
+    patient: EnteredPatient | None = None
+    without_patient: int = field(default=0, compare=False)
 
 
 class ReportDetailsDialog(QDialog):
@@ -88,6 +94,13 @@ class ReportDetailsDialog(QDialog):
                       "body site and lesion on the case reports. A DICOM image's own patient, "
                       "body site and lesion are printed as its header gives them.")
         note.setWordWrap(True)
+        self.patient_fields = PatientFields(details.patient, details.without_patient)
+        self.problem = QLabel("")
+        self.problem.setObjectName("PatientProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #8b0000")
+        self.problem.hide()
+        self._without = details.without_patient
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -95,7 +108,21 @@ class ReportDetailsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)
+        layout.addWidget(self.patient_fields)
+        layout.addWidget(self.problem)
         layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        """Closes only with usable patient fields (empty is usable: no DICOM for those)."""
+        problems = self.patient_fields.problems()
+        if self.patient_fields.patient() is not None and self.from_subfolder.isChecked():
+            problems.append("one patient cannot be given for a batch whose subfolders name "
+                            "several cases (open each case's folder on its own)")
+        if problems:
+            self.problem.setText("Patient fields: " + "; ".join(problems) + ".")
+            self.problem.show()
+            return
+        super().accept()
 
     def details(self) -> ReportDetails:
         single = self._single_case
@@ -103,10 +130,12 @@ class ReportDetailsDialog(QDialog):
                              self.from_subfolder.isChecked(),
                              clean_field(self.clinician_edit.text()),
                              self.full_paths.isChecked(),
-                             clean_field(self.history_edit.text(), MAX_HISTORY_CHARS),
-                             single,
-                             clean_field(self.body_site_edit.text()) if single else "",
-                             clean_field(self.lesion_edit.text()) if single else "")
+                             history=clean_field(self.history_edit.text(), MAX_HISTORY_CHARS),
+                             single_case=single,
+                             body_site=clean_field(self.body_site_edit.text()) if single else "",
+                             lesion_id=clean_field(self.lesion_edit.text()) if single else "",
+                             patient=self.patient_fields.patient(),
+                             without_patient=self._without)
 
 
 def ask_report_details(parent: QWidget, details: ReportDetails) -> ReportDetails | None:

@@ -1,45 +1,62 @@
-"""DICOM results a PACS keeps: per case a Comprehensive SR, the case PDF encapsulated, the heatmap.
+"""DICOM results a PACS keeps: per case a TID 1500 Measurement Report, the case PDF, the heatmap.
 
-Into ``OUT/dicom/`` (:data:`DICOM_DIR_NAME`), for every analysed image:
+Into ``OUT/dicom/`` (:data:`DICOM_DIR_NAME`), for every analysed image whose
+patient is known (see below):
 
-- ``case-NNNNN-sr.dcm``: a Comprehensive SR (``highdicom``) whose content tree
-  carries the score, the threshold and its name, the triage decision, the model's
-  name, version and SHA-256, whether it was verified, the reviewer and the review
-  mark and note, and image references to the source object (SOP class, instance
-  and frame, when the input was DICOM) and to the heatmap;
+- ``case-NNNNN-sr.dcm``: an Enhanced SR (``highdicom``) holding a TID 1500 Imaging
+  Measurement Report: observer context (device DermScreen with the model's name and
+  version; the reviewing clinician as person observer where named), procedure reported
+  (SCT Dermoscopic photography), one measurement group (TID 1501) for the lesion with
+  its finding site where the source object codes one, the algorithm identification
+  (TID 4019), the scores (the deciding score, and for a combined model its CAE anomaly
+  score and the classifier's DCM "Probability of cancer"), z-score, percentile and
+  threshold, the triage decision, the review, and references to the source object and
+  the heatmap (built by :mod:`desktop_app.reports.dicom.sr`, the home of its codes).
+  Standard DCM/SCT/UCUM codes wherever one exists; private codes only where none does.
+  docs/DICOM.md draws the tree.
 - for each flagged or borderline case that got a case PDF: ``case-NNNNN-pdf.dcm``
-  (Encapsulated PDF, with the source instance referenced) and
-  ``case-NNNNN-heatmap.dcm`` (a Secondary Capture of the heatmap overlay as the
-  PDF shows it; derived, BurnedInAnnotation NO: no text is drawn on it).
+  (Encapsulated PDF: the case report, which prints the identity its header carries) and
+  ``case-NNNNN-heatmap.dcm`` (a Secondary Capture of the heatmap overlay with its
+  colour legend; BurnedInAnnotation NO: the legend holds numbers, no identity);
+- ``manifest.json`` (:data:`MANIFEST_NAME`): what this run wrote; ``dermscreen send``
+  sends only folders with one, and only the objects it lists.
 
-Each kind is a new series in the source's study (one series per kind and study
-per run) with the source's patient and study modules copied: a PACS files the
-results beside the image. An input that was not DICOM gets a new study per case
-ID, the case ID as Patient ID. Every UID is new, under :data:`UID_ROOT` (a root
-derived from a UUID, ISO/IEC 9834-8, since DermScreen has no registered one).
-A resend reads these files again, so the same SOP Instance UIDs go out
-(:mod:`desktop_app.reports.dicom.send`).
+Patient and study: a DICOM input that names a Patient ID files its results in its own
+study under its patient. Any other input (JPEG, PNG; a DICOM object without a Patient
+ID) needs the patient the user entered (:attr:`ReportContext.patient`): its results go
+in the study the user named, or one new study for the run. Without one, it gets no
+DICOM objects and :attr:`DicomReports.problems` says so: a PACS must never receive an
+empty Patient ID. Type 2 attributes the source lacks (birth date, sex, accession...)
+are written empty.
 
-Files are written atomically. Patient identity in these objects is what the
-source object carried (the PACS needs it); the CSV and PDFs show it only where
-the user asked (:attr:`ReportContext.show_patient`).
+Each kind is a new series per study and run, numbered by the run's minute
+(:func:`series_number`) so a re-analysis never adds a second series with the same
+number; instance numbers count within each series. Every UID is new
+(:mod:`desktop_app.reports.dicom.subject`). A resend reads these files again, so the same
+SOP Instance UIDs go out.
+
+Files are written atomically, then made 0640 less the umask: a PACS export folder is
+often read by another service account in the group; never world-readable, since the
+objects carry the patient module.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop_app.core.base.files import FileWriteError, atomic_path, write_error_cause
-from desktop_app.core.wording.texts import DISCLAIMER_SHORT
+from desktop_app.reports.dicom.heatmap_legend import with_legend
+from desktop_app.reports.dicom.subject import Subject, device_uid, new_uid
 from desktop_app.version import app_version
 
 if TYPE_CHECKING:
@@ -53,79 +70,24 @@ if TYPE_CHECKING:
     from desktop_app.reports.context import ReportContext
 
 DICOM_DIR_NAME = "dicom"
-# 2.25.<UUID as an integer> (uuid5 of "https://dermscreen.invalid/dicom-uid-root"), then our arcs.
-UID_ROOT = "2.25.326034518955590804868507533931617903264."
-SR_SERIES_NUMBER, PDF_SERIES_NUMBER, SC_SERIES_NUMBER = 9001, 9002, 9003
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "dermscreen-dicom-manifest/1"
+# Series kinds: the last digit of a run's series numbers.
+SERIES_KIND_DIGIT = {"SR": 1, "DOC": 2, "SC": 3}
+_SERIES_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+FILE_MODE = 0o640  # less the umask
 MANUFACTURER = "DermScreen"
-SCHEME = "99DRMSCRN"  # private coding scheme (DICOM PS3.16 8.2: "99" prefix)
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
-SOURCE_IMAGE_NAME = ("260753009", "SCT", "Source")  # SNOMED CT "Source"
-# Triage decision codes (private scheme); "" is an error row, which gets no SR.
-TRIAGE_CODES = {"anomalous": "DS1000", "borderline": "DS1001", "normal": "DS1002"}
+NO_IDENTITY = ("no patient identity (not DICOM, or no Patient ID): no DICOM objects for it; "
+               "give the patient (analyse --patient-id/--patient-name, or the patient fields of "
+               "the Report details dialog) to file it in PACS")
 
 
-def new_uid() -> str:
-    """A fresh UID under :data:`UID_ROOT` (at most 64 characters)."""
-    from pydicom.uid import generate_uid
-
-    return str(generate_uid(prefix=UID_ROOT))
-
-
-def _code(value: str, meaning: str) -> Any:
-    from highdicom.sr import CodedConcept
-
-    return CodedConcept(value=value, scheme_designator=SCHEME, meaning=meaning)
-
-
-def _scheme_identification() -> Dataset:
-    from pydicom.dataset import Dataset
-
-    item = Dataset()
-    item.CodingSchemeDesignator = SCHEME
-    item.CodingSchemeName = "DermScreen triage concepts"
-    item.CodingSchemeResponsibleOrganization = "DermScreen"
-    return item
-
-
-@dataclass
-class _Subject:
-    """Patient and study modules a case's objects share."""
-
-    patient_id: str
-    patient_name: str
-    patient_birth_date: str
-    patient_sex: str
-    study_instance_uid: str
-    study_date: str
-    study_time: str
-    study_id: str
-    accession_number: str
-    referring_physician: str
-
-    def apply(self, ds: Dataset) -> None:
-        ds.PatientName = self.patient_name
-        ds.PatientID = self.patient_id
-        ds.PatientBirthDate = self.patient_birth_date
-        ds.PatientSex = self.patient_sex
-        ds.StudyInstanceUID = self.study_instance_uid
-        ds.StudyDate = self.study_date
-        ds.StudyTime = self.study_time
-        ds.StudyID = self.study_id
-        ds.AccessionNumber = self.accession_number
-        ds.ReferringPhysicianName = self.referring_physician
-
-    def stub(self) -> Dataset:
-        """A dataset holding only these modules, for an SR with no other evidence: highdicom
-        copies the patient and study from its evidence. It is dropped from the SR's
-        evidence lists after (it references nothing that exists; tested)."""
-        from pydicom.dataset import Dataset
-
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-        ds.SOPInstanceUID = ds.SeriesInstanceUID = new_uid()
-        self.apply(ds)
-        return ds
+def series_number(when: datetime, kind: str) -> int:
+    """Minutes since 2020-01-01 UTC times ten plus the kind's digit: unique per run minute,
+    later runs higher (a 32-bit IS holds this until about the year 2400)."""
+    minutes = int((when - _SERIES_EPOCH).total_seconds() // 60)
+    return max(0, minutes) * 10 + SERIES_KIND_DIGIT[kind]
 
 
 @dataclass
@@ -141,6 +103,7 @@ class DicomReports:
     folder: Path
     files: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    without_identity: list[str] = field(default_factory=list)  # file names, no objects
 
 
 class DicomWriter:
@@ -148,7 +111,7 @@ class DicomWriter:
 
     :meth:`add_case` is called with each case's images and PDF as the batch
     reports are written (so no case is run through the model twice); :meth:`finish`
-    writes one SR per analysed result.
+    writes one SR per analysed result and the manifest.
     """
 
     def __init__(self, out_dir: str | Path, metadata: ModelMetadata, *, model_sha256: str,
@@ -161,28 +124,41 @@ class DicomWriter:
         self.context = context
         self.now = datetime.now(UTC).astimezone()
         self._series: dict[tuple[str, str], str] = {}
-        self._studies: dict[str, _Subject] = {}
+        self._instances: dict[str, int] = {}
+        self._entered: Subject | None = None
         self._cases: dict[int, _CaseObjects] = {}
+        self._manifest: list[dict[str, str]] = []
         self.written = DicomReports(self.folder)
         self._sources: dict[Path, Dataset | None] = {}
 
     # -- shared modules ---------------------------------------------------------------
-    def _subject(self, result: AnalysisResult) -> _Subject:
+    def _subject(self, result: AnalysisResult) -> Subject | None:
+        """The patient and study the case's objects go under; None when nobody named the
+        patient (then it gets no objects)."""
         case = result.dicom
-        if case is not None and case.study_instance_uid:
-            return _Subject(case.patient_id, case.patient_name, case.patient_birth_date,
+        if case is not None and case.patient_id.strip() and case.study_instance_uid:
+            return Subject(case.patient_id, case.patient_name, case.patient_birth_date,
                             case.patient_sex, case.study_instance_uid, case.study_date,
                             case.study_time, case.study_id, case.accession_number,
                             case.referring_physician)
-        case_id = self.context.case_id_of(result)
-        if case_id not in self._studies:
-            self._studies[case_id] = _Subject(
-                case_id[:64], "", "", "", new_uid(), self.now.strftime("%Y%m%d"),
-                self.now.strftime("%H%M%S"), "", "", "")
-        return self._studies[case_id]
+        entered = self.context.patient
+        if entered is None or entered.problems():
+            return None
+        if self._entered is None:
+            self._entered = Subject(
+                entered.patient_id, entered.patient_name, entered.patient_birth_date,
+                entered.patient_sex, entered.study_instance_uid or new_uid(),
+                self.now.strftime("%Y%m%d"), self.now.strftime("%H%M%S"), "",
+                entered.accession_number, "")
+        return self._entered
 
     def _series_uid(self, study: str, kind: str) -> str:
         return self._series.setdefault((study, kind), new_uid())
+
+    def _next_instance(self, series_uid: str) -> int:
+        """1, 2, 3... within each series (not across the batch)."""
+        self._instances[series_uid] = self._instances.get(series_uid, 0) + 1
+        return self._instances[series_uid]
 
     def _source(self, result: AnalysisResult) -> Dataset | None:
         """The source object's header (for references), or None when it was not DICOM."""
@@ -196,12 +172,14 @@ class DicomWriter:
             try:
                 blob = read_file(result.path)
                 ds = dicom_read.read_dataset(io.BytesIO(blob.data), base, header_only=True)
+                if not ds.get("SOPClassUID") or not ds.get("SOPInstanceUID"):
+                    ds = None
             except Exception:  # a vanished source still gets its SR, without a header copy
                 ds = None
             self._sources[base] = ds
         return self._sources[base]
 
-    def _common(self, ds: Dataset, subject: _Subject, sop_class: str, sop_uid: str) -> None:
+    def _common(self, ds: Dataset, subject: Subject, sop_class: str, sop_uid: str) -> None:
         from pydicom.dataset import FileMetaDataset
         from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
@@ -217,13 +195,22 @@ class DicomWriter:
         ds.InstanceCreationTime = self.now.strftime("%H%M%S")
         subject.apply(ds)
 
+    def _no_identity(self, result: AnalysisResult) -> None:
+        name = self.context.shown_path(result)
+        if name not in self.written.without_identity:
+            self.written.without_identity.append(name)
+
     # -- per case ---------------------------------------------------------------------
     def add_case(self, result: AnalysisResult, case: CaseImages, pdf: Path) -> None:
         """The heatmap overlay and the case PDF of one flagged or borderline case."""
+        subject = self._subject(result)
+        if subject is None:
+            self._no_identity(result)
+            return
         try:
             objects = _CaseObjects()
-            objects.sc = self._heatmap(result, case)
-            objects.pdf = self._encapsulated_pdf(result, pdf)
+            objects.sc = self._heatmap(result, case, subject)
+            objects.pdf = self._encapsulated_pdf(result, case, pdf, subject)
             self._cases[result.index] = objects
             self._save(objects.sc, f"case-{result.index:05d}-heatmap.dcm")
             self._save(objects.pdf, f"case-{result.index:05d}-pdf.dcm")
@@ -233,21 +220,22 @@ class DicomWriter:
             self.written.problems.append(f"no DICOM heatmap/PDF for {result.path.name}: "
                                          f"{type(exc).__name__}: {exc}")
 
-    def _heatmap(self, result: AnalysisResult, case: CaseImages) -> Dataset:
+    def _heatmap(self, result: AnalysisResult, case: CaseImages, subject: Subject) -> Dataset:
         import highdicom as hd
 
         from desktop_app.core.imaging.heatmap import overlay
 
-        subject = self._subject(result)
         vmax = self.metadata.heatmap_vmax
         pixels = overlay(case.original, case.error_map, vmax) if vmax > 0 else case.original
+        if vmax > 0:
+            pixels = with_legend(pixels, vmax)
+        series = self._series_uid(subject.study_instance_uid, "SC")
         sc = hd.sc.SCImage(
             pixel_array=np.ascontiguousarray(pixels, dtype=np.uint8),
             photometric_interpretation="RGB", bits_allocated=8, coordinate_system="PATIENT",
-            study_instance_uid=subject.study_instance_uid,
-            series_instance_uid=self._series_uid(subject.study_instance_uid, "SC"),
-            series_number=SC_SERIES_NUMBER, sop_instance_uid=new_uid(),
-            instance_number=result.index + 1, manufacturer=MANUFACTURER,
+            study_instance_uid=subject.study_instance_uid, series_instance_uid=series,
+            series_number=series_number(self.now, "SC"), sop_instance_uid=new_uid(),
+            instance_number=self._next_instance(series), manufacturer=MANUFACTURER,
             patient_id=subject.patient_id, patient_name=subject.patient_name,
             patient_birth_date=subject.patient_birth_date, patient_sex=subject.patient_sex,
             accession_number=subject.accession_number, study_id=subject.study_id,
@@ -261,10 +249,11 @@ class DicomWriter:
         sc.PatientOrientation = ""
         sc.Laterality = ""  # Type 2C: a skin site may be paired; the image does not say which
         sc.ImageType = ["DERIVED", "SECONDARY"]
-        sc.BurnedInAnnotation = "NO"
+        sc.BurnedInAnnotation = "NO"  # the legend's numbers identify nobody
         sc.DerivationDescription = (
             f"DermScreen {app_version()} reconstruction-error heatmap over the image, model "
-            f"{self.metadata.model_name} {self.metadata.model_version}")[:1024]
+            f"{self.metadata.model_name} {self.metadata.model_version}; legend below the "
+            f"image: colour scale from 0 to {vmax:.3g} (brightest = error at or above it)")[:1024]
         source = self._source(result)
         if source is not None:
             from pydicom.dataset import Dataset as Ds
@@ -277,21 +266,24 @@ class DicomWriter:
             sc.SourceImageSequence = [ref]
         return sc
 
-    def _encapsulated_pdf(self, result: AnalysisResult, pdf: Path) -> Dataset:
+    def _encapsulated_pdf(self, result: AnalysisResult, case: CaseImages, pdf: Path,
+                          subject: Subject) -> Dataset:
         from pydicom.dataset import Dataset
 
-        subject = self._subject(result)
+        self._ensure_folder()
+        # The case report always prints the identity its DICOM objects are filed under
+        # (ReportContext.referral_of), so the folder's PDF is the one PACS stores.
         data = pdf.read_bytes()
         ds = Dataset()
         self._common(ds, subject, ENCAPSULATED_PDF, new_uid())
         ds.Modality = "DOC"
         ds.SeriesInstanceUID = self._series_uid(subject.study_instance_uid, "DOC")
-        ds.SeriesNumber = PDF_SERIES_NUMBER
+        ds.SeriesNumber = series_number(self.now, "DOC")
         ds.SeriesDescription = "DermScreen case reports"
         ds.Manufacturer = MANUFACTURER
         ds.SoftwareVersions = app_version()
         ds.ConversionType = "WSD"
-        ds.InstanceNumber = result.index + 1
+        ds.InstanceNumber = self._next_instance(ds.SeriesInstanceUID)
         ds.ContentDate = self.now.strftime("%Y%m%d")
         ds.ContentTime = self.now.strftime("%H%M%S")
         ds.AcquisitionDateTime = self.now.strftime("%Y%m%d%H%M%S")
@@ -311,124 +303,85 @@ class DicomWriter:
 
     # -- the SRs ----------------------------------------------------------------------
     def finish(self, results: Sequence[AnalysisResult]) -> DicomReports:
-        """One SR per analysed result (error rows get none); returns what was written."""
+        """One SR per analysed result whose patient is known (error rows get none), then
+        the manifest; returns what was written."""
         for result in sorted(results, key=lambda r: r.index):
             if not result.ok:
                 continue
+            subject = self._subject(result)
+            if subject is None:
+                self._no_identity(result)
+                continue
             try:
-                sr = self._report(result)
+                sr = self._report(result, subject)
             except Exception as exc:  # one case must not stop the rest
                 self.written.problems.append(f"no DICOM SR for {result.path.name}: "
                                              f"{type(exc).__name__}: {exc}")
                 continue
             self._save(sr, f"case-{result.index:05d}-sr.dcm")
+        self.write_manifest()
         return self.written
 
-    def _report(self, result: AnalysisResult) -> Dataset:
-        from highdicom.sr import (
-            CodeContentItem,
-            CodedConcept,
-            ComprehensiveSR,
-            ContainerContentItem,
-            ContentSequence,
-            ImageContentItem,
-            NumContentItem,
-            RelationshipTypeValues,
-            TextContentItem,
-        )
+    def _report(self, result: AnalysisResult, subject: Subject) -> Dataset:
+        from desktop_app.reports.dicom.sr import SrFacts, enhanced_sr, measurement_report
 
-        contains = RelationshipTypeValues.CONTAINS
-        subject = self._subject(result)
         objects = self._cases.get(result.index, _CaseObjects())
         source = self._source(result)
-        no_units = CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
-        triage = self.context.triage(result)
-        triage_words = self.context.triage_label(result) or triage
-
-        def text(value: str, meaning: str, words: str) -> Any:
-            return TextContentItem(name=_code(value, meaning), value=words[:10000],
-                                   relationship_type=contains)
-
-        items: list[Any] = [
-            NumContentItem(name=_code("DS0002", "Anomaly score"), value=float(result.score or 0.0),
-                           unit=no_units, relationship_type=contains),
-            NumContentItem(name=_code("DS0003", "Decision threshold"),
-                           value=float(result.threshold or 0.0), unit=no_units,
-                           relationship_type=contains),
-            text("DS0004", "Threshold name", self.point_name or "chosen threshold"),
-            CodeContentItem(name=_code("DS0005", "Triage decision"),
-                            value=_code(TRIAGE_CODES.get(triage, "DS1009"),
-                                        (triage_words or "not decided")[:64]),
-                            relationship_type=contains),
-            text("DS0006", "Model name", self.metadata.model_name),
-            text("DS0007", "Model version", self.metadata.model_version),
-            text("DS0008", "Model SHA-256", self.model_sha256 or "unknown"),
-            text("DS0009", "Model verified", "yes" if self.model_verified else
-                 "no (no .sha256 file vouched for the model)"),
-            text("DS0010", "Calibration",
-                 f"site profile {self.context.site_profile}" if self.context.site_profile
-                 else "none (the model's own validation statistics)"),
-            text("DS0011", "Image SHA-256", result.image_sha256 or "unknown"),
-            text("DS0012", "Software", f"DermScreen {app_version()}"),
-            text("DS0013", "Intended use", DISCLAIMER_SHORT),
-        ]
-        if self.context.clinician:
-            items.append(text("DS0014", "Reviewing clinician", self.context.clinician))
-        review = self.context.review_of(result)
-        if review is not None:
-            items.append(text("DS0015", "Reviewed", "yes" if review[0] else "no"))
-            if review[1]:
-                items.append(text("DS0016", "Review note", review[1]))
-        evidence: list[Dataset] = []
-        if source is not None:
-            frames = [result.dicom.frame] if result.dicom and result.dicom.frame else None
-            items.append(ImageContentItem(
-                name=CodedConcept(value=SOURCE_IMAGE_NAME[0],
-                                  scheme_designator=SOURCE_IMAGE_NAME[1],
-                                  meaning=SOURCE_IMAGE_NAME[2]),
-                referenced_sop_class_uid=source.SOPClassUID,
-                referenced_sop_instance_uid=source.SOPInstanceUID,
-                referenced_frame_numbers=frames, relationship_type=contains))
-            evidence.append(source)
-        if objects.sc is not None:
-            items.append(ImageContentItem(
-                name=_code("DS0017", "Heatmap overlay"),
-                referenced_sop_class_uid=objects.sc.SOPClassUID,
-                referenced_sop_instance_uid=objects.sc.SOPInstanceUID,
-                relationship_type=contains))
-            evidence.append(objects.sc)
-        if objects.pdf is not None:
-            evidence.append(objects.pdf)
-        root = ContainerContentItem(name=_code("DS0001", "DermScreen triage result"))
-        root.ContentSequence = ContentSequence(items)
-        sr = ComprehensiveSR(
-            evidence=evidence or [subject.stub()], content=root,
-            series_instance_uid=self._series_uid(subject.study_instance_uid, "SR"),
-            series_number=SR_SERIES_NUMBER, sop_instance_uid=new_uid(),
-            instance_number=result.index + 1, manufacturer=MANUFACTURER,
-            is_complete=True, record_evidence=bool(evidence),
-            series_description="DermScreen triage results",
-            specific_character_set="ISO_IR 192",
-        )
-        if not evidence:  # highdicom lists the stub; it references nothing that exists
-            for keyword in ("CurrentRequestedProcedureEvidenceSequence",
-                            "PertinentOtherEvidenceSequence"):
-                if keyword in sr:
-                    delattr(sr, keyword)
+        facts = SrFacts(self.context, self.metadata, self.model_sha256, self.model_verified,
+                        self.point_name, MANUFACTURER, device_uid(self.model_sha256))
+        report = measurement_report(result, facts, source=source, heatmap=objects.sc,
+                                    tracking_uid=new_uid())
+        stub = subject.evidence()  # first: highdicom takes the patient and study from it
+        evidence = [stub, *(subject.evidence(ds) for ds in (source, objects.sc, objects.pdf)
+                            if ds is not None)]
+        series = self._series_uid(subject.study_instance_uid, "SR")
+        sr = enhanced_sr(report, evidence, stub_uid=stub.SOPInstanceUID, series_uid=series,
+                         series_number=series_number(self.now, "SR"), sop_uid=new_uid(),
+                         instance_number=self._next_instance(series), manufacturer=MANUFACTURER)
         subject.apply(sr)
-        sr.CodingSchemeIdentificationSequence = [_scheme_identification()]
         return sr
 
-    def _save(self, ds: Dataset, name: str) -> None:
+    # -- files ------------------------------------------------------------------------
+    def _ensure_folder(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FileWriteError(self.folder, write_error_cause(exc)) from None
+
+    def _save(self, ds: Dataset, name: str) -> None:
+        self._ensure_folder()
         target = self.folder / name
-        # Private (0600): the objects carry the patient module.
         with atomic_path(target, private=True) as tmp:
             ds.save_as(tmp, enforce_file_format=True)
+        _share_with_group(target)
         self.written.files.append(target)
+        self._manifest.append({"file": name, "sop_class_uid": str(ds.SOPClassUID),
+                               "sop_instance_uid": str(ds.SOPInstanceUID)})
+
+    def write_manifest(self) -> Path | None:
+        """``manifest.json``: the objects this run wrote (send sends these, and only from a
+        folder that has one). None when no object was written."""
+        if not self._manifest:
+            return None
+        self._ensure_folder()
+        target = self.folder / MANIFEST_NAME
+        data = {"format": MANIFEST_FORMAT, "written_by": f"DermScreen {app_version()}",
+                "written_at": self.now.isoformat(timespec="seconds"),
+                "objects": self._manifest}
+        with atomic_path(target, private=True) as tmp:
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        _share_with_group(target)
+        return target
+
+
+def _share_with_group(path: Path) -> None:
+    """0640 less the umask, after the rename (the file was 0600 until then: never wider)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(path, FILE_MODE & ~umask)
+    except OSError as exc:
+        raise FileWriteError(path.parent, f"{path.name}: {write_error_cause(exc)}") from None
 
 
 def dicom_files(out_dir: str | Path) -> list[Path]:
@@ -474,8 +427,10 @@ def write_reports_with_dicom(
 
     An earlier run's ``dicom/`` is moved to ``superseded/`` first. The heatmap and
     encapsulated PDF of a case are made from the images its case PDF was made
-    from (no second model run); then one SR per analysed result. A cancelled run
-    writes no SRs (``DicomReports.files`` holds what was written).
+    from (no second model run); then one SR per analysed result whose patient is
+    known, and the manifest. Results without a patient get none, and one line in
+    ``DicomReports.problems`` names them. A cancelled run writes no SRs
+    (``DicomReports.files`` and the manifest hold what was written).
     """
     from desktop_app.reports.batch import batch_context, write_batch_reports
 
@@ -487,5 +442,13 @@ def write_reports_with_dicom(
                                   explain=explain, cancel=cancel, progress=progress,
                                   context=context, on_case=writer.add_case)
     if reports.cancelled:
+        writer.write_manifest()
         return reports, writer.written
-    return reports, writer.finish(results)
+    dicom = writer.finish(results)
+    if dicom.without_identity:
+        names = ", ".join(dicom.without_identity[:3])
+        more = len(dicom.without_identity) - 3
+        dicom.problems.append(
+            f"{len(dicom.without_identity)} analysed image(s) ({names}"
+            f"{f' and {more} more' if more > 0 else ''}): {NO_IDENTITY}")
+    return reports, dicom
