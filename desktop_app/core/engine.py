@@ -123,7 +123,8 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
     A file that cannot be read (missing, not a regular file, over the size
     limit) gets no hash; one that was read but does not decode keeps the hash
     of the bytes read. With ``ranges`` the decoded image's cheap statistics are
-    checked against them (:mod:`desktop_app.core.drift`; under a millisecond).
+    checked against them (:mod:`desktop_app.core.drift`; under a millisecond), on the
+    preprocessed input.
     """
     start = time.perf_counter()
     sha = ""
@@ -135,10 +136,10 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
         # A DICOM input's case fields (header only), kept with its row, error rows too.
         case = read_case(blob)
         rgb = decode_bytes_for_model(blob, cfg)
-        if ranges is not None:
-            flags = tuple(ranges.out_of_range(image_stats(blob, rgb)))
         tensor = preprocess_array(rgb, cfg)
         del rgb
+        if ranges is not None:  # measured on what the model sees, not the original's size
+            flags = tuple(ranges.out_of_range(image_stats(tensor)))
     except ImageError as exc:
         return _Prepared(index, path, None, sha, exc.reason, exc.reason_code,
                          time.perf_counter() - start, case)

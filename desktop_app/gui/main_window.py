@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
         self.name_filter, self.summary_label = panel.name_filter, panel.summary_label
         self.operating_point = panel.operating_point
         self.operating_point.threshold_chosen.connect(self._on_threshold_chosen)
+        # After the control's own reset: back to no site profile, the banner redone at once.
+        self.operating_point.reset_button.clicked.connect(self.site.on_reset)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.table.activated.connect(lambda _idx: self.case_viewer.setFocus())
 
