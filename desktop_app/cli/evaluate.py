@@ -231,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         drift = drift_of(results, model, None, ranges_known=done.engine.image_ranges is not None)
         half["drift_before"] = {"status": drift.status, "words": drift.words(),
+                                "details": drift.details(),
                                 "rank": drift.rank, "rank_ci95": drift.rank_ci,
                                 "images_out": drift.n_images_out,
                                 "images_checked": drift.n_images_checked}
@@ -341,6 +342,8 @@ def format_calibrate_half(half: dict[str, Any]) -> str:
         f"  drift check before calibration (against validation): {drift['status']}"
         + (f": {drift['words']}" if drift["words"] else ""),
     ]
+    if drift.get("details"):
+        lines.append(f"    ({drift['details']})")
     return "\n".join(lines)
 
 

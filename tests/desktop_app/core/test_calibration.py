@@ -91,3 +91,16 @@ def test_calibrate_half_partitions_the_benign_images(
     assert half["threshold"] != calibrate_half(labels, scores, cae2, seed=6)["threshold"]
     with pytest.raises(ValueError, match="under the 30"):
         calibrate_half(labels[50:], scores[50:], cae2)
+
+
+def test_a_stored_profile_naming_old_statistics_still_reads(
+        cae2: LoadedModel, uda1: tuple[list[AnalysisResult], list[AnalysisResult]]) -> None:
+    """Profiles stored before issue 30 may accept "aspect" or "long_side" (no longer checked)."""
+    from desktop_app.core.site_profile import SiteProfile
+
+    benign, _ = uda1
+    profile, _ = profile_from_results("Old site", benign[:40], cae2, created_by="Dr Lee")
+    data = profile.to_dict()
+    data["accepted_flags"] = ["aspect", "long_side"]
+    again = SiteProfile.from_dict(data)
+    assert again.accepted_flags == ("aspect", "long_side") and again.created_by == "Dr Lee"
