@@ -223,12 +223,14 @@ class DriftReport:
 
         if not self.alarm:
             return ""
-        parts = [texts.drift_lead(self.reference)]
+        parts = []
         if self.score_alarm:
-            parts.append(texts.drift_score_words(self.score_alarm, most=self.most_flagged))
+            parts.append(texts.drift_score_words(self.score_alarm, self.reference,
+                                                 most=self.most_flagged))
         if self.image_alarm:
-            parts.append(texts.drift_image_words(
-                [STAT_WORDS.get(n, n) for n in self.stats_out]))
+            kinds = ["colour" if n.startswith("mean_") else STAT_WORDS.get(n, n)
+                     for n in self.stats_out]
+            parts.append(texts.drift_image_words(list(dict.fromkeys(kinds))))
         return " ".join(parts) + " " + texts.DRIFT_ADVICE
 
     def details(self) -> str:

@@ -90,25 +90,23 @@ DRIFT_ADVICE = (
 )
 
 
-def drift_lead(reference: str) -> str:
-    """The banner's first words: what the batch is compared with ("validation" or
-    "site profile NAME")."""
+def _drift_reference_words(reference: str) -> str:
+    """What the point was set on: "validation" or "site profile NAME", in words."""
     if reference.startswith("site profile "):
-        where = f"the benign images of {reference}"
-    else:
-        where = "the model's own benign validation images"
-    return f"This batch is unlike the images this point was set on ({where})."
+        return f"the benign images of {reference}"
+    return "the model's own benign validation images"
 
 
-def drift_score_words(direction: str, *, most: bool = False) -> str:
+def drift_score_words(direction: str, reference: str, *, most: bool = False) -> str:
     """The score half of the drift alarm, for a clinician (no statistics: see drift_details).
     ``most``: so many of the batch's images are flagged that most of its benign lesions are."""
+    where = _drift_reference_words(reference)
     if direction == "high":
         share = "most benign lesions will be flagged" if most else \
             "many more benign lesions will be flagged than this point promises"
-        return f"These images score higher than the ones this point was set on: {share}."
-    return ("These images score lower than the ones this point was set on: fewer cancers may be "
-            "flagged than this point promises.")
+        return f"These images score higher than the ones this point was set on ({where}): {share}."
+    return (f"These images score lower than the ones this point was set on ({where}): fewer "
+            "cancers may be flagged than this point promises.")
 
 
 def drift_image_words(what: list[str]) -> str:
@@ -126,8 +124,8 @@ def drift_details(reference: str, n_scored: int, rank: float | None,
     if rank is not None and rank_ci is not None:
         lines.append(
             f"Scores: the lower quartile of this batch's {n_scored} scores lies at the "
-            f"{100 * rank:.0f}th percentile of the {reference} benign scores (95% bootstrap "
-            f"interval {100 * rank_ci[0]:.0f}th to {100 * rank_ci[1]:.0f}th; about the 25th "
+            f"{_ordinal(rank)} percentile of the {reference} benign scores (95% bootstrap "
+            f"interval {_ordinal(rank_ci[0])} to {_ordinal(rank_ci[1])}; about the 25th "
             "expected for benign images like those, up to the 50th for a batch of half cancers).")
         if threshold_rank is not None and flagged_share is not None:
             lines.append(f"The threshold in use flags {100 * (1 - threshold_rank):.0f}% of those "
@@ -140,6 +138,13 @@ def drift_details(reference: str, n_scored: int, rank: float | None,
         lines.append(f"Not judged: fewer than {min_images} images.")
     lines += [n[0].upper() + n[1:] + "." for n in notes if "fewer than" not in n]
     return " ".join(lines)
+
+
+def _ordinal(share: float) -> str:
+    """0.52 -> '52nd', 0.11 -> '11th' (a percentile in words)."""
+    n = round(100 * share)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def unverified_model_note(model_file_name: str) -> str:

@@ -167,7 +167,7 @@ def test_colour_shifted_real_images_fire(tmp_path: Path, engine: Engine, combine
     assert after.alarm and after.image_alarm
     assert after.n_images_out >= 0.8 * after.n_images_checked
     assert {"mean_r", "mean_g"} & set(after.stats_out)
-    assert "look unlike the model's training images" in after.words()
+    assert "look unlike the model's training images (colour" in after.words()
 
 
 def test_small_folders_are_never_judged(tmp_path: Path, engine: Engine, combined: LoadedModel,
