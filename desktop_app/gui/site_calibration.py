@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.calibration import drift_of, profile_from_results
 from desktop_app.core.drift import DriftReport
 from desktop_app.core.site_profile import (
+    DEFAULT_SPECIFICITY,
     MIN_IMAGES,
     ProfileError,
     SiteProfile,
@@ -92,9 +93,10 @@ class CalibrationDialog(QDialog):
     def __init__(self, parent: QWidget | None, site: str, author: str) -> None:
         super().__init__(parent)
         self.setWindowTitle("Calibrate to this site")
+        flagged = round(100 * (1 - DEFAULT_SPECIFICITY))
         intro = QLabel("The images in the folder must all be benign lesions from this site "
-                       "(confirmed benign, not merely unflagged). The point is set so that the "
-                       "share of them flagged is what you choose.")
+                       "(confirmed benign, not merely unflagged; 100 or more recommended). The "
+                       f"new point flags about {flagged} of every 100 of them.")
         intro.setWordWrap(True)
         self.site_edit = QLineEdit(site)
         self.site_edit.setAccessibleName("Site name")
