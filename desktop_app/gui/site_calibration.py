@@ -15,6 +15,7 @@ calibration.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,12 +80,17 @@ def save_profile_name(model_sha256: str, name: str) -> None:
 
 
 def inside(path: str | Path, folder: str | Path) -> bool:
-    """``path`` is ``folder`` or lies below it (resolved, so a link to it counts)."""
+    """``path`` is ``folder`` or lies below it, as written (a link inside the folder counts)
+    or resolved (a link to the folder counts)."""
+    def below(p: Path, f: Path) -> bool:
+        return p == f or f in p.parents
+
+    if below(Path(os.path.abspath(path)), Path(os.path.abspath(folder))):
+        return True
     try:
-        p, f = Path(path).resolve(), Path(folder).resolve()
+        return below(Path(path).resolve(), Path(folder).resolve())
     except OSError:
         return False
-    return p == f or f in p.parents
 
 
 class CalibrationDialog(QDialog):

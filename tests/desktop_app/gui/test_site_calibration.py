@@ -22,7 +22,7 @@ from desktop_app.core.splits import DEV_EVAL, UDA1_EXTERNAL, read_split
 from desktop_app.gui import settings as app_settings
 from desktop_app.gui.main_window import MainWindow
 from desktop_app.gui.operating_point import SITE_ITEM_PREFIX
-from desktop_app.gui.site_calibration import BENIGN_FOLDER_TITLE, CalibrationDialog
+from desktop_app.gui.site_calibration import BENIGN_FOLDER_TITLE, CalibrationDialog, inside
 from desktop_app.reports.csv_report import read_results_csv
 from tests.desktop_app.gui.conftest import ScriptedPaths, wait_batch, wait_for, wait_signal
 from tests.support.data import DATA
@@ -265,3 +265,16 @@ def test_too_few_images_says_why(qtbot: object, make_window: Callable[..., MainW
         assert window.site.calibrate_folder(folder, "Tiny", "Dr Lee")
     assert "at least 30" in window.message_bar.text and list_profiles() == []
     assert window.site.profile is None
+
+
+def test_inside_counts_links_both_ways(tmp_path: Path, benign_folder: Path) -> None:
+    """The open batch "comes from the calibration folder" when its files are links in it, or
+    when it is opened through a link to that folder; a sibling folder does not."""
+    first = next(benign_folder.iterdir())
+    assert first.is_symlink() and inside(first, benign_folder)  # its target lies elsewhere
+    link = tmp_path / "link to clinic"
+    link.symlink_to(benign_folder, target_is_directory=True)
+    assert inside(link, benign_folder) and inside(benign_folder, benign_folder)
+    sibling = tmp_path / "Clinic benign 2"
+    sibling.mkdir()
+    assert not inside(sibling, benign_folder) and not inside(tmp_path, benign_folder)
