@@ -5,9 +5,9 @@ The per-image drift check (:mod:`desktop_app.core.drift`) compares cheap image
 statistics with the range of the images the model was trained and validated on.
 This step computes them from the committed validation split(s) of that model's
 training data (isic9-validation for the reference; isic9-validation and
-ham-extra-validation for cae2), with the app's own decoder, preprocessing and statistics (on the model's
-input), and
-writes (or replaces) the model's entry. The model file is not changed, so its
+ham-extra-validation for cae2 and combined), with the app's own decoder,
+preprocessing and statistics (taken on the model's input, as the engine takes
+them), and writes (or replaces) the model's entry. The model file is not changed, so its
 SHA-256 and sidecar stay valid; a model may instead carry the same object as
 ``extra.image_ranges`` in its metadata, which the app reads first.
 """

@@ -122,9 +122,9 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
 
     A file that cannot be read (missing, not a regular file, over the size
     limit) gets no hash; one that was read but does not decode keeps the hash
-    of the bytes read. With ``ranges`` the decoded image's cheap statistics are
-    checked against them (:mod:`desktop_app.core.drift`; under a millisecond), on the
-    preprocessed input.
+    of the bytes read. With ``ranges`` the cheap statistics of the preprocessed
+    input (what the model sees) are checked against them (:mod:`desktop_app.core.drift`;
+    under a millisecond).
     """
     start = time.perf_counter()
     sha = ""
