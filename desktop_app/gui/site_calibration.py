@@ -216,7 +216,8 @@ class SiteCalibration(QObject):
         group = QActionGroup(sub)
         choices: list[tuple[str, SiteProfile | None]] = [("None (the model's own point)", None)]
         if model is not None:
-            choices += [(p.label(), p) for _, p in list_profiles(model_sha256=model.sha256)]
+            choices += [(p.label() + (f", by {p.created_by}" if p.created_by else ""), p)
+                        for _, p in list_profiles(model_sha256=model.sha256)]
         for text, profile in choices:
             item = sub.addAction(text)
             item.setCheckable(True)

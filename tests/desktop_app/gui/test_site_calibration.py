@@ -133,7 +133,8 @@ def test_calibrate_records_author_and_gives_one_figure_each(
     assert "model's own figures" in panel.expected_label.toolTip()
     # The point list names the profile's point, not "Custom α".
     assert panel.point_combo.currentText() == f"{SITE_ITEM_PREFIX}Clinic A"
-    assert any(t.startswith("> Clinic A (n 36") for t in _menu_texts(window))
+    assert any(t.startswith("> Clinic A (n 36") and t.endswith(", by Dr Ana Ruiz (dermatology)")
+               for t in _menu_texts(window))
 
     # The 12 full-resolution ISIC originals (the training archive's own kind of image, larger
     # and mostly 4:3): no per-image flag from their size, no banner on 12 images.
