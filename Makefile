@@ -33,10 +33,12 @@ run: venv
 
 test: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) bench/preprocess.py

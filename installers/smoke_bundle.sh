@@ -53,7 +53,7 @@ check_out=$(run_bundle "$BUNDLE/dermscreen" check-gpu 2>&1) || fail "check-gpu e
 echo "$check_out"
 grep -q "^provider running the model: \(CPU\|CUDA\)ExecutionProvider" <<<"$check_out" \
   || fail "check-gpu did not report the provider"
-default_name=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/paths.py")
+default_name=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/base/paths.py")
 grep -q "_internal/resources/models/$default_name" <<<"$check_out" \
   || fail "check-gpu did not load the bundled default model"
 
@@ -82,7 +82,7 @@ echo "analyze exit status $analyze_rc, $(( $(date +%s) - t0 ))s for ${#inputs[@]
 import csv, sys
 from pathlib import Path
 sys.path.insert(0, ".")
-from desktop_app.core.results import CSV_COLUMNS
+from desktop_app.core.inference.results import CSV_COLUMNS
 
 out, rc, inputs = Path(sys.argv[1]), int(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
 report = out / "results.csv"

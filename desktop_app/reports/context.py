@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from desktop_app.core.decision_rules import triage_decision, triage_label
-from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.operating_points import borderline_low
-from desktop_app.core.results import AnalysisResult
-from desktop_app.core.text_safety import undecodable_escaped
+from desktop_app.core.inference.decision_rules import triage_decision, triage_label
+from desktop_app.core.inference.results import AnalysisResult
+from desktop_app.core.model.metadata import ModelMetadata
+from desktop_app.core.model.operating_points import borderline_low
+from desktop_app.core.wording.text_safety import undecodable_escaped
 
 MAX_FIELD_CHARS = 120  # a case ID or clinician name longer than this is cut
 
@@ -171,7 +171,7 @@ class ReportContext:
         return str(getattr(review, "reviewer", "")), str(getattr(review, "reviewed_at", ""))
 
     def triage(self, result: AnalysisResult) -> str:
-        """anomalous / borderline / normal / "" (see desktop_app.core.decision_rules)."""
+        """anomalous / borderline / normal / "" (see desktop_app.core.inference.decision_rules)."""
         return triage_decision(result, self.band_low)
 
     def triage_label(self, result: AnalysisResult) -> str:

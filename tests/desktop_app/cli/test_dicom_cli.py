@@ -10,10 +10,10 @@ import pydicom
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.core.imageio import read_file
+from desktop_app.core.imaging.imageio import read_file
 from desktop_app.reports.csv_report import read_results_csv
-from desktop_app.reports.dicom_send import read_ledger
-from desktop_app.reports.dicom_write import dicom_files
+from desktop_app.reports.dicom.send import read_ledger
+from desktop_app.reports.dicom.write import dicom_files
 from tests.support import dicom_inputs as di
 from tests.support.dciodvfy import iod_errors
 from tests.support.orthanc import OrthancServer, free_port

@@ -5,10 +5,15 @@ from __future__ import annotations
 import errno
 import math
 
-from desktop_app.core import number_format as nf
-from desktop_app.core.files import write_error_cause
-from desktop_app.core.results import CSV_COLUMNS
-from desktop_app.core.texts import CSV_COLUMN_DOCS, DISCLAIMER, DISCLAIMER_SHORT, INTENDED_USE
+from desktop_app.core.base.files import write_error_cause
+from desktop_app.core.inference.results import CSV_COLUMNS
+from desktop_app.core.wording import number_format as nf
+from desktop_app.core.wording.texts import (
+    CSV_COLUMN_DOCS,
+    DISCLAIMER,
+    DISCLAIMER_SHORT,
+    INTENDED_USE,
+)
 
 
 def test_texts() -> None:

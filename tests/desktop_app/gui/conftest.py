@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pytestqt.exceptions import TimeoutError as QtBotTimeout
 
-from desktop_app.gui.main_window import MainWindow
+from desktop_app.gui.shell.main_window import MainWindow
 
 # Every wait fails fast and says what it waited for: the slowest thing waited on (a
 # 12-image batch on 2 busy cores, a model load) takes a few seconds.

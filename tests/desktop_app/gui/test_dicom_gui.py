@@ -11,8 +11,8 @@ import pydicom
 import pytest
 
 from desktop_app.reports.csv_report import read_results_csv
-from desktop_app.reports.dicom_send import SendReport
-from desktop_app.reports.dicom_write import dicom_files
+from desktop_app.reports.dicom.send import SendReport
+from desktop_app.reports.dicom.write import dicom_files
 from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
 from tests.desktop_app.gui.test_report_exports import ReportPaths
 from tests.support import dicom_inputs as di

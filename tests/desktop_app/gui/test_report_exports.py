@@ -19,9 +19,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
-from desktop_app.gui.exports import CSV, new_default_path, suggested_name
-from desktop_app.gui.report_details import ReportDetails, ReportDetailsDialog
-from desktop_app.gui.results_model import COL_STATUS
+from desktop_app.gui.panels.results_model import COL_STATUS
+from desktop_app.gui.windows.exports import CSV, new_default_path, suggested_name
+from desktop_app.gui.windows.report_details import ReportDetails, ReportDetailsDialog
 from desktop_app.reports.csv_report import read_results_csv
 from desktop_app.version import app_version
 from tests.desktop_app.gui.conftest import ScriptedPaths, wait_batch, wait_signal

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.engine import CaseImages, Engine
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
-from desktop_app.core.results import AnalysisResult, redecide
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.inference.engine import CaseImages, Engine
+from desktop_app.core.inference.results import AnalysisResult, redecide
+from desktop_app.core.model.model_file import LoadedModel, load_model
 from desktop_app.reports.batch import verified_explainer, write_batch_reports
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.decision_rules import BORDERLINE, triage_decision
-from desktop_app.core.engine import Engine
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.operating_points import expected_words
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
-from desktop_app.core.results import AnalysisResult, redecide
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.inference.decision_rules import BORDERLINE, triage_decision
+from desktop_app.core.inference.engine import Engine
+from desktop_app.core.inference.results import AnalysisResult, redecide
+from desktop_app.core.model.model_file import LoadedModel, load_model
+from desktop_app.core.model.operating_points import expected_words
 from desktop_app.reports.batch import batch_context, reviews_of
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv, write_results_csv
-from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
+from desktop_app.reports.pdf.report import write_case_pdf, write_summary_pdf
 from desktop_app.version import app_version
 from tests.desktop_app.reports.pdf_tools import pdf_cells_text, pdf_text
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core import number_format as nf
-from desktop_app.core.engine import Engine
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.operating_points import borderline_low, opening_threshold
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
-from desktop_app.core.results import ok_result, redecide
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.inference.engine import Engine
+from desktop_app.core.inference.results import ok_result, redecide
+from desktop_app.core.model.model_file import LoadedModel, load_model
+from desktop_app.core.model.operating_points import borderline_low, opening_threshold
+from desktop_app.core.wording import number_format as nf
 from desktop_app.reports.context import ReportContext
-from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
+from desktop_app.reports.pdf.report import write_case_pdf, write_summary_pdf
 
 
 @pytest.fixture(scope="module")
