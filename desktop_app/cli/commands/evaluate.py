@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ from desktop_app.core.wording.text_safety import terminal_safe
 from desktop_app.core.wording.texts import DISCLAIMER_SHORT
 
 if TYPE_CHECKING:
+    from desktop_app.core.evaluation.dataset import Sample
+    from desktop_app.core.inference.results import AnalysisResult
     from desktop_app.core.model.score_stats import BenignStats
 
 FIGURES = ("sensitivity", "specificity", "balanced_accuracy", "auroc", "average_precision")
@@ -41,12 +44,22 @@ FIGURES = ("sensitivity", "specificity", "balanced_accuracy", "auroc", "average_
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser(
         "evaluate", help="local validation: run the model on a labelled folder",
-        description="Run the model on a labelled ISIC-layout folder (<class>/ folders, or "
-        "Train/ and Test/ holding them; the Test split is used when present) and print "
-        "sensitivity, specificity, ROC AUC and average precision with bootstrap CIs "
-        f"(given from {MIN_PER_CLASS_FOR_CI} images of each class up).",
+        description="Run the model on a labelled folder and print sensitivity, specificity, "
+        "ROC AUC and average precision with bootstrap CIs (given from "
+        f"{MIN_PER_CLASS_FOR_CI} images of each class up). Labels come from the folder names "
+        "(benign/ and malignant/, which may hold diagnosis folders such as nv/ or mel/; or "
+        "diagnosis folders: nevus, melanoma, ... or the HAM10000/ISIC codes nv, mel, bkl, "
+        "bcc, akiec, df, vasc, scc; or Train/ and Test/ holding them, the Test split used "
+        "when present), or from --labels FILE. The label counts are printed, and the label "
+        "of every image is written beside the results (--json, --labels-out).",
     )
     parser.add_argument("data_dir", metavar="DATA_DIR", help="labelled folder")
+    parser.add_argument("--labels", metavar="FILE",
+                        help="CSV of path,label rows (path relative to DATA_DIR; label benign, "
+                        "malignant, a diagnosis or its code); the folder names are then not read")
+    parser.add_argument("--labels-out", metavar="FILE",
+                        help="write the label of every image (and its score) to this CSV "
+                        "(default with --json OUT: OUT's name with -labels.csv, beside it)")
     parser.add_argument("--model", metavar="FILE", help="ONNX model (default: bundled model)")
     parser.add_argument("--alpha", type=finite_float, metavar="A",
                         help="threshold = benign mean + A * benign sd (default: the model's "
@@ -133,19 +146,23 @@ def run_suite(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from desktop_app.core.base.errors import DermScreenError
     from desktop_app.core.base.files import FileWriteError, ensure_output_dir, write_text_atomic
-    from desktop_app.core.evaluation.dataset import scan_dataset
+    from desktop_app.core.evaluation.dataset import read_labels_csv, scan_dataset
     from desktop_app.core.model.operating_points import chosen_threshold
 
     if args.suite:
         return run_suite(args)
     try:
-        samples = scan_dataset(args.data_dir)
+        if not Path(args.data_dir).is_dir():
+            raise FileNotFoundError(f"data folder not found: {args.data_dir}")
+        samples = (read_labels_csv(args.labels, args.data_dir) if args.labels
+                   else scan_dataset(args.data_dir))
     except (FileNotFoundError, NotADirectoryError, DermScreenError, ValueError) as exc:
         err(terminal_safe(exc))
         return EXIT_USAGE
     test = [s for s in samples if s.split == "Test"]
     chosen = test or [s for s in samples if s.split == ""] or samples
     split = "Test" if test else "all"
+    say(format_label_counts(chosen, args.labels))
     workers = capped_workers(args.workers)
     with StopOnSignal() as stop:
         model = load_model_or_say(args.model)
@@ -186,6 +203,17 @@ def run(args: argparse.Namespace) -> int:
         "metrics": figures,
     }
     say(format_evaluation(report))
+    labels_out = labels_out_path(args)
+    if labels_out is not None:
+        try:
+            if labels_out.parent != Path():
+                ensure_output_dir(labels_out.parent)
+            write_text_atomic(labels_out, label_list_csv(chosen, results, Path(args.data_dir)))
+        except FileWriteError as exc:
+            err(terminal_safe(exc))
+            return EXIT_OUTPUT
+        report["labels_file"] = str(labels_out)
+        say(f"labels of every image: {terminal_safe(labels_out)}")
     if args.calibrate_half:
         from desktop_app.core.site.calibration import calibrate_half, drift_of
 
@@ -198,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         drift = drift_of(results, model, None, ranges_known=done.engine.image_ranges is not None)
         half["drift_before"] = {"status": drift.status, "words": drift.words(),
+                                "details": drift.details(),
                                 "rank": drift.rank, "rank_ci95": drift.rank_ci,
                                 "images_out": drift.n_images_out,
                                 "images_checked": drift.n_images_checked}
@@ -213,6 +242,67 @@ def run(args: argparse.Namespace) -> int:
             err(terminal_safe(exc))
             return EXIT_OUTPUT
     return EXIT_OK
+
+
+def labels_out_path(args: argparse.Namespace) -> Path | None:
+    """Where the per-image label list goes: --labels-out, else beside --json (None: nowhere)."""
+    if args.labels_out:
+        return Path(args.labels_out)
+    if args.json_out:
+        target = Path(args.json_out)
+        return target.with_name(f"{target.stem}-labels.csv")
+    return None
+
+
+def format_label_counts(samples: Sequence[Sample], labels_file: str | None) -> str:
+    """'Labels (from the folder names): 40 benign, 20 malignant' and the count per diagnosis."""
+    source = f"from {labels_file}" if labels_file else "from the folder names"
+    lines = [f"Labels ({terminal_safe(source)}): "
+             f"{sum(not s.is_malignant for s in samples)} benign, "
+             f"{sum(s.is_malignant for s in samples)} malignant"]
+    for label in ("benign", "malignant"):
+        counts = Counter(s.cls for s in samples if s.label == label)
+        if counts:
+            lines.append(f"  {label:<10} " + ", ".join(
+                f"{cls} {n}" for cls, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
+    folders = Counter(s.label_from for s in samples if s.label_from.startswith("folder "))
+    if folders:
+        lines.append("  read from " + ", ".join(
+            f"{terminal_safe(where[len('folder '):])} ({n})" for where, n in sorted(folders.items())))
+    return "\n".join(lines)
+
+
+LABEL_LIST_COLUMNS = ("path", "label", "diagnosis", "label_from", "split", "status", "score",
+                      "flagged")
+
+
+def label_list_csv(samples: Sequence[Sample], results: Sequence[AnalysisResult],
+                   root: Path) -> str:
+    """One row per image evaluated: which label it got, from where, and its score."""
+    import csv
+    import io
+
+    from desktop_app.core.wording.text_safety import spreadsheet_safe
+
+    by_index = {r.index: r for r in results}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LABEL_LIST_COLUMNS)
+    for i, sample in enumerate(samples):
+        result = by_index.get(i)
+        try:
+            shown = sample.path.relative_to(root).as_posix()
+        except ValueError:
+            shown = str(sample.path)
+        ok = result is not None and result.ok and result.score is not None
+        diagnosis = "" if "no diagnosis" in sample.cls else sample.cls
+        writer.writerow([spreadsheet_safe(c) for c in (
+            shown, sample.label, diagnosis, sample.label_from, sample.split or "",
+            "ok" if ok else "error",
+            nf.score(result.score) if ok and result is not None else "",
+            ("yes" if result.is_anomalous else "no") if ok and result is not None else "",
+        )])
+    return out.getvalue()
 
 
 def _jsonable(value: Any) -> Any:
@@ -247,6 +337,8 @@ def format_calibrate_half(half: dict[str, Any]) -> str:
         f"  drift check before calibration (against validation): {drift['status']}"
         + (f": {drift['words']}" if drift["words"] else ""),
     ]
+    if drift.get("details"):
+        lines.append(f"    ({drift['details']})")
     return "\n".join(lines)
 
 

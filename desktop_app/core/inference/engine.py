@@ -124,8 +124,9 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
 
     A file that cannot be read (missing, not a regular file, over the size
     limit) gets no hash; one that was read but does not decode keeps the hash
-    of the bytes read. With ``ranges`` the decoded image's cheap statistics are
-    checked against them (:mod:`desktop_app.core.inference.drift`; under a millisecond).
+    of the bytes read. With ``ranges`` the cheap statistics of the preprocessed
+    input (what the model sees) are checked against them (:mod:`desktop_app.core.inference.drift`;
+    under a millisecond).
     """
     start = time.perf_counter()
     sha = ""
@@ -137,10 +138,10 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
         # A DICOM input's case fields (header only), kept with its row, error rows too.
         case = read_case(blob)
         rgb = decode_bytes_for_model(blob, cfg)
-        if ranges is not None:
-            flags = tuple(ranges.out_of_range(image_stats(blob, rgb)))
         tensor = preprocess_array(rgb, cfg)
         del rgb
+        if ranges is not None:  # measured on what the model sees, not the original's size
+            flags = tuple(ranges.out_of_range(image_stats(tensor)))
     except ImageError as exc:
         return _Prepared(index, path, None, sha, exc.reason, exc.reason_code,
                          time.perf_counter() - start, case)

@@ -133,9 +133,9 @@ def component_problems(components: Any) -> list[str]:
 
 # The per-image statistics whose validation ranges travel in the model (extra.image_ranges);
 # the drift check (core.inference.drift) computes them, this contract checks their ranges.
-STAT_NAMES: tuple[str, ...] = (
-    "long_side", "aspect", "mean_r", "mean_g", "mean_b", "sharpness", "vignette_share",
-)
+# Measured on the model's own input after preprocessing (not the original's size or aspect:
+# every image is squashed to the square input, as the training images were).
+STAT_NAMES: tuple[str, ...] = ("mean_r", "mean_g", "mean_b", "sharpness", "vignette_share")
 
 
 def image_ranges_problems(ranges: Any) -> list[str]:

@@ -121,17 +121,21 @@ def usual_flags(results: Sequence[AnalysisResult]) -> tuple[str, ...]:
 
 
 def drift_of(results: Sequence[AnalysisResult], model: LoadedModel,
-             profile: SiteProfile | None, *, ranges_known: bool) -> DriftReport:
+             profile: SiteProfile | None, *, ranges_known: bool,
+             threshold: float | None = None) -> DriftReport:
     """The batch's drift report against the point's own reference: the site profile's benign
-    scores when one is active, else the model's benign validation scores."""
+    scores when one is active, else the model's benign validation scores. ``threshold``: the
+    point in use (default: the one the results were decided at)."""
     ok = [r for r in results if r.ok and r.score is not None]
     reference = profile.scores if profile is not None else model.metadata.benign_stats.scores
     where = f"site profile {profile.name}" if profile is not None else "validation"
+    if threshold is None and ok:
+        threshold = ok[0].threshold
     # What is usual in the site's own calibration images raises no alarm with its profile.
     accepted = set(profile.accepted_flags) if profile is not None else set()
     return check_batch([float(r.score or 0.0) for r in ok], reference,
                        [[f for f in r.input_flags if f not in accepted] for r in ok],
-                       reference=where, image_ranges_known=ranges_known)
+                       reference=where, image_ranges_known=ranges_known, threshold=threshold)
 
 
 def calibrate_half(labels: Sequence[int], scores: Sequence[float], model: LoadedModel, *,

@@ -44,7 +44,7 @@ from desktop_app.core.base.files import (
     write_text_atomic,
 )
 from desktop_app.core.base.paths import user_data_dir
-from desktop_app.core.inference.drift import IMAGE_SHARE_ALARM
+from desktop_app.core.inference.drift import IMAGE_SHARE_ALARM, KNOWN_STAT_NAMES
 from desktop_app.core.model.metadata import ModelMetadata
 from desktop_app.core.model.metadata_checks import STAT_NAMES
 from desktop_app.core.model.operating_points import wilson
@@ -165,7 +165,7 @@ class SiteProfile:
                                        _number(data.get("threshold"), "threshold", 0.0, MAX_SCORE))
         flags = data.get("accepted_flags", [])
         if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags) \
-                or not set(flags) <= set(STAT_NAMES):
+                or not set(flags) <= set(KNOWN_STAT_NAMES):
             raise ProfileError("accepted_flags: expected image statistic names")
         if "flag_counts" not in data:  # nothing to support them: the per-image alarm stays on
             flags = []
@@ -369,23 +369,30 @@ def expectation(profile: SiteProfile, meta: ModelMetadata,
 
 def expectation_words(profile: SiteProfile, meta: ModelMetadata,
                       threshold: float | None = None) -> tuple[str, str, str]:
-    """(site line, specificity sentence, estimated-sensitivity sentence) for panels and reports."""
-    from desktop_app.core.wording import number_format as nf
-
+    """(site line, benign sentence, cancer sentence) for panels and reports: one figure for
+    benign lesions (measured at the site) and one for cancers (estimated), never two for one."""
     exp = expectation(profile, meta, threshold)
     lo, hi = exp.specificity_ci
-    site = f"Site profile {profile.label()}" + (
-        f", signed off by {profile.signed_off_by}" if profile.signed_off_by else "")
-    spec = (f"Expected specificity {nf.percent(exp.specificity, 0)} "
-            f"(95% CI {nf.percent(lo, 0)} to {nf.percent(hi, 0)}) from {exp.n} benign images "
-            "of this site.")
+    site = f"Site profile {profile.label()}"
+    if profile.created_by:
+        site += f", calibrated by {profile.created_by}"
+    if profile.signed_off_by:
+        site += f", signed off by {profile.signed_off_by}"
+    flagged = 1.0 - exp.specificity
+    spec = (f"Flags about {_of_100(flagged)} of 100 benign lesions of this site (95% CI "
+            f"{_of_100(1.0 - hi)} to {_of_100(1.0 - lo)}; measured on {exp.n} benign images of "
+            "this site).")
     if exp.sensitivity_estimate is None:
-        sens = f"Sensitivity unknown: the model stores no cancer figures ({SENSITIVITY_CAVEAT})."
+        sens = f"Cancers flagged: unknown, the model stores no cancer figures ({SENSITIVITY_CAVEAT})."
     else:
-        sens = (f"Sensitivity ESTIMATED {nf.percent(exp.sensitivity_estimate, 0)} from the "
-                f"model's {exp.sensitivity_source} at the same benign quantile: "
+        sens = (f"Flags about {_of_100(exp.sensitivity_estimate)} of 100 cancers: ESTIMATED from "
+                f"the model's {exp.sensitivity_source} at the same benign quantile, "
                 f"{SENSITIVITY_CAVEAT}. It is only as good as the detector is at this site.")
     return site, spec, sens
+
+
+def _of_100(share: float) -> str:
+    return str(round(100 * min(1.0, max(0.0, share))))
 
 
 # ----- the private profile store ------------------------------------------------------------

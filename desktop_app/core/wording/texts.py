@@ -75,35 +75,76 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "View > Show Patient Identity); empty otherwise",
     "patient_name": "DICOM input: the patient's name, only with --show-patient",
     "patient_birth_date": "DICOM input: the patient's birth date, only with --show-patient",
-    "input_check": "empty, or which image statistics (size, aspect ratio, colour, sharpness, "
-    "dark border) lie outside the range of the images the model was trained and validated on",
+    "input_check": "empty, or which statistics of the image the model sees (colour, sharpness, "
+    "dark border, measured after preprocessing) lie outside the range of the model's "
+    "validation images",
     "site_profile": "the site profile the threshold was calibrated on (name, n, date); empty: "
     "the model's own validation point",
     "batch_drift": "in range, out of range (the batch's scores or images are unlike those the "
-    "threshold was set on: calibrate to this site) or not checked (too few images)",
+    "threshold was set on: calibrate to this site) or not checked (fewer than 20 images)",
 }
 
 DRIFT_ADVICE = (
-    "The figures shown for this threshold may not hold for these images: calibrate to this "
-    "site from its own benign images (Model > Calibrate to This Site, or dermscreen calibrate)."
+    "Calibrate to this site from its own benign images (Model > Calibrate to This Site, or "
+    "dermscreen calibrate)."
 )
 
 
-def drift_score_words(direction: str, reference: str, low: float, high: float) -> str:
-    """The score half of the drift alarm, in words (``low``/``high``: 0-1 reference ranks)."""
-    where = (f"between the {100 * low:.0f}th and {100 * high:.0f}th percentile of the {reference} "
-             "benign scores (about the 25th expected)")
+def _drift_reference_words(reference: str) -> str:
+    """What the point was set on: "validation" or "site profile NAME", in words."""
+    if reference.startswith("site profile "):
+        return f"the benign images of {reference}"
+    return "the model's own benign validation images"
+
+
+def drift_score_words(direction: str, reference: str, *, most: bool = False) -> str:
+    """The score half of the drift alarm, for a clinician (no statistics: see drift_details).
+    ``most``: so many of the batch's images are flagged that most of its benign lesions are."""
+    where = _drift_reference_words(reference)
     if direction == "high":
-        return (f"Scores drift up: this batch's lower quartile lies {where}, so far more benign "
-                "lesions are flagged than the threshold promises.")
-    return (f"Scores drift down: this batch's lower quartile lies {where}, so fewer cancers may "
-            "be flagged than the threshold promises.")
+        share = "most benign lesions will be flagged" if most else \
+            "many more benign lesions will be flagged than this point promises"
+        return f"These images score higher than the ones this point was set on ({where}): {share}."
+    return (f"These images score lower than the ones this point was set on ({where}): fewer "
+            "cancers may be flagged than this point promises.")
 
 
-def drift_image_words(n_out: int, n_checked: int) -> str:
-    """The image half of the drift alarm, in words."""
-    return (f"{n_out} of {n_checked} images lie outside the range of the model's training images "
-            "(size, aspect ratio, colour, sharpness or dark border).")
+def drift_image_words(what: list[str]) -> str:
+    """The image half of the drift alarm, for a clinician (``what``: statistic words)."""
+    which = f" ({', '.join(what[:3])})" if what else ""
+    return (f"Many of these images look unlike the model's training images{which}, so its "
+            "scores may not mean what they do there.")
+
+
+def drift_details(reference: str, n_scored: int, rank: float | None,
+                  rank_ci: tuple[float, float] | None, threshold_rank: float | None,
+                  flagged_share: float | None, n_out: int, n_checked: int, *, min_images: int, notes: list[str]) -> str:
+    """The statistics behind a drift check, for the banner's tooltip and the CLI's details."""
+    lines = []
+    if rank is not None and rank_ci is not None:
+        lines.append(
+            f"Scores: the lower quartile of this batch's {n_scored} scores lies at the "
+            f"{_ordinal(rank)} percentile of the {reference} benign scores (95% bootstrap "
+            f"interval {_ordinal(rank_ci[0])} to {_ordinal(rank_ci[1])}; about the 25th "
+            "expected for benign images like those, up to the 50th for a batch of half cancers).")
+        if threshold_rank is not None and flagged_share is not None:
+            lines.append(f"The threshold in use flags {100 * (1 - threshold_rank):.0f}% of those "
+                         f"benign images and {100 * flagged_share:.0f}% of this batch.")
+    if n_checked:
+        lines.append(f"Images: {n_out} of {n_checked} have a colour, sharpness or dark border "
+                     "outside the range of the model's validation images (measured on the "
+                     "model's input, after preprocessing).")
+    if max(n_scored, n_checked) < min_images:
+        lines.append(f"Not judged: fewer than {min_images} images.")
+    lines += [n[0].upper() + n[1:] + "." for n in notes if "fewer than" not in n]
+    return " ".join(lines)
+
+
+def _ordinal(share: float) -> str:
+    """0.52 -> '52nd', 0.11 -> '11th' (a percentile in words)."""
+    n = round(100 * share)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def unverified_model_note(model_file_name: str) -> str:

@@ -33,6 +33,7 @@ from desktop_app.session.operating_point import (
 )
 
 _SLIDER_SCALE = 100  # slider ticks per unit of alpha
+SITE_ITEM_PREFIX = "Site profile: "  # the point list's entry for the active profile's point
 
 
 class OperatingPointControl(QGroupBox):
@@ -94,7 +95,7 @@ class OperatingPointControl(QGroupBox):
         state = QHBoxLayout()
         state.addWidget(self.state_label, 1)
         state.addWidget(self.reset_button)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.addRow("Threshold:", self.threshold_label)
         form.addRow("Expected:", self.expected_label)
         form.addRow("Validation:", self.validation_label)
@@ -145,21 +146,47 @@ class OperatingPointControl(QGroupBox):
         self._show(typed=alpha is not None, emit=False)
 
     def set_site(self, profile: SiteProfile | None) -> None:
-        """Show (or stop showing) what the active site profile says at the current point."""
+        """Show (or stop showing) what the active site profile says at the current point; the
+        point list names the profile's point (not "Custom α")."""
         self.site = profile
+        self._updating = True
+        try:
+            found = self.point_combo.findText(SITE_ITEM_PREFIX, Qt.MatchFlag.MatchStartsWith)
+            if found >= 0:
+                self.point_combo.removeItem(found)
+            if profile is not None and self.point_combo.count():
+                self.point_combo.insertItem(self.point_combo.count() - 1,
+                                            f"{SITE_ITEM_PREFIX}{profile.name}", profile.threshold)
+        finally:
+            self._updating = False
+        self._show(typed=False, emit=False)
         self._show_site()
 
     def _show_site(self) -> None:
+        """With a site profile: its name and author above, and one figure for benign lesions
+        (measured at the site) and one for cancers (estimated) in place of the model's own."""
         point = self.point
-        if self.site is None or point.meta is None or point.threshold is None:
+        site_active = self.site is not None and point.meta is not None \
+            and point.threshold is not None
+        self.form.setRowVisible(self.validation_label, not site_active)
+        if not site_active:
             self.site_label.hide()
+            self.expected_label.setToolTip("")
             return
+        assert self.site is not None and point.meta is not None and point.threshold is not None
         site, spec, sens = expectation_words(self.site, point.meta, point.threshold)
         at = "" if point.threshold == self.site.threshold else (
             " (the point was moved away from the profile's; figures at the current point)")
-        self.site_label.setText(f"{site}{at}.\n{spec}\n{sens}")
+        self.site_label.setText(f"{site}{at}.")
         self.site_label.setStyleSheet(f"color: {palette.NOT_FLAGGED_TEXT};")
         self.site_label.show()
+        self.expected_label.setText(f"{spec}\n{sens}")
+        test, validation, data = expected_words(point.meta, point.threshold)
+        self.expected_label.setToolTip(
+            "The model's own figures at this threshold, on other sites' images (they do not "
+            f"hold here, which is why the site was calibrated): {test} {validation} {data}")
+        self.data_label.setText("Benign figure measured on this site's benign images; cancer "
+                                "figure estimated (hover for the model's own figures).")
 
     def clear_model(self) -> None:
         self.point.detach()

@@ -30,12 +30,14 @@ if TYPE_CHECKING:
     from desktop_app.gui.windows.report_details import ReportDetails
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.jpe *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
+OPEN_FOLDER_TITLE = "Open folder of images"
 
 
 class PathProvider(Protocol):
     """Where the window gets file and folder names; tests inject one that skips dialogs."""
 
-    def open_folder(self, parent: QWidget, start: str) -> str | None: ...
+    def open_folder(self, parent: QWidget, start: str,
+                    title: str = OPEN_FOLDER_TITLE) -> str | None: ...
 
     def open_files(self, parent: QWidget, start: str) -> list[str]: ...
 
@@ -48,9 +50,10 @@ class DialogPathProvider:
     """The real thing: Qt's file dialogs (their history kept in the app's private folder,
     :func:`desktop_app.gui.shell.settings.private_dialog_state`)."""
 
-    def open_folder(self, parent: QWidget, start: str) -> str | None:
+    def open_folder(self, parent: QWidget, start: str,
+                    title: str = OPEN_FOLDER_TITLE) -> str | None:
         with private_dialog_state():
-            folder = QFileDialog.getExistingDirectory(parent, "Open folder of images", start)
+            folder = QFileDialog.getExistingDirectory(parent, title, start)
         return folder or None
 
     def open_files(self, parent: QWidget, start: str) -> list[str]:

@@ -27,9 +27,11 @@ class ScriptedPaths:
         self.model: str | None = None
         self.save: dict[str, str] = {}  # suffix -> path
         self.asked: list[str] = []
+        self.folder_titles: list[str] = []
 
-    def open_folder(self, parent: object, start: str) -> str | None:
+    def open_folder(self, parent: object, start: str, title: str = "") -> str | None:
         self.asked.append("folder")
+        self.folder_titles.append(title)
         return self.folder
 
     def open_files(self, parent: object, start: str) -> list[str]:

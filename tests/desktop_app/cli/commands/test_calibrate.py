@@ -94,16 +94,18 @@ def test_analyse_with_profile(qapp: QApplication, tmp_path: Path, benign_folder:
                    "--out", out_dir, "--pdf") == 0
     out, errs = capsys.readouterr()
     assert "site profile Clinic A (n 40" in out and "ESTIMATED" in out
-    assert "batch out of range" in errs and "Calibrate to This Site" in errs
+    # 12 full-resolution originals of the training archive: too few to judge, and nothing
+    # about what the model sees of them is out of range (issue 30).
+    assert "batch out of range" not in errs
     rows = read_results_csv(out_dir / "results.csv")
     assert {r["site_profile"] for r in rows} == {profile.label()}
-    assert {r["batch_drift"] for r in rows} == {"out of range"}
+    assert {r["batch_drift"] for r in rows} == {"not checked"}
     assert all(float(r["threshold"]) == pytest.approx(profile.threshold) for r in rows)
-    assert all("size" in r["input_check"] for r in rows)
+    assert {r["input_check"] for r in rows} == {""}
     from tests.desktop_app.reports.pdf_tools import pdf_text
 
     summary = pdf_text(out_dir / "summary.pdf")
-    assert "Site calibration" in summary and "OUT OF RANGE" in summary
+    assert "Site calibration" in summary and "NOT CHECKED" in summary
     assert run_cli("analyse", *fullres_files[:1], "--model", CAE2, "--profile", "Nowhere",
                    "--out", tmp_path / "out2") == 2
     assert "no site profile named" in capsys.readouterr().err

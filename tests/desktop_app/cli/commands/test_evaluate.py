@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from desktop_app.cli import main
 from desktop_app.core.model.model_file import LoadedModel
 from desktop_app.core.model.operating_points import opening_threshold
 from tests.desktop_app.cli.conftest import run_cli_process
+from tests.support.data import DATA
 
 
 def run_cli(*args: str | Path) -> int:
@@ -92,3 +95,92 @@ def test_evaluate_bad_folder_exits_2(model_path: Path, tmp_path: Path,
     assert run_cli("evaluate", tmp_path, "--model", model_path) == 2
     assert "unknown class" in capsys.readouterr().err
     assert run_cli("evaluate", tmp_path / "nowhere", "--model", model_path) == 2
+
+
+# ----- a clinic's folders and a labels file (issue 30) ---------------------------------------
+
+
+def _copy(sources: list[Path], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        shutil.copy(src, folder / src.name)
+    return [folder / src.name for src in sources]
+
+
+def _read_label_list(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {row["path"]: row for row in csv.DictReader(handle)}
+
+
+def test_evaluate_benign_malignant_folders(model_path: Path, isic9_dir: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """benign/ and malignant/ with HAM10000 codes below them, and images straight in benign/:
+    evaluated, the counts printed and every image's label written beside the results."""
+    site = tmp_path / "clinic"
+    nv = _copy(sorted((DATA / "ham-extra" / "benign" / "nv").glob("*.jpg"))[:5],
+               site / "benign" / "nv")
+    bkl = _copy(sorted((DATA / "isic2017" / "benign" / "bkl").glob("*.jpg"))[:2],
+                site / "benign" / "bkl")
+    loose = _copy(sorted((isic9_dir / "Test" / "nevus").glob("*.jpg"))[:2], site / "benign")
+    mel = _copy(sorted((DATA / "ham-extra" / "malignant" / "mel").glob("*.jpg"))[:4],
+                site / "malignant" / "mel")
+    bcc = _copy(sorted((isic9_dir / "Test" / "basal cell carcinoma").glob("*.jpg"))[:2],
+                site / "malignant" / "bcc")
+    report_path = tmp_path / "out" / "clinic.json"
+    assert run_cli("evaluate", site, "--model", model_path, "--json", report_path,
+                   "--resamples", "100") == 0
+    out = capsys.readouterr().out
+    assert "Labels (from the folder names): 9 benign, 6 malignant" in out
+    assert "nevus 5" in out and "pigmented benign keratosis 2" in out
+    assert "benign (no diagnosis given) 2" in out
+    assert "melanoma 4" in out and "basal cell carcinoma 2" in out
+    assert "benign/nv/ (5)" in out and "malignant/bcc/ (2)" in out
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert (report["n_benign"], report["n_malignant"], report["n_errors"]) == (9, 6, 0)
+    listed = tmp_path / "out" / "clinic-labels.csv"
+    assert report["labels_file"] == str(listed) and f"labels of every image: {listed}" in out
+    rows = _read_label_list(listed)
+    assert len(rows) == 15
+    expected = ([(f, "benign", "nevus", "folder benign/nv/") for f in nv]
+                + [(f, "benign", "pigmented benign keratosis", "folder benign/bkl/") for f in bkl]
+                + [(f, "benign", "", "folder benign/") for f in loose]
+                + [(f, "malignant", "melanoma", "folder malignant/mel/") for f in mel]
+                + [(f, "malignant", "basal cell carcinoma", "folder malignant/bcc/") for f in bcc])
+    for path, label, diagnosis, source in expected:
+        row = rows[path.relative_to(site).as_posix()]
+        assert (row["label"], row["diagnosis"], row["label_from"]) == (label, diagnosis, source)
+        assert row["status"] == "ok" and float(row["score"]) >= 0 and row["flagged"] in ("yes", "no")
+
+
+def test_evaluate_labels_file(model_path: Path, isic9_dir: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A flat folder whose labels come from a path,label CSV (words and codes mixed)."""
+    site = tmp_path / "flat"
+    benign = _copy(sorted((isic9_dir / "Test" / "nevus").glob("*.jpg"))[:3], site)
+    malignant = _copy(sorted((isic9_dir / "Test" / "melanoma").glob("*.jpg"))[:3], site)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n" + "".join(f"{f.name},{w}\n" for f, w in zip(
+        benign + malignant, ["benign", "nv", "NEVUS", "malignant", "mel", "melanoma"],
+        strict=True)), encoding="utf-8")
+    listed = tmp_path / "labels-used.csv"
+    assert run_cli("evaluate", site, "--model", model_path, "--labels", labels,
+                   "--labels-out", listed, "--resamples", "100") == 0
+    out = capsys.readouterr().out
+    assert f"Labels (from {labels}): 3 benign, 3 malignant" in out
+    rows = _read_label_list(listed)
+    assert [rows[f.name]["label"] for f in benign + malignant] == ["benign"] * 3 + ["malignant"] * 3
+    assert rows[benign[1].name]["diagnosis"] == "nevus"
+    assert rows[benign[1].name]["label_from"] == "labels.csv line 3"
+    assert "images: 6 files, 6 analysed (3 malignant, 3 benign)" in out
+
+
+def test_evaluate_bad_labels_file_exits_2(model_path: Path, isic9_dir: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    site = tmp_path / "flat"
+    [image] = _copy(sorted((isic9_dir / "Test" / "nevus").glob("*.jpg"))[:1], site)
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"{image.name},freckle\n", encoding="utf-8")
+    assert run_cli("evaluate", site, "--model", model_path, "--labels", labels) == 2
+    assert "labels.csv line 1: unknown label 'freckle'" in capsys.readouterr().err
+    assert run_cli("evaluate", site, "--model", model_path, "--labels", tmp_path / "no.csv") == 2
+    assert "labels file not found" in capsys.readouterr().err

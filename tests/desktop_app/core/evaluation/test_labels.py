@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.base.errors import UnknownClassError
-from desktop_app.core.evaluation.dataset import scan_dataset
+from desktop_app.core.evaluation.dataset import read_labels_csv, scan_dataset
 from desktop_app.core.evaluation.labels import (
     BENIGN_CLASSES,
     MALIGNANT_CLASSES,
     canonical_class,
+    label_and_diagnosis,
     label_of,
 )
+from tests.support.data import DATA
 
 
 @pytest.mark.parametrize(
@@ -82,3 +84,116 @@ def test_scan_refuses_empty_or_missing(tmp_path: Path) -> None:
         scan_dataset(tmp_path / "missing")
     with pytest.raises(UnknownClassError, match="no labelled images"):
         scan_dataset(tmp_path)
+
+
+# ----- a clinic's folders (issue 30): benign/ and malignant/, diagnosis codes, a labels file ---
+
+
+def _copy(sources: list[Path], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for src in sources:
+        shutil.copy(src, folder / src.name)
+        out.append(folder / src.name)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("code", "cls", "label"),
+    [("nv", "nevus", "benign"), ("MEL", "melanoma", "malignant"),
+     ("bkl", "pigmented benign keratosis", "benign"), ("bcc", "basal cell carcinoma", "malignant"),
+     ("akiec", "actinic keratosis", "malignant"), ("df", "dermatofibroma", "benign"),
+     ("vasc", "vascular lesion", "benign"), ("scc", "squamous cell carcinoma", "malignant"),
+     ("naevus", "nevus", "benign")],
+)
+def test_ham10000_and_isic_codes(code: str, cls: str, label: str) -> None:
+    assert canonical_class(code) == cls and label_of(code) == label
+    assert label_and_diagnosis(code) == (label, cls)
+
+
+def test_label_words_alone() -> None:
+    assert label_and_diagnosis("Benign") == ("benign", "")
+    assert label_and_diagnosis("MALIGNANT") == ("malignant", "")
+    with pytest.raises(UnknownClassError, match=r"unknown label 'maybe'.*benign, malignant.*nv"):
+        label_and_diagnosis("maybe")
+
+
+def test_scan_benign_malignant_folders_with_diagnosis_subfolders(tmp_path: Path) -> None:
+    """The layout of ham-extra and isic2017 (benign/nv, malignant/mel), plus images straight
+    in benign/ and a folder that only groups images (benign/2024/)."""
+    ham = DATA / "ham-extra"
+    nv = _copy(sorted((ham / "benign" / "nv").glob("*.jpg"))[:4], tmp_path / "benign" / "nv")
+    bkl = _copy(sorted((DATA / "isic2017" / "benign" / "bkl").glob("*.jpg"))[:2],
+                tmp_path / "Benign" / "2024" / "bkl")
+    loose = _copy(sorted((ham / "benign" / "nv").glob("*.jpg"))[4:6], tmp_path / "benign")
+    mel = _copy(sorted((ham / "malignant" / "mel").glob("*.jpg"))[:3],
+                tmp_path / "malignant" / "mel")
+    samples = scan_dataset(tmp_path)
+    got = {s.path: (s.label, s.cls, s.label_from) for s in samples}
+    assert len(samples) == 11
+    assert all(got[p] == ("benign", "nevus", "folder benign/nv/") for p in nv)
+    assert all(got[p] == ("benign", "pigmented benign keratosis", "folder Benign/2024/bkl/")
+               for p in bkl)
+    assert all(got[p] == ("benign", "benign (no diagnosis given)", "folder benign/") for p in loose)
+    assert all(got[p] == ("malignant", "melanoma", "folder malignant/mel/") for p in mel)
+
+
+def test_scan_refuses_a_diagnosis_under_the_wrong_label(tmp_path: Path) -> None:
+    _copy(sorted((DATA / "ham-extra" / "malignant" / "mel").glob("*.jpg"))[:1],
+          tmp_path / "benign" / "mel")
+    with pytest.raises(UnknownClassError, match=r"benign/mel/: melanoma is malignant"):
+        scan_dataset(tmp_path)
+
+
+def test_scan_code_folders(tmp_path: Path) -> None:
+    _copy(sorted((DATA / "ham-extra" / "benign" / "nv").glob("*.jpg"))[:2], tmp_path / "nv")
+    _copy(sorted((DATA / "ham-extra" / "malignant" / "mel").glob("*.jpg"))[:2], tmp_path / "MEL")
+    samples = scan_dataset(tmp_path)
+    assert {(s.cls, s.label, s.label_from) for s in samples} == {
+        ("nevus", "benign", "folder nv/"), ("melanoma", "malignant", "folder MEL/")}
+    (tmp_path / "freckle").mkdir()
+    with pytest.raises(UnknownClassError, match=r"'freckle'.*benign, malignant.*nv \(nevus\)"):
+        scan_dataset(tmp_path)
+
+
+def test_labels_csv(tmp_path: Path) -> None:
+    nv = _copy(sorted((DATA / "ham-extra" / "benign" / "nv").glob("*.jpg"))[:3], tmp_path / "a")
+    mel = _copy(sorted((DATA / "ham-extra" / "malignant" / "mel").glob("*.jpg"))[:2],
+                tmp_path / "b")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n"
+                      f"a/{nv[0].name},benign\n"
+                      f"a/{nv[1].name},NV\n"
+                      f"{nv[2]},seborrheic keratosis\n"  # absolute, inside the folder
+                      f"b/{mel[0].name},malignant\n"
+                      f"b/{mel[1].name},mel\n", encoding="utf-8")
+    samples = read_labels_csv(labels, tmp_path)
+    assert [(s.path.name, s.label, s.cls) for s in samples] == [
+        (nv[0].name, "benign", "benign (no diagnosis given)"),
+        (nv[1].name, "benign", "nevus"),
+        (nv[2].name, "benign", "seborrheic keratosis"),
+        (mel[0].name, "malignant", "malignant (no diagnosis given)"),
+        (mel[1].name, "malignant", "melanoma"),
+    ]
+    assert samples[1].label_from == "labels.csv line 3"
+
+
+def test_labels_csv_bad_rows_are_named(tmp_path: Path) -> None:
+    nv = _copy(sorted((DATA / "ham-extra" / "benign" / "nv").glob("*.jpg"))[:2], tmp_path / "a")
+    outside = _copy(sorted((DATA / "ham-extra" / "benign" / "nv").glob("*.jpg"))[2:3],
+                    tmp_path.parent / f"{tmp_path.name}-elsewhere")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"a/{nv[0].name},benign\n"
+                      f"a/{nv[0].name},benign\n"
+                      "a/missing.jpg,benign\n"
+                      f"a/{nv[0].name}\n"
+                      f"../{outside[0].parent.name}/{outside[0].name},benign\n"
+                      f"{nv[1]},freckle\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="5 bad rows") as info:
+        read_labels_csv(labels, tmp_path)
+    text = str(info.value)
+    assert "line 2" in text and "listed again (first on line 1)" in text
+    assert "line 3: no such file 'a/missing.jpg'" in text
+    assert "line 4: expected path,label" in text
+    assert "line 5" in text and "outside" in text
+    assert "line 6: unknown label 'freckle'" in text

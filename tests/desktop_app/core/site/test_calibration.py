@@ -1,5 +1,5 @@
-"""A site whose scores and images drift (uda1-external: ISIC archive photographs, not square,
-never trained on): the alarm fires at the model's point, calibration moves the point, and with
+"""A site whose scores drift (uda1-external: ISIC archive photographs, not square, never
+trained on): the alarm fires at the model's point, calibration moves the point, and with
 the site's profile active the same kind of batch is in range."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_drifting_site_fires_then_calibration_quiets_it(
     rest = [benign[i] for i in order[50:]]
     later = rest + malignant
     before = drift_of(later, cae2, None, ranges_known=True)
-    assert before.alarm and before.image_alarm
+    assert before.alarm
     assert before.score_alarm == "high"  # the site's benign lesions score higher
     # At the model's screening point nearly every benign lesion of this site is flagged.
     t_screen, _ = opening_threshold(cae2.metadata)
@@ -51,8 +51,10 @@ def test_drifting_site_fires_then_calibration_quiets_it(
 
     profile, data = profile_from_results("UDA site", calib, cae2)
     assert data.scores and not data.errors and not data.duplicates
-    # Every photograph of this site is 4:3, unlike the square training crops: usual here.
-    assert profile.accepted_flags == usual_flags(calib) and "aspect" in profile.accepted_flags
+    # Its photographs are 4:3, unlike the square training files, but the model sees them
+    # squashed to its square input as the training images were: no statistic is usual here.
+    assert profile.accepted_flags == usual_flags(calib)
+    assert "aspect" not in profile.accepted_flags
     assert profile.threshold > t_screen
     after = drift_of(rest, cae2, profile, ranges_known=True)
     assert not after.alarm and after.reference == "site profile UDA site"
@@ -89,3 +91,16 @@ def test_calibrate_half_partitions_the_benign_images(
     assert half["threshold"] != calibrate_half(labels, scores, cae2, seed=6)["threshold"]
     with pytest.raises(ValueError, match="under the 30"):
         calibrate_half(labels[50:], scores[50:], cae2)
+
+
+def test_a_stored_profile_naming_old_statistics_still_reads(
+        cae2: LoadedModel, uda1: tuple[list[AnalysisResult], list[AnalysisResult]]) -> None:
+    """Profiles stored before issue 30 may accept "aspect" or "long_side" (no longer checked)."""
+    from desktop_app.core.site.site_profile import SiteProfile
+
+    benign, _ = uda1
+    profile, _ = profile_from_results("Old site", benign[:40], cae2, created_by="Dr Lee")
+    data = profile.to_dict()
+    data["accepted_flags"] = ["aspect", "long_side"]
+    again = SiteProfile.from_dict(data)
+    assert again.accepted_flags == ("aspect", "long_side") and again.created_by == "Dr Lee"
