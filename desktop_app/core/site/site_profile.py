@@ -169,6 +169,8 @@ class SiteProfile:
             raise ProfileError("accepted_flags: expected image statistic names")
         if "flag_counts" not in data:  # nothing to support them: the per-image alarm stays on
             flags = []
+        # Statistics no longer checked (size, aspect: issue 30) silence nothing: dropped.
+        flags = [f for f in flags if f in STAT_NAMES]
         counts = _flag_counts(data.get("flag_counts", {}), len(values))
         unsupported = [f for f in flags if counts.get(f, 0) < IMAGE_SHARE_ALARM * len(values)]
         if unsupported:

@@ -198,19 +198,20 @@ def test_threshold_is_re_derived_and_accepted_flags_must_be_supported(
         tmp_path: Path, cae2: LoadedModel, real_scores: tuple[list[float], list[str]],
         capsys: pytest.CaptureFixture[str]) -> None:
     n = len(real_scores[0])
-    # Size and aspect out of range in 30 of 32 images: supported; sharpness in 2: not accepted.
-    honest = _profile(cae2, real_scores, accepted_flags=("long_side", "aspect", "sharpness"),
-                      flag_counts={"long_side": 30, "aspect": n, "sharpness": 2})
-    assert honest.accepted_flags == ("aspect", "long_side")
+    # Dark border and blue out of range in 30 and 32 of 32 images: supported; sharpness in 2:
+    # not accepted.
+    honest = _profile(cae2, real_scores, accepted_flags=("vignette_share", "mean_b", "sharpness"),
+                      flag_counts={"vignette_share": 30, "mean_b": n, "sharpness": 2})
+    assert honest.accepted_flags == ("mean_b", "vignette_share")
     assert run_cli("profiles", "import", _file(tmp_path, honest)) == 0
     out = capsys.readouterr().out
     assert "re-derived from its scores" in out
-    assert f"size (30 of {n} images)" in out and f"aspect ratio ({n} of {n} images)" in out
+    assert f"dark border (30 of {n} images)" in out and f"blue ({n} of {n} images)" in out
     assert run_cli("profiles", "list") == 0
-    assert f"usual here: aspect ratio ({n} of {n} images), size (30 of {n}" \
+    assert f"usual here: blue ({n} of {n} images), dark border (30 of {n}" \
         in capsys.readouterr().out
     # Counts that claim more images than the profile holds are refused.
-    forged = honest.to_dict() | {"name": "Forged", "flag_counts": {"aspect": n + 5}}
+    forged = honest.to_dict() | {"name": "Forged", "flag_counts": {"mean_b": n + 5}}
     assert run_cli("profiles", "import", _file(tmp_path, forged, "f.json")) == 2
     assert "flag_counts" in capsys.readouterr().err
     # A damaged file in the store is named by `list`, not silently dropped.

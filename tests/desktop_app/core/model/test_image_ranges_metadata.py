@@ -40,8 +40,8 @@ def _with_ranges(tmp_path: Path, edit: object) -> Path:
     (lambda r: r.__setitem__("n", float("inf")), "extra.image_ranges.n must be a count"),
     (lambda r: r["stats"]["mean_r"].__setitem__("p005", float("nan")),
      "extra.image_ranges.stats.mean_r must hold finite numbers"),
-    (lambda r: r["stats"]["aspect"].__setitem__("p995", float("-inf")),
-     "extra.image_ranges.stats.aspect must hold finite numbers"),
+    (lambda r: r["stats"]["sharpness"].__setitem__("p995", float("-inf")),
+     "extra.image_ranges.stats.sharpness must hold finite numbers"),
     (lambda r: r["stats"].pop("sharpness"), "extra.image_ranges.stats.sharpness is missing"),
 ])
 def test_broken_image_ranges_refuse_the_model(tmp_path: Path, isic9_test_files: list[Path],

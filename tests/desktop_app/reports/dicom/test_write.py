@@ -215,12 +215,13 @@ def test_a_dicom_and_a_jpeg_batch_leaves_valid_results_in_the_right_study(
             row = legend[legend.shape[0] // 4]
             assert np.abs(row[10].astype(int) - bar[-1, 0]).max() < 40  # dark end: 0
             assert np.abs(row[-10].astype(int) - bar[0, 0]).max() < 40  # bright end: vmax
-            # Issue 31 item 4 (DICOM side): the PDF in PACS prints the identity its header
-            # carries; the folder's copy does not (show_patient off).
+            # Issue 31 item 4: the PDF in PACS prints the identity its header carries (the
+            # DICOM source's own, or the patient entered for the JPEG). It is the case report
+            # itself, a referral letter, which names its patient even with show_patient off.
             stored = bytes(pdf.EncapsulatedDocument)[: int(pdf.EncapsulatedDocumentLength)]
             (tmp_path / "stored.pdf").write_bytes(stored)
             assert pdf.PatientID in pdf_text(tmp_path / "stored.pdf")
-            assert pdf.PatientID not in pdf_text(reports.case_pdfs[result.index])
+            assert stored == reports.case_pdfs[result.index].read_bytes()
         else:
             assert "Heatmap overlay" not in items
     reviewed = _items(datasets[f"case-{by_name['a.dcm'].index:05d}-sr.dcm"])
