@@ -15,6 +15,7 @@ from desktop_app.gui import settings as app_settings
 from desktop_app.gui.actions import MENUS, TOOLBAR, fill_menu
 
 if TYPE_CHECKING:
+    from desktop_app.core.model_metadata import ModelMetadata
     from desktop_app.gui.main_window import MainWindow
 
 log = logging.getLogger("dermscreen.gui")
@@ -82,15 +83,60 @@ def rebuild_model_menu(window: MainWindow) -> None:
     except Exception:  # a broken models folder must not break the menu
         log.exception("listing models failed")
         models = []
+    menu.setToolTipsVisible(True)
     for path in models:
-        action = menu.addAction(path.name)
-        action.setToolTip(str(path))
+        meta = _metadata_or_none(path)
+        action = menu.addAction(model_entry(meta, path.name))
+        action.setToolTip(f"{path}\n\n{meta.description}" if meta is not None else str(path))
         action.setCheckable(True)
         action.setChecked(current is not None and path.resolve() == current.resolve())
         action.triggered.connect(lambda _c=False, p=path: window.load_model(p, remember=True))
         group.addAction(action)
     if not models:
         menu.addAction("(no models found)").setEnabled(False)
+
+
+def _metadata_or_none(path: Path) -> ModelMetadata | None:
+    from desktop_app.core.model_file import read_metadata
+
+    try:
+        return read_metadata(path)  # the file's metadata only: no inference session
+    except Exception:  # an unreadable file still gets its entry (by file name)
+        log.warning("no metadata read from %s", path, exc_info=True)
+        return None
+
+
+def is_combined(meta: ModelMetadata) -> bool:
+    """A model with a labelled classifier beside the autoencoder (its card says so)."""
+    return "components" in meta.extra or "combiner" in meta.extra
+
+
+def model_summary(meta: ModelMetadata) -> str:
+    """One line of what the model is, for the Model menu and the switch message."""
+    if is_combined(meta):
+        return ("autoencoder + classifier trained on labelled cancers; flags on the combined "
+                "score, with an evidence map")
+    return "autoencoder trained on benign images only; flags what it cannot rebuild"
+
+
+def model_entry(meta: ModelMetadata | None, file_name: str) -> str:
+    """"DermScreen Combined 1.0.0 — autoencoder + classifier …" (the file name if unreadable)."""
+    if meta is None:
+        return f"{file_name} (unreadable)"
+    return f"{meta.model_name} {meta.model_version} — {model_summary(meta)}"
+
+
+def switch_message(old: ModelMetadata, old_threshold: float, new: ModelMetadata,
+                   new_threshold: float, rerun: bool = False) -> str:
+    """What changed when the model is switched: which model, what it is, its scale."""
+    what = f"Now using {new.model_name} {new.model_version} (was {old.model_name} " \
+           f"{old.model_version}): {model_summary(new)}."
+    if is_combined(new) != is_combined(old):
+        what += (" The score column now holds the combined score and the classifier's evidence "
+                 "map is shown." if is_combined(new) else
+                 " The score column now holds the autoencoder's score; no evidence map.")
+    return (f"{what} Scores are on this model's own scale (threshold {new_threshold:.4g}, was "
+            f"{old_threshold:.4g})." + (" The open images are analysed again." if rerun else ""))
 
 
 def accept_local_paths(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:
