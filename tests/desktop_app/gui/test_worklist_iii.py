@@ -117,9 +117,10 @@ def test_fit_follows_resizes_the_original_alone_and_esc_leaves_full_screen(
     viewer = window.case_viewer
 
     def shown_share() -> float:
-        """How much of the view's width the fitted image fills."""
-        (x0, x1), _ = viewer.views[0].viewRange()
-        return viewer._images.original.shape[1] / (x1 - x0)
+        """How much of the view the image fills along its limiting side (1: edge to edge)."""
+        (x0, x1), (y0, y1) = viewer.views[0].viewRange()
+        h, w = viewer._images.original.shape[:2]
+        return max(w / (x1 - x0), h / (y1 - y0))
 
     wait_for(qtbot, lambda: viewer.fitted and viewer.views[0].width() > 50, "a fitted case")
     before = viewer.views[0].viewRange()
