@@ -71,7 +71,7 @@ def inferno_colormap() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, len(INFERNO_LUT)), INFERNO_LUT, name="inferno")
 
 
-class _TitleItem(pg.LabelItem):
+class TitleItem(pg.LabelItem):
     """A view title that never widens its column.
 
     Linked, aspect-locked views only show the same region when they have the
@@ -115,7 +115,7 @@ class CaseViewer(QWidget):
         self.graphics.ci.setSpacing(6)
         titles = ("Original + overlay", "Reconstruction", CAE_MAP_TITLE,
                   EVIDENCE_TITLE)
-        self.title_items = [_TitleItem(t, color="#e8eaed") for t in titles]
+        self.title_items = [TitleItem(t, color="#e8eaed") for t in titles]
         for col, title in enumerate(self.title_items):
             self.graphics.addItem(title, row=0, col=col)
         self.views: list[pg.ViewBox] = []
@@ -157,8 +157,11 @@ class CaseViewer(QWidget):
             label=EVIDENCE_LEGEND, colorMapMenu=False, orientation="horizontal",
         )
         self.graphics.addItem(self.evidence_bar, row=2, col=3)
-        for bar in (self.colorbar, self.evidence_bar):  # the values as they are, no "(x0.001)"
-            bar.getAxis("bottom").enableAutoSIPrefix(False)
+        for bar in (self.colorbar, self.evidence_bar):
+            bar.getAxis("bottom").enableAutoSIPrefix(False)  # the values as they are
+            # Like the titles, a legend must never widen its column (see TitleItem).
+            bar.setMinimumWidth(0)
+            bar.setPreferredWidth(0)
         self.title_items[0].setToolTip("The original image; the autoencoder's error drawn over "
                                        "it (opacity below). O shows the original alone.")
         self.title_items[2].setToolTip(CAE_MAP_TOOLTIP)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 from desktop_app.core.heatmap import case_vmax, colorize_in_field, field_of_view
 from desktop_app.core.number_format import case_scores
 from desktop_app.core.texts import CAE_MAP_TITLE, EVIDENCE_TITLE
-from desktop_app.gui.case_viewer import inferno_colormap
+from desktop_app.gui.case_viewer import TitleItem, inferno_colormap
 from desktop_app.gui.shortcuts import is_close_key
 
 if TYPE_CHECKING:
@@ -64,8 +64,8 @@ class CompareDialog(QDialog):
         self.overlays: list[pg.ImageItem] = []
         columns = ["Original + overlay", CAE_MAP_TITLE] + (
             [EVIDENCE_TITLE] if self.shows_evidence else [])
-        for col, title in enumerate(columns):
-            self.graphics.addLabel(title, row=0, col=col, color="#e8eaed")
+        for col, title in enumerate(columns):  # titles and legends never widen a column
+            self.graphics.addItem(TitleItem(title, color="#e8eaed"), row=0, col=col)
         for row, ((result, images), evidence) in enumerate(zip(cases, maps, strict=True)):
             self._add_case(images, evidence, 2 * row + 1)
             self.graphics.addLabel(
@@ -94,8 +94,10 @@ class CompareDialog(QDialog):
                 label="evidence for malignant, one scale for both")
             self.graphics.addItem(self.evidence_bar, row=5, col=2)
         for bar in (self.colorbar, getattr(self, "evidence_bar", None)):
-            if bar is not None:  # the values as they are, no "(x0.001)"
-                bar.getAxis("bottom").enableAutoSIPrefix(False)
+            if bar is not None:
+                bar.getAxis("bottom").enableAutoSIPrefix(False)  # the values as they are
+                bar.setMinimumWidth(0)
+                bar.setPreferredWidth(0)
         note = QLabel("Wheel zooms, drag pans: every view moves together. F fits, Esc or "
                       "Ctrl+W closes. Maps only inside each image's field of view.")
         note.setWordWrap(True)

@@ -84,9 +84,12 @@ def rebuild_model_menu(window: MainWindow) -> None:
         log.exception("listing models failed")
         models = []
     menu.setToolTipsVisible(True)
-    for path in models:
-        meta = _metadata_or_none(path)
-        action = menu.addAction(model_entry(meta, path.name))
+    metas = [_metadata_or_none(path) for path in models]
+    texts = [model_entry(meta, path.name) for meta, path in zip(metas, models, strict=True)]
+    for path, meta, text in zip(models, metas, texts, strict=True):
+        # Two files of the same name and version (a copy, a retrained file): the file tells.
+        shown = f"{text} ({path.name})" if meta is not None and texts.count(text) > 1 else text
+        action = menu.addAction(shown)
         action.setToolTip(f"{path}\n\n{meta.description}" if meta is not None else str(path))
         action.setCheckable(True)
         action.setChecked(current is not None and path.resolve() == current.resolve())

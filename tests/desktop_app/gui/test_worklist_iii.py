@@ -50,6 +50,8 @@ def test_each_map_has_its_own_legend_and_the_oval_fields_ring_is_masked(
     _open(window, qtbot, folder)
     viewer = window.case_viewer
     assert viewer.shows_evidence
+    QApplication.processEvents()  # the legends never widen a column: linked views equal
+    assert len({round(v.width()) for v in viewer.views}) == 1
     cae_label = viewer.colorbar.getAxis("bottom").labelText
     evidence_label = viewer.evidence_bar.getAxis("bottom").labelText
     assert cae_label.startswith("CAE error") and "error" not in evidence_label
