@@ -33,10 +33,12 @@ run: venv
 
 test: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) bench/preprocess.py
@@ -45,6 +47,7 @@ bench: venv
 
 screenshots: venv
 	$(PY) docs/make_screenshots.py
+	$(PY) docs/make_report_pages.py
 
 bundle: venv
 	bash installers/build_bundle.sh

@@ -50,10 +50,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.stages import format_split, stage_split  # noqa: E402
-from desktop_app.core.engine import Engine, inference_threads  # noqa: E402
-from desktop_app.core.model_file import LoadedModel, load_model  # noqa: E402
-from desktop_app.core.paths import default_model_path  # noqa: E402
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file  # noqa: E402
+from desktop_app.core.base.paths import default_model_path  # noqa: E402
+from desktop_app.core.imaging.preprocess import PreprocessConfig, preprocess_file  # noqa: E402
+from desktop_app.core.inference.engine import Engine, inference_threads  # noqa: E402
+from desktop_app.core.model.model_file import LoadedModel, load_model  # noqa: E402
 
 DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data"
 N_CORES = psutil.cpu_count(logical=True) or 1
@@ -271,7 +271,7 @@ def paired_models(folder: Path, model: Path, other: Path, repeats: int, tmp: Pat
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None,
-                        help="ONNX model (default: desktop_app.core.paths.default_model_path())")
+                        help="ONNX model (default: desktop_app.core.base.paths.default_model_path())")
     parser.add_argument("--run", type=Path, default=REPO / "runs" / "reference",
                         help="training run for the Keras baseline (default: runs/reference)")
     parser.add_argument("--batch-size", type=int, default=16)

@@ -20,7 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from desktop_app.core.preprocess import PreprocessConfig, hair_mask, inpaint_radius_at, working_size
+from desktop_app.core.imaging.preprocess import (
+    PreprocessConfig,
+    hair_mask,
+    inpaint_radius_at,
+    working_size,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data"

@@ -26,12 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from desktop_app.core.labels import BENIGN_CLASSES, is_malignant, normalize_class_name  # noqa: E402
-from desktop_app.core.metrics import roc_auc  # noqa: E402
-from desktop_app.core.model_file import load_model  # noqa: E402
-from desktop_app.core.model_metadata import OUTPUT_SCORE  # noqa: E402
-from desktop_app.core.paths import default_model_path  # noqa: E402
-from desktop_app.core.preprocess import preprocess_file  # noqa: E402
+from desktop_app.core.base.paths import default_model_path  # noqa: E402
+from desktop_app.core.evaluation.labels import BENIGN_CLASSES, is_malignant, normalize_class_name  # noqa: E402
+from desktop_app.core.evaluation.metrics import roc_auc  # noqa: E402
+from desktop_app.core.imaging.preprocess import preprocess_file  # noqa: E402
+from desktop_app.core.model.metadata import OUTPUT_SCORE  # noqa: E402
+from desktop_app.core.model.model_file import load_model  # noqa: E402
 
 DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data"
 QUANTIZED_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")

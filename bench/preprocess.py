@@ -16,10 +16,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from desktop_app.core.engine import prepare_file
-from desktop_app.core.model_file import read_metadata
-from desktop_app.core.paths import default_model_path
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.base.paths import default_model_path
+from desktop_app.core.imaging.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.inference.engine import prepare_file
+from desktop_app.core.model.model_file import read_metadata
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data"

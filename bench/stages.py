@@ -4,7 +4,7 @@ The stages are the engine's (read and decode, SHA-256, resize to the working
 size, hair removal, final resize, ONNX Runtime, score -> result, CSV row), run
 one after the other on one thread with the same functions the engine calls,
 and the assembled tensor is checked bit-identical to
-:func:`desktop_app.core.preprocess.preprocess_bytes`, so the split measures the
+:func:`desktop_app.core.imaging.preprocess.preprocess_bytes`, so the split measures the
 real pipeline, not a look-alike. Process CPU time (``time.process_time``):
 OpenCV and ONNX Runtime run parts of a stage on their own threads, which a
 per-thread clock would miss; the harness itself runs one stage at a time, so
@@ -31,11 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from desktop_app.core.imageio import read_file  # noqa: E402
-from desktop_app.core.model_file import LoadedModel, load_model  # noqa: E402
-from desktop_app.core.model_metadata import OUTPUT_SCORE  # noqa: E402
-from desktop_app.core.paths import default_model_path  # noqa: E402
-from desktop_app.core.preprocess import (  # noqa: E402
+from desktop_app.core.base.paths import default_model_path  # noqa: E402
+from desktop_app.core.imaging.imageio import read_file  # noqa: E402
+from desktop_app.core.imaging.preprocess import (  # noqa: E402
     _INTERP,
     decode_bytes_for_model,
     hair_mask,
@@ -43,7 +41,9 @@ from desktop_app.core.preprocess import (  # noqa: E402
     remove_hair,
     working_size,
 )
-from desktop_app.core.results import ok_result  # noqa: E402
+from desktop_app.core.inference.results import ok_result  # noqa: E402
+from desktop_app.core.model.metadata import OUTPUT_SCORE  # noqa: E402
+from desktop_app.core.model.model_file import LoadedModel, load_model  # noqa: E402
 from desktop_app.reports.csv_report import write_results_csv  # noqa: E402
 
 DATA = Path(os.environ.get("DERMSCREEN_SHARED", REPO.parent / "shared")) / "data"

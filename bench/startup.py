@@ -1,7 +1,7 @@
 """Start-up time of the DermScreen window: process start -> window shown and model loaded.
 
 Each run starts a fresh Python process that calls the real entry point
-(``desktop_app.gui.app.run_gui``), exactly as ``dermscreen`` does, and reports
+(``desktop_app.gui.shell.app.run_gui``), exactly as ``dermscreen`` does, and reports
 when the main window is visible with its model loaded (analysis enabled). The
 parent takes the clock just before it spawns the process, so interpreter start
 and every import are included. Prints each run, the median against the 3 s
@@ -31,8 +31,8 @@ t_spawn = float(sys.argv[1])
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 t_imported = time.time()
-from desktop_app.gui.app import run_gui
-from desktop_app.gui.main_window import MainWindow
+from desktop_app.gui.shell.app import run_gui
+from desktop_app.gui.shell.main_window import MainWindow
 
 marks = {"qt_imported": t_imported - t_spawn}
 
@@ -79,7 +79,7 @@ def one_run(model: Path, home: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))
-    from desktop_app.core.paths import default_model_path
+    from desktop_app.core.base.paths import default_model_path
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None,

@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import Qt
 
-    from desktop_app.core.paths import default_model_path
-    from desktop_app.gui.app import create_application
-    from desktop_app.gui.main_window import MainWindow
-    from desktop_app.gui.results_model import COL_SCORE
+    from desktop_app.core.base.paths import default_model_path
+    from desktop_app.gui.panels.results_model import COL_SCORE
+    from desktop_app.gui.shell.app import create_application
+    from desktop_app.gui.shell.main_window import MainWindow
 
     model = args.model or default_model_path()
     if not model.is_file():

@@ -28,16 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core import metrics
-from desktop_app.core.files import utc_now_iso
-from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.score_stats import BenignStats
-from desktop_app.core.splits import (
+from desktop_app.core.base.files import utc_now_iso
+from desktop_app.core.evaluation import metrics
+from desktop_app.core.evaluation.splits import (
     ISIC9_TEST,
     SUPERVISED_TRAIN,
     SUPERVISED_VALIDATION,
     split_samples,
 )
+from desktop_app.core.model.metadata import ModelMetadata
+from desktop_app.core.model.score_stats import BenignStats
 
 NAME = "DermScreen Combined"
 DESCRIPTION = (
@@ -87,7 +87,7 @@ def choose_ratio(tr, va, x_tr: np.ndarray, x_va: np.ndarray, head_config: dict,
     validation images (a site it never saw); the CAE's weight relative to the classifier (both
     in standard units of the other sites' validation images) with the best worst-site AUROC
     wins, ties to the higher mean. Frozen features only (the heads are linear)."""
-    from desktop_app.core import metrics as m
+    from desktop_app.core.evaluation import metrics as m
     from training.supervised import SITES, class_weights, fit_head, site_of
 
     y_tr = np.array([s.is_malignant for s in tr])
@@ -120,8 +120,8 @@ def choose_ratio(tr, va, x_tr: np.ndarray, x_va: np.ndarray, head_config: dict,
 def build(args: argparse.Namespace) -> Path:
     import onnx
 
-    from desktop_app.core.evaluation_suite import engine_scorer
-    from desktop_app.core.model_file import read_metadata
+    from desktop_app.core.evaluation.suite import engine_scorer
+    from desktop_app.core.model.model_file import read_metadata
     from export.combined import (
         CLF_LOGIT,
         EVIDENCE_TOL,

@@ -85,7 +85,7 @@ def _ablation_entry(path: Path) -> dict[str, Any]:
 
 
 def _default_check_image(data_dir: Path) -> Path | None:
-    from desktop_app.core.dataset import scan_dataset
+    from desktop_app.core.evaluation.dataset import scan_dataset
 
     samples = [s for s in scan_dataset(data_dir) if s.split == "Test"]
     melanoma = [s for s in samples if s.cls == "melanoma"]
@@ -103,7 +103,7 @@ def _check_entry(
     """
     import numpy as np
 
-    from desktop_app.core.preprocess import preprocess_file
+    from desktop_app.core.imaging.preprocess import preprocess_file
     from export.parity import keras_outputs, onnx_outputs
 
     x = preprocess_file(image, cfg)[None].astype(np.float32)
@@ -210,7 +210,7 @@ def run_export(args: argparse.Namespace, say: Any = print) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from desktop_app.core.errors import DermScreenError
+    from desktop_app.core.base.errors import DermScreenError
     from export.parity import ParityError
 
     try:

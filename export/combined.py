@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.model_metadata import (
+from desktop_app.core.model.metadata import (
     INPUT_NAME,
     OUTPUT_ANOMALY_SCORE,
     OUTPUT_EVIDENCE_MAP,

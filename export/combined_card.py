@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.texts import INTENDED_USE
+from desktop_app.core.model.metadata import ModelMetadata
+from desktop_app.core.wording.texts import INTENDED_USE
+from export.card_parts import neutral_data_root, operating_points_lines, where_the_app_opens
 
 LEARNED = (
     "**This model LEARNED FROM LABELLED CANCERS.** Its classifier part was trained with "
@@ -51,8 +52,6 @@ def _table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
 
 def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str = "") -> list[str]:
     """The card's lines for a model whose metadata names components."""
-    from export.model_card import _operating_points, neutral_data_root, where_the_app_opens
-
     comp = md.extra.get("components", {})
     clf = comp.get("classifier", {})
     cae = comp.get("anomaly", {})
@@ -117,7 +116,7 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
             "Rows labelled \"validation sensitivity\" were chosen on the validation images; the "
             "Test columns are isic9 Test, rows labelled \"(test)\" were chosen on it (optimistic).",
             ""]
-    out += _operating_points(md)
+    out += operating_points_lines(md)
     suite = md.extra.get("evaluation_suite")
     if isinstance(suite, dict) and suite.get("markdown"):
         out += ["", "## Evaluation suite (one set per site, through the app's engine)", "",

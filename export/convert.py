@@ -17,13 +17,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from desktop_app.core.files import write_bytes_atomic
-from desktop_app.core.model_metadata import (
+from desktop_app.core.base.files import write_bytes_atomic
+from desktop_app.core.base.paths import sidecar_path
+from desktop_app.core.model.metadata import (
     INPUT_NAME,
     OUTPUT_NAMES,
     ModelMetadata,
 )
-from desktop_app.core.paths import sidecar_path
 from export.parity import MAP_TOL, RECON_TOL, SCORE_TOL, ParityReport, check_parity
 from training.scorer import clear_activity_regularizers
 

@@ -1,12 +1,13 @@
 """`python -m export.image_ranges MODEL.onnx --data SHARED_DATA --splits A,B`: the drift check's
 reference image ranges for a model, into ``resources/image_ranges.json`` keyed by its SHA-256.
 
-The per-image drift check (:mod:`desktop_app.core.drift`) compares cheap image
+The per-image drift check (:mod:`desktop_app.core.inference.drift`) compares cheap image
 statistics with the range of the images the model was trained and validated on.
 This step computes them from the committed validation split(s) of that model's
 training data (isic9-validation for the reference; isic9-validation and
-ham-extra-validation for cae2), with the app's own decoder and statistics, and
-writes (or replaces) the model's entry. The model file is not changed, so its
+ham-extra-validation for cae2 and combined), with the app's own decoder,
+preprocessing and statistics (taken on the model's input, as the engine takes
+them), and writes (or replaces) the model's entry. The model file is not changed, so its
 SHA-256 and sidecar stay valid; a model may instead carry the same object as
 ``extra.image_ranges`` in its metadata, which the app reads first.
 """
@@ -18,13 +19,17 @@ import json
 import sys
 from pathlib import Path
 
-from desktop_app.core.drift import RANGES_FILE, image_stats, ranges_from_stats
-from desktop_app.core.errors import ImageError
-from desktop_app.core.files import utc_now_iso, write_text_atomic
-from desktop_app.core.imageio import file_sha256, read_file
-from desktop_app.core.paths import resources_dir
-from desktop_app.core.preprocess import PreprocessConfig, decode_bytes_for_model
-from desktop_app.core.splits import read_split
+from desktop_app.core.base.errors import ImageError
+from desktop_app.core.base.files import utc_now_iso, write_text_atomic
+from desktop_app.core.base.paths import resources_dir
+from desktop_app.core.evaluation.splits import read_split
+from desktop_app.core.imaging.imageio import file_sha256, read_file
+from desktop_app.core.imaging.preprocess import (
+    PreprocessConfig,
+    decode_bytes_for_model,
+    preprocess_array,
+)
+from desktop_app.core.inference.drift import RANGES_FILE, image_stats, ranges_from_stats
 
 
 def split_stats(data_root: Path, splits: list[str], cfg: PreprocessConfig) -> list[dict[str, float]]:
@@ -34,7 +39,8 @@ def split_stats(data_root: Path, splits: list[str], cfg: PreprocessConfig) -> li
         for entry in read_split(name):
             try:
                 blob = read_file(data_root / entry.rel_path)
-                rows.append(image_stats(blob, decode_bytes_for_model(blob, cfg)))
+                tensor = preprocess_array(decode_bytes_for_model(blob, cfg), cfg)
+                rows.append(image_stats(tensor))  # what the model sees, as the app measures it
             except ImageError:
                 continue
     return rows
@@ -42,7 +48,7 @@ def split_stats(data_root: Path, splits: list[str], cfg: PreprocessConfig) -> li
 
 def entry_for(model_path: Path, data_root: Path, splits: list[str]) -> tuple[str, dict]:
     """(model SHA-256, its ranges entry)."""
-    from desktop_app.core.model_file import load_model
+    from desktop_app.core.model.model_file import load_model
 
     model = load_model(model_path)
     rows = split_stats(data_root, splits, model.metadata.preprocess)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.files import utc_now_iso
-from desktop_app.core.metrics import operating_points
-from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.base.files import utc_now_iso
+from desktop_app.core.evaluation.metrics import operating_points
+from desktop_app.core.model.metadata import ModelMetadata
 from training.run import RunInfo, preprocess_config
 
 DEFAULT_NAME = "DermScreen CAE"

@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.dataset import scan_dataset
-from desktop_app.core.model_metadata import (
+from desktop_app.core.evaluation.dataset import scan_dataset
+from desktop_app.core.imaging.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.model.metadata import (
     INPUT_NAME,
     OUTPUT_ERROR_MAP,
     OUTPUT_NAMES,
     OUTPUT_RECONSTRUCTION,
     OUTPUT_SCORE,
 )
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
 
 SCORE_TOL = 1e-5
 RECON_TOL = 1e-4

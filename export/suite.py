@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.evaluation_suite import EVALUATION_SETS, POOLED, VALIDATION
-from desktop_app.core.imageio import file_sha256
+from desktop_app.core.evaluation.suite import EVALUATION_SETS, POOLED, VALIDATION
+from desktop_app.core.imaging.imageio import file_sha256
 
 MEL_NEVUS = "melanoma vs nevus"
 
@@ -96,8 +96,8 @@ def attach(model_path: Path, suite_json: Path, rows: Sequence[tuple[str, Path]] 
     """Embed the suite of ``model_path`` (and the ablation ``rows``) in its metadata; rewrite card."""
     import onnx
 
-    from desktop_app.core.evaluation_suite import format_suite
-    from desktop_app.core.model_metadata import ModelMetadata
+    from desktop_app.core.evaluation.suite import format_suite
+    from desktop_app.core.model.metadata import ModelMetadata
     from export.convert import with_metadata, write_model_files
     from export.model_card import card_path, write_model_card
 

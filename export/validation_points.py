@@ -1,7 +1,7 @@
 """`python -m export.validation_points MODEL.onnx --data SHARED_DATA`: missing validation points into a model.
 
 A model exported before the 95% validation point existed
-(:data:`desktop_app.core.metrics.VALIDATION_SENSITIVITY_TARGETS`) has no
+(:data:`desktop_app.core.evaluation.metrics.VALIDATION_SENSITIVITY_TARGETS`) has no
 borderline band in the app. This step adds the missing points without the
 Keras run: it scores the validation cancers (the malignant images of the
 committed ``isic9-validation`` split: the audited Train malignant images, never
@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core import metrics
-from desktop_app.core.dataset import Sample
-from desktop_app.core.errors import DermScreenError
-from desktop_app.core.files import utc_now_iso
-from desktop_app.core.imageio import file_sha256
-from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.splits import ISIC9_TEST, ISIC9_VALIDATION, split_samples
+from desktop_app.core.base.errors import DermScreenError
+from desktop_app.core.base.files import utc_now_iso
+from desktop_app.core.evaluation import metrics
+from desktop_app.core.evaluation.dataset import Sample
+from desktop_app.core.evaluation.splits import ISIC9_TEST, ISIC9_VALIDATION, split_samples
+from desktop_app.core.imaging.imageio import file_sha256
+from desktop_app.core.model.metadata import ModelMetadata
 
 RTOL = 1e-5  # ONNX Runtime vs Keras scores differ by ~1e-7 on scores ~0.1 (the parity gate)
 LABEL = re.compile(r"^validation sensitivity (\d+)%$")
@@ -163,7 +163,7 @@ def with_points(md: ModelMetadata, images: ScoredImages, rtol: float = RTOL,
                 ) -> tuple[ModelMetadata, dict[str, Any]]:
     """``md`` with its validation points checked and the missing ``targets`` added.
 
-    The new points come from :func:`desktop_app.core.metrics.operating_points`
+    The new points come from :func:`desktop_app.core.evaluation.metrics.operating_points`
     (the format training stores, roles included) and follow the stored
     validation points; the stored ones gain their role (90%: "screening").
     """
@@ -211,8 +211,8 @@ def add_points(model_path: Path, data_root: Path, *, rtol: float = RTOL,
     """
     import onnx
 
-    from desktop_app.core.evaluation_suite import engine_scorer
-    from desktop_app.core.model_file import check_sidecar
+    from desktop_app.core.evaluation.suite import engine_scorer
+    from desktop_app.core.model.model_file import check_sidecar
     from export.convert import with_metadata, write_model_files
     from export.model_card import card_path, write_model_card
 

@@ -6,7 +6,7 @@
 #   PYTHON                    interpreter for the build venv (default python3.11)
 #   BUNDLE_VENV               build venv (default build/bundle-venv; rebuilt when the lock changes)
 #   DERMSCREEN_BUNDLE_MODEL   model to ship as the default (default: the app's, DEFAULT_MODEL_NAME
-#                             in desktop_app/core/paths.py)
+#                             in desktop_app/core/base/paths.py)
 #   DERMSCREEN_BUNDLE_CPU_ONLY=1  leave out ONNX Runtime's CUDA/TensorRT provider libraries
 #   BUNDLE_TARBALL=0          skip the .tar.gz
 #   BUNDLE_DIST, BUNDLE_WORK  output and work folders (default installers/dist, build/pyinstaller)
@@ -22,7 +22,7 @@ DIST=${BUNDLE_DIST:-installers/dist}
 WORK=${BUNDLE_WORK:-build/pyinstaller}
 STAGE=build/bundle-resources
 # The app's own default model name, from its one home.
-DEFAULT_NAME=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/paths.py")
+DEFAULT_NAME=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/base/paths.py")
 MODEL=${DERMSCREEN_BUNDLE_MODEL:-resources/models/$DEFAULT_NAME}
 started=$(date +%s)
 # One build at a time: two PyInstaller runs into the same dist/ folder break each other.

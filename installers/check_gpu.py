@@ -3,7 +3,7 @@
     python installers/check_gpu.py [--model FILE] [--require-cuda]
     dermscreen check-gpu [--model FILE] [--require-cuda]        (in the PyInstaller bundle)
 
-The model is opened exactly as the app opens it (``desktop_app.core.model_file.load_model``,
+The model is opened exactly as the app opens it (``desktop_app.core.model.model_file.load_model``,
 CUDA first, CPU fallback); only afterwards are the CUDA libraries probed one by one to
 explain the outcome, so the probe cannot change what the app would do.
 
@@ -135,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import onnxruntime as ort
 
-    from desktop_app.core import paths
-    from desktop_app.core.errors import DermScreenError
-    from desktop_app.core.model_file import load_model
+    from desktop_app.core.base import paths
+    from desktop_app.core.base.errors import DermScreenError
+    from desktop_app.core.model.model_file import load_model
 
     try:
         from onnxruntime.capi.build_and_package_info import cuda_version

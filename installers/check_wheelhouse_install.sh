@@ -21,7 +21,7 @@ if [ "${SKIP_DOWNLOAD:-0}" != 1 ]; then
   WHEELHOUSE_TARGETS=linux bash installers/make_wheelhouse.sh
 fi
 [ -f "$WH/requirements-app.lock" ] || fail "$WH/requirements-app.lock missing"
-default_name=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/paths.py")
+default_name=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' "$REPO/desktop_app/core/base/paths.py")
 [ -f "$WH/resources/models/$default_name" ] \
   || fail "$WH carries no default model (set WHEELHOUSE_MODEL to an exported .onnx)"
 WH=$(cd "$WH" && pwd)

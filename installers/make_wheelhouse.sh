@@ -11,13 +11,13 @@
 #     --with-cuda  add the CUDA 13 / cuDNN 9 wheels (requirements-cuda.lock; several GB)
 # Environment: WHEELHOUSE (default installers/wheelhouse), WHEELHOUSE_TARGETS ("linux win"),
 #   PYTHON (default python3.11), WHEELHOUSE_MODEL (default: the app's default model,
-#   DEFAULT_MODEL_NAME in desktop_app/core/paths.py)
+#   DEFAULT_MODEL_NAME in desktop_app/core/base/paths.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 WH=${WHEELHOUSE:-installers/wheelhouse}
 TARGETS=${WHEELHOUSE_TARGETS:-linux win}
-DEFAULT_NAME=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' desktop_app/core/paths.py)
+DEFAULT_NAME=$(sed -n 's/^DEFAULT_MODEL_NAME = "\(.*\)".*/\1/p' desktop_app/core/base/paths.py)
 MODEL=${WHEELHOUSE_MODEL:-resources/models/$DEFAULT_NAME}
 relock=0
 cuda=0

@@ -7,6 +7,8 @@ command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 # DICOM tests (issue 26): a real PACS on loopback (Orthanc, in /usr/sbin) and dciodvfy.
 command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ] || need+=(orthanc)
 command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
+# The SR tests read the TID 1500 tree back with dcmtk's dsrdump (issue 31).
+command -v dsrdump >/dev/null 2>&1 || need+=(dcmtk)
 for lib in libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3; do
   dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
 done

@@ -21,9 +21,9 @@ from bundle_policy import forbidden_modules, forbidden_paths
 
 
 def _app_default_model() -> str:
-    """DEFAULT_MODEL_NAME from desktop_app/core/paths.py, its one home (read, not imported:
+    """DEFAULT_MODEL_NAME from desktop_app/core/base/paths.py, its one home (read, not imported:
     the build venv need not hold the app's dependencies)."""
-    source = Path(__file__).resolve().parents[1] / "desktop_app" / "core" / "paths.py"
+    source = Path(__file__).resolve().parents[1] / "desktop_app" / "core" / "base" / "paths.py"
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
         if (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and getattr(node.targets[0], "id", "") == "DEFAULT_MODEL_NAME"):
@@ -35,11 +35,13 @@ def _app_default_model() -> str:
 # The app's default model must be inside (other bundled models are checked with the rest).
 DEFAULT_MODEL = _app_default_model()
 # Modules a working bundle must embed (a failed lazy-import scan would drop them silently).
-REQUIRED_MODULES = ("desktop_app.cli", "desktop_app.cli.analyse", "desktop_app.core.engine",
-                    "desktop_app.core.model_file",
+REQUIRED_MODULES = ("desktop_app.cli", "desktop_app.cli.commands.analyse", "desktop_app.core.inference.engine",
+                    "desktop_app.core.model.model_file",
                     "desktop_app.reports.csv_report", "check_gpu", "onnxruntime",
-                    "desktop_app.core.dicom_read", "desktop_app.reports.dicom_write",
-                    "desktop_app.reports.dicom_send", "pydicom", "highdicom", "pynetdicom")
+                    "desktop_app.core.imaging.dicom_read", "desktop_app.reports.dicom.write",
+                    "desktop_app.reports.dicom.send", "pydicom", "highdicom", "pynetdicom",
+                    "desktop_app.reports.pdf.report", "desktop_app.reports.pdf.case_report",
+                    "reportlab.platypus")
 REQUIRED_PACKAGES = ("desktop_app.gui.",)
 
 

@@ -23,14 +23,17 @@ RULES: dict[str, tuple[str, ...]] = {
                             "desktop_app.cli"),
     "desktop_app.gui": ("desktop_app.cli",),
     # The window's state is Qt-free (napari's components/): testable without a display.
-    "desktop_app.gui.components": ("PySide6", "shiboken6", "pyqtgraph"),
+    "desktop_app.session": ("PySide6", "shiboken6", "pyqtgraph"),
     # training never reaches up into export: export uses training's model code.
     "training": ("export",),
     # export uses training and the app's TF-free core, nothing of the app above it.
     "export": ("desktop_app.reports", "desktop_app.gui", "desktop_app.cli"),
 }
 # The one arrow that crosses: `dermscreen` with no command starts the window.
-ALLOWED = {("desktop_app.cli.main", "desktop_app.gui.app")}
+ALLOWED = {("desktop_app.cli.main", "desktop_app.gui.shell.app")}
+# Where import circles are looked for (import-linter checks the layers; this checks circles,
+# small ones included, in every import statement: inside functions and TYPE_CHECKING too).
+CYCLE_ROOTS = ("desktop_app", "training", "export")
 
 
 def module_name(path: Path, root: Path = REPO) -> str:
@@ -102,3 +105,95 @@ def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path: P
 @pytest.mark.parametrize("package", sorted(RULES))
 def test_each_ruled_package_exists(package: str) -> None:
     assert source_files(package), f"{package} has no modules: the rule would check nothing"
+
+
+def import_graph(root: Path = REPO) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (a name imported from a package counts as the
+    submodule when one has that name)."""
+    files = {module_name(p, root): p for package in CYCLE_ROOTS for p in source_files(package, root)}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")
+                    anchor = anchor[: len(anchor) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                # `from pkg import mod` imports pkg.mod; `from mod import name` imports mod.
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}"
+                    targets.add(sub if sub in files else base)
+        graph[name] = {t for t in map(resolve, targets) if t and t != name}
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in graph:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    circles.append(sorted(component))
+    return circles
+
+
+def test_no_import_circles() -> None:
+    assert import_circles(import_graph()) == []
+
+
+def test_the_circle_finder_sees_a_circle_through_a_function_level_import(tmp_path: Path) -> None:
+    pkg = tmp_path / "export"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from export import b\n")
+    (pkg / "b.py").write_text("def f():\n    from export.c import g\n")
+    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                              "    from export.a import x\n")
+    (pkg / "d.py").write_text("import export.a\n")
+    assert import_circles(import_graph(tmp_path)) == [["export.a", "export.b", "export.c"]]

@@ -1,6 +1,6 @@
 """`dermscreen-train benchmark MODEL.onnx`: the evaluation suite on a model file.
 
-The suite itself lives in the app (:mod:`desktop_app.core.evaluation_suite`,
+The suite itself lives in the app (:mod:`desktop_app.core.evaluation.suite`,
 also behind `dermscreen evaluate --suite`), so a model card's figures are the
 ones a user reproduces with the app; this wraps it with a comparison model and
 JSON + Markdown output for cards and ACCURACY.md.
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.evaluation_suite import (
+from desktop_app.core.evaluation.suite import (
     engine_scorer,
     format_suite,
     run_suite,

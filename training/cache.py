@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.imageio import file_sha256
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.imaging.imageio import file_sha256
+from desktop_app.core.imaging.preprocess import PreprocessConfig, preprocess_file
 
 
 def cache_root() -> Path:

@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from desktop_app.core.errors import DermScreenError
-from desktop_app.core.model_metadata import SSIM_BORDERS, SsimWindow
-from desktop_app.core.score_stats import DEFAULT_ALPHA
+from desktop_app.core.base.errors import DermScreenError
+from desktop_app.core.model.metadata import SSIM_BORDERS, SsimWindow
+from desktop_app.core.model.score_stats import DEFAULT_ALPHA
 
 
 def _add_window_options(

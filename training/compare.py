@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core import metrics
+from desktop_app.core.evaluation import metrics
 from training.run import load_run, read_scores_csv, write_json
 
 N_RESAMPLES = 2000

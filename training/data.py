@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.dataset import Sample, scan_dataset
-from desktop_app.core.imageio import file_sha256
+from desktop_app.core.evaluation.dataset import Sample, scan_dataset
+from desktop_app.core.imaging.imageio import file_sha256
 
 __all__ = ["Audit", "Sample", "audit_dataset", "scan_dataset", "split_benign"]
 

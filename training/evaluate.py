@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.metrics import (
+from desktop_app.core.evaluation.metrics import (
     DEFAULT_ALPHAS,
     DEFAULT_SENSITIVITY_TARGETS,
     figures_with_ci,
@@ -17,7 +17,7 @@ from desktop_app.core.metrics import (
     threshold_for_sensitivity,
     validation_thresholds,
 )
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.model.score_stats import BenignStats
 from training.run import (
     ALPHA_RULE,
     METRICS_FILE,

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from desktop_app.core.dataset import Sample
-from desktop_app.core.preprocess import PreprocessConfig
+from desktop_app.core.evaluation.dataset import Sample
+from desktop_app.core.imaging.preprocess import PreprocessConfig
 from training.cache import cache_root, load_tensors, save_atomic
 
 DEFAULT_TAPS = (4, 7, 10, 14)
@@ -51,7 +51,7 @@ def cached_features(
     progress: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Features [N, D] of ``samples``, computed once per file content (SHA-256)."""
-    from desktop_app.core.imageio import file_sha256
+    from desktop_app.core.imaging.imageio import file_sha256
 
     folder = cache_root() / "features" / _key(cfg, side, taps)
     folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.dataset import Sample
+from desktop_app.core.evaluation.dataset import Sample
 from training.features import DEFAULT_TAPS
 from training.supervised import LinearHead, per_site_auroc
 

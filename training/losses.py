@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow, ssim_window_size
+from desktop_app.core.model.metadata import REFERENCE_WINDOW, SsimWindow, ssim_window_size
 from training.fov import FieldOfView, inside_mask, masked_mean, windows_inside
 
 WINDOW_SIGMA = REFERENCE_WINDOW.sigma

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, regularizers
 
-from desktop_app.core.model_metadata import INPUT_NAME
+from desktop_app.core.model.metadata import INPUT_NAME
 
 BOTTLENECK_NAME = "bottleneck"
 

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from desktop_app.core.metrics import roc_auc, roc_curve
+from desktop_app.core.evaluation.metrics import roc_auc, roc_curve
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

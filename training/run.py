@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.files import write_text_atomic
-from desktop_app.core.model_metadata import ALPHA_RULE, SsimWindow
-from desktop_app.core.preprocess import PreprocessConfig
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.base.files import write_text_atomic
+from desktop_app.core.imaging.preprocess import PreprocessConfig
+from desktop_app.core.model.metadata import ALPHA_RULE, SsimWindow
+from desktop_app.core.model.score_stats import BenignStats
 from training.fov import FieldOfView
 
 MODEL_FILE = "model.keras"

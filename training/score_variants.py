@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core import metrics
-from desktop_app.core.evaluation_suite import EVALUATION_SETS, POOLED, VALIDATION, suite_samples
-from desktop_app.core.files import write_text_atomic
+from desktop_app.core.base.files import write_text_atomic
+from desktop_app.core.evaluation import metrics
+from desktop_app.core.evaluation.suite import EVALUATION_SETS, POOLED, VALIDATION, suite_samples
 
 FOV_MIN_GREY = 20  # 0-255: darker pixels are the dermoscope's vignette
 KNN_K = 5
@@ -40,7 +40,12 @@ Progress = Callable[[str], None]
 def bank_paths(data_root: Path) -> list[Path]:
     """The benign training pool of the bigger-pool recipe: isic9 audited benign Train images
     outside the committed validation list, plus the ham-extra training nevi."""
-    from desktop_app.core.splits import HAM_TRAIN, ISIC9_VALIDATION, read_split, split_samples
+    from desktop_app.core.evaluation.splits import (
+        HAM_TRAIN,
+        ISIC9_VALIDATION,
+        read_split,
+        split_samples,
+    )
     from training.data import audit_dataset
 
     held_out = {Path(e.rel_path).name for e in read_split(ISIC9_VALIDATION)}
@@ -57,7 +62,7 @@ class CodeModel:
         import onnx
         import onnxruntime as ort
 
-        from desktop_app.core.model_file import load_model
+        from desktop_app.core.model.model_file import load_model
 
         self.meta = load_model(model_path).metadata  # validates the file first
         graph = onnx.load(str(model_path))

@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from desktop_app.core.model_metadata import (
+from desktop_app.core.model.metadata import (
     INPUT_NAME,
     OUTPUT_ERROR_MAP,
     OUTPUT_RECONSTRUCTION,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.splits import (
+from desktop_app.core.evaluation.splits import (
     DEV_EVAL,
     HAM_EVAL,
     HAM_TRAIN,
@@ -169,7 +169,7 @@ def supervised_splits(data_root: Path, seed: int = SUPERVISED_SEED, folder: Path
     out[SUPERVISED_VALIDATION] += read_split(HAM_VALIDATION, folder)
 
     isic9_val = read_split(ISIC9_VALIDATION, folder)
-    from desktop_app.core.labels import label_of
+    from desktop_app.core.evaluation.labels import label_of
 
     malignant = [e for e in isic9_val if label_of(e.cls) == "malignant"]
     mal_train, mal_val = _seeded_split(

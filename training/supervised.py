@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core import metrics
-from desktop_app.core.dataset import Sample
-from desktop_app.core.labels import label_of
+from desktop_app.core.evaluation import metrics
+from desktop_app.core.evaluation.dataset import Sample
+from desktop_app.core.evaluation.labels import label_of
 
 SITES = ("ham-extra", "isic9", "isic2017", "uda1")
 C_GRID = (0.0003, 0.001, 0.003, 0.01)

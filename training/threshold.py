@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from desktop_app.core.model_metadata import REFERENCE_WINDOW, SsimWindow
-from desktop_app.core.score_stats import DEFAULT_ALPHA, BenignStats
+from desktop_app.core.model.metadata import REFERENCE_WINDOW, SsimWindow
+from desktop_app.core.model.score_stats import DEFAULT_ALPHA, BenignStats
 from training.fov import FieldOfView
 from training.losses import error_map, hybrid_score
 

@@ -10,7 +10,7 @@
     dermscreen --version
 
 ``analyze`` is accepted for ``analyse``. The CSV's columns are listed by
-``dermscreen analyse --help`` (from :mod:`desktop_app.core.texts`).
+``dermscreen analyse --help`` (from :mod:`desktop_app.core.wording.texts`).
 
 Exit codes: 0 the command ran (even when some files were bad: they are error
 rows), 2 bad usage, 3 the model is missing or invalid, 4 the output folder
@@ -19,8 +19,8 @@ Ctrl-C, 143 SIGTERM, 129 SIGHUP; the rows finished so far are in
 results.partial.csv). The window exits 1 when it cannot start (no display, an
 unknown QT_QPA_PLATFORM). A closed or full stdout never changes the exit code.
 
-Modules: :mod:`~desktop_app.cli.parser` (exit codes, argument types, top-level
-parser), :mod:`~desktop_app.cli.analyse`, :mod:`~desktop_app.cli.evaluate`
+Modules: :mod:`~desktop_app.cli.options` (exit codes, argument types), :mod:`~desktop_app.cli.parser` (top-level
+parser), :mod:`~desktop_app.cli.commands.analyse`, :mod:`~desktop_app.cli.commands.evaluate`
 (one command each, with its sub-parser), :mod:`~desktop_app.cli.engine_run`
 (model loading, the engine pass), :mod:`~desktop_app.cli.interrupt` (signals),
 :mod:`~desktop_app.cli.progress` (progress bar), :mod:`~desktop_app.cli.terminal`

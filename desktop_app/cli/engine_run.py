@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING
 from desktop_app.cli.interrupt import StopOnSignal
 from desktop_app.cli.progress import ProgressBar
 from desktop_app.cli.terminal import err, warn
-from desktop_app.core.paths import default_model_path
-from desktop_app.core.text_safety import terminal_safe
-from desktop_app.core.texts import unverified_model_note
+from desktop_app.core.base.paths import default_model_path
+from desktop_app.core.wording.text_safety import terminal_safe
+from desktop_app.core.wording.texts import unverified_model_note
 
 if TYPE_CHECKING:
-    from desktop_app.core.engine import Engine
-    from desktop_app.core.model_file import LoadedModel
-    from desktop_app.core.results import AnalysisResult
+    from desktop_app.core.inference.engine import Engine
+    from desktop_app.core.inference.results import AnalysisResult
+    from desktop_app.core.model.model_file import LoadedModel
 
 
 def capped_workers(requested: int | None) -> int | None:
     """``--workers`` capped at the core count; says so on stderr when it caps."""
-    from desktop_app.core.engine import usable_cores
+    from desktop_app.core.inference.engine import usable_cores
 
     cores = usable_cores()
     if requested is None or requested <= cores:
@@ -37,8 +37,8 @@ def load_model_quietly(model_arg: str | None) -> LoadedModel:
     """The named model, or the bundled one; raises ModelError."""
     import onnxruntime as ort
 
-    from desktop_app.core.engine import inference_threads
-    from desktop_app.core.model_file import load_model
+    from desktop_app.core.inference.engine import inference_threads
+    from desktop_app.core.model.model_file import load_model
 
     # A CPU-only machine with onnxruntime-gpu logs a CUDA library error while
     # falling back to the CPU; on a terminal that reads like a failure.
@@ -61,7 +61,7 @@ class EngineRun:
 def load_model_or_say(model_arg: str | None) -> LoadedModel | None:
     """The named (or bundled) model; None after saying why it is invalid. An unverified
     model loads with a warning."""
-    from desktop_app.core.errors import ModelError
+    from desktop_app.core.base.errors import ModelError
 
     try:
         model = load_model_quietly(model_arg)
@@ -77,7 +77,7 @@ def run_engine(
     workers: int | None, stop: StopOnSignal,
 ) -> EngineRun:
     """Run the engine with a progress bar until done or ``stop`` fires; keeps what is done."""
-    from desktop_app.core.engine import Engine
+    from desktop_app.core.inference.engine import Engine
 
     engine = Engine(model, workers=workers)
     bar = ProgressBar(sys.stderr)

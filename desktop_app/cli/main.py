@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from desktop_app.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, build_parser
+from desktop_app.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from desktop_app.cli.parser import build_parser
 from desktop_app.cli.terminal import err, prepare_streams
 
 
 def run_gui(open_paths: list[str], model_path: str | None) -> int:
     try:
-        from desktop_app.gui.app import run_gui as start
+        from desktop_app.gui.shell.app import run_gui as start
     except ImportError as exc:
         err(f"the desktop app is not available ({exc})")
         return EXIT_FAILED

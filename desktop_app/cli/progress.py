@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 from desktop_app.cli.terminal import silence
 
 if TYPE_CHECKING:
-    from desktop_app.core.engine import Progress
+    from desktop_app.core.inference.engine import Progress
 
 
 class ProgressBar:

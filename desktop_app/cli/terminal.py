@@ -3,7 +3,7 @@
 File names, folder names and a model's name come from outside; printed raw, an
 ANSI escape in them could recolour, hide or rewrite the terminal's text, and a
 newline could forge a line of output. Data is passed through
-:func:`desktop_app.core.text_safety.terminal_safe`, which shows such characters
+:func:`desktop_app.core.wording.text_safety.terminal_safe`, which shows such characters
 as visible ``\\x1b``-style escapes, before it reaches :func:`say`, :func:`warn` or
 :func:`err`.
 

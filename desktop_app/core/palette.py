@@ -7,8 +7,8 @@ decision is also written in words.
 
 from __future__ import annotations
 
-from desktop_app.core.decision_rules import BORDERLINE
-from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL
+from desktop_app.core.inference.decision_rules import BORDERLINE
+from desktop_app.core.inference.results import DECISION_ANOMALOUS, DECISION_NORMAL
 
 FLAGGED_TEXT, FLAGGED_FILL = "#8b0000", "#f6d3d3"
 BORDERLINE_TEXT, BORDERLINE_FILL = "#7a4a00", "#fbe7c6"

@@ -8,7 +8,7 @@ Case images: a case PDF needs the image, its reconstruction and its error map,
 which the batch pass does not keep (for 10,000 images at ~3 MB of display image
 and 0.25 MB of model outputs each that would be gigabytes). So each case a
 clinician must look at (*flagged*, or *borderline*: inside the model's
-borderline band, :mod:`desktop_app.core.decision_rules`) is re-run alone, one at a time, through the caller's ``explain`` (the
+borderline band, :mod:`desktop_app.core.inference.decision_rules`) is re-run alone, one at a time, through the caller's ``explain`` (the
 engine that did the batch; :func:`verified_explainer`), written, and dropped:
 memory stays that of one case, and the cost is one decode and one forward pass
 per flagged or borderline image, not per image. The re-run checks the file's SHA-256 against
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from desktop_app.core.decision_rules import BORDERLINE
-from desktop_app.core.files import FileWriteError, ensure_output_dir
-from desktop_app.core.results import DECISION_ANOMALOUS
+from desktop_app.core.base.files import FileWriteError, ensure_output_dir
+from desktop_app.core.inference.decision_rules import BORDERLINE
+from desktop_app.core.inference.results import DECISION_ANOMALOUS
 from desktop_app.reports.context import ReportContext, ReviewLike
 from desktop_app.reports.names import (
     CASES_FILE_NAME,
@@ -39,9 +39,9 @@ from desktop_app.reports.names import (
 )
 
 if TYPE_CHECKING:
-    from desktop_app.core.engine import CaseImages, Engine
-    from desktop_app.core.model_file import LoadedModel
-    from desktop_app.core.results import AnalysisResult
+    from desktop_app.core.inference.engine import CaseImages, Engine
+    from desktop_app.core.inference.results import AnalysisResult
+    from desktop_app.core.model.model_file import LoadedModel
 
 Explain = Callable[["AnalysisResult"], "CaseImages"]
 # Called with each case's images and its PDF once written (the DICOM writer uses them).
@@ -83,7 +83,7 @@ def verified_explainer(engine: Engine) -> Explain:
     """``explain`` for :func:`write_batch_reports`: re-run one case on the batch's engine.
 
     The bytes read again must hash to the row's SHA-256, else
-    :class:`~desktop_app.core.errors.ImageChangedError`: the case PDF must show
+    :class:`~desktop_app.core.base.errors.ImageChangedError`: the case PDF must show
     the pixels that were scored.
     """
 
@@ -148,7 +148,7 @@ def write_batch_reports(
     pdf)`` follows each case PDF written. The folder is created if
     needed; the caller holds it
     (:class:`desktop_app.reports.output_folder.OutputFolderLock`). Raises
-    :class:`desktop_app.core.files.FileWriteError` when a file cannot be written.
+    :class:`desktop_app.core.base.files.FileWriteError` when a file cannot be written.
     """
     from desktop_app.reports.csv_report import write_results_csv
     from desktop_app.reports.output_folder import keep_earlier_results, supersede_stale_reports
@@ -173,21 +173,24 @@ def write_batch_reports(
         msg = "case PDFs need an explain function (see verified_explainer)"
         raise ValueError(msg)
 
-    from desktop_app.reports.pdf_report import (
+    from desktop_app.reports.pdf.case_report import (
+        CasePage,
+        case_order,
         case_page,
         write_case_page,
         write_cases_pdf,
-        write_summary_pdf,
     )
-    from desktop_app.reports.render import ensure_gui_app
+    from desktop_app.reports.pdf.render import ensure_gui_app
+    from desktop_app.reports.pdf.report import write_summary_pdf
 
     ensure_gui_app()
-    # Flagged first, then borderline: a cancelled run has written the most urgent ones.
-    flagged = [r for r in ordered if r.ok and context.triage(r) == DECISION_ANOMALOUS]
-    borderline = [r for r in ordered if r.ok and context.triage(r) == BORDERLINE]
-    cases = flagged + borderline
-    written.flagged, written.borderline = len(cases), len(borderline)
-    pages: list[tuple[str, dict, str]] = []  # (body, images, footer) of each case report, for the combined file
+    # In priority order (high, elevated), then score: a cancelled run has written the most
+    # urgent ones, and cases.pdf reads in the order a clinician works.
+    cases = case_order([r for r in ordered if r.ok and context.triage(r) in
+                        (DECISION_ANOMALOUS, BORDERLINE)], context)
+    written.flagged = len(cases)
+    written.borderline = sum(1 for r in cases if context.triage(r) == BORDERLINE)
+    pages: list[CasePage] = []  # each case report, laid out again in the combined file
     for done, result in enumerate(cases):
         if cancel is not None and cancel.is_set():
             written.cancelled = True
@@ -201,7 +204,8 @@ def write_batch_reports(
             continue
         target = out / case_pdf_name(result)
         written.case_pdfs[result.index] = write_case_page(
-            target, result, case_page(result, case, model.metadata, context=context))
+            target, result, case_page(result, case, model.metadata, context=context),
+            context.clinician)
         # The combined file keeps a small copy of each original (memory stays bounded).
         small = _thumbnail(case.original, COMBINED_MAX_SIDE)
         pages.append(case_page(result, replace(case, original=small), model.metadata,

@@ -3,8 +3,8 @@
 UTF-8 with a byte-order mark (so Excel opens accents and non-Latin paths
 correctly), comma-separated, header row, rows in input order. Numbers use a
 dot decimal separator; empty cells mean "not applicable" (an error row has no
-score). Columns, in this fixed order: :data:`desktop_app.core.results.CSV_COLUMNS`,
-each described in :data:`desktop_app.core.texts.CSV_COLUMN_DOCS` (also printed by
+score). Columns, in this fixed order: :data:`desktop_app.core.inference.results.CSV_COLUMNS`,
+each described in :data:`desktop_app.core.wording.texts.CSV_COLUMN_DOCS` (also printed by
 ``dermscreen analyse --help``).
 
 Spreadsheet-safe (OWASP CSV injection): a text cell starting with ``= + - @``
@@ -22,10 +22,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from desktop_app.core.files import atomic_path
-from desktop_app.core.results import CSV_COLUMNS, AnalysisResult
-from desktop_app.core.text_safety import spreadsheet_safe, spreadsheet_unescape
-from desktop_app.core.texts import CSV_COLUMN_DOCS
+from desktop_app.core.base.files import atomic_path
+from desktop_app.core.inference.results import CSV_COLUMNS, AnalysisResult
+from desktop_app.core.wording.text_safety import spreadsheet_safe, spreadsheet_unescape
+from desktop_app.core.wording.texts import CSV_COLUMN_DOCS
 from desktop_app.reports.context import ReportContext
 from desktop_app.version import app_version
 
@@ -68,7 +68,7 @@ def write_results_csv(target: str | Path, results: Iterable[AnalysisResult],
     ``context``: case ID, clinician, paths and reviews (default: none of them,
     file names only).
 
-    Raises :class:`desktop_app.core.files.FileWriteError` when the folder
+    Raises :class:`desktop_app.core.base.files.FileWriteError` when the folder
     cannot be written; an existing file is then left untouched.
     """
     target = Path(target)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from desktop_app.core.results import AnalysisResult
+    from desktop_app.core.inference.results import AnalysisResult
 
 RESULTS_FILE_NAME = "results.csv"
 # Written instead of results.csv when a run is stopped (Ctrl-C, SIGTERM): the name

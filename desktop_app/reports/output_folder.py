@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from desktop_app.core.files import FileWriteError, ensure_output_dir, write_error_cause
+from desktop_app.core.base.files import FileWriteError, ensure_output_dir, write_error_cause
 from desktop_app.reports.names import (
     RESULTS_FILE_NAME,
     is_case_pdf_name,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.text_safety import undecodable_escaped
+from desktop_app.core.wording.text_safety import undecodable_escaped
 from tests.desktop_app.core.contract_model import REFERENCE_MODEL
 from tests.desktop_app.reports.pdf_tools import pdf_cells_text
 from tests.desktop_app.test_hostile_inputs import assert_no_raw_escapes, csv_rows

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.core.model_metadata import PREFIX
-from desktop_app.core.paths import sidecar_path
+from desktop_app.core.base.paths import sidecar_path
+from desktop_app.core.model.metadata import PREFIX
 from tests.desktop_app.core.contract_model import (
     REFERENCE_MODEL,
     reference_props,

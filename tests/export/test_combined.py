@@ -9,16 +9,16 @@ import numpy as np
 import onnx
 import pytest
 
-from desktop_app.core.engine import Engine
-from desktop_app.core.model_file import load_model
-from desktop_app.core.model_metadata import (
+from desktop_app.core.base.paths import bundled_models_dir
+from desktop_app.core.inference.engine import Engine
+from desktop_app.core.model.metadata import (
     OUTPUT_ANOMALY_SCORE,
     OUTPUT_EVIDENCE_MAP,
     OUTPUT_PROBABILITY,
     OUTPUT_SCORE,
     component_label,
 )
-from desktop_app.core.paths import bundled_models_dir
+from desktop_app.core.model.model_file import load_model
 from export.combined import CLF_LOGIT, Combiner, classifier_wrapper, convert_classifier, merge
 from tests.support.data import ISIC9
 from training.finetune import build_classifier
@@ -50,7 +50,7 @@ def merged(tmp_path_factory: pytest.TempPathFactory):
 def test_merged_graph_keeps_the_cae_and_adds_the_classifier(merged, images) -> None:
     import onnxruntime as ort
 
-    from desktop_app.core.preprocess import preprocess_file
+    from desktop_app.core.imaging.preprocess import preprocess_file
 
     wrapper, combiner, proto = merged
     names = [o.name for o in proto.graph.output]
@@ -115,8 +115,8 @@ def test_card_says_it_learned_from_labelled_cancers() -> None:
 def test_the_default_is_chosen_by_issue_27s_rule() -> None:
     """Default only when the pooled paired gain over cae2 has a 95% CI above zero and no
     evaluation site is worse beyond noise (its gain's CI wholly below zero)."""
-    from desktop_app.core.evaluation_suite import EVALUATION_SETS
-    from desktop_app.core.paths import DEFAULT_MODEL_NAME
+    from desktop_app.core.base.paths import DEFAULT_MODEL_NAME
+    from desktop_app.core.evaluation.suite import EVALUATION_SETS
 
     summary = load_model(COMBINED).metadata.extra["evaluation_suite"]["summary"]
     assert summary["compared_to"] == "dermscreen-cae2"

@@ -15,11 +15,11 @@ import onnx
 import pytest
 import tensorflow as tf
 
-from desktop_app.core.model_file import load_model, read_metadata
-from desktop_app.core.model_metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata
-from desktop_app.core.paths import sidecar_path
-from desktop_app.core.preprocess import PreprocessConfig
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.base.paths import sidecar_path
+from desktop_app.core.imaging.preprocess import PreprocessConfig
+from desktop_app.core.model.metadata import INPUT_NAME, OUTPUT_NAMES, ModelMetadata
+from desktop_app.core.model.model_file import load_model, read_metadata
+from desktop_app.core.model.score_stats import BenignStats
 from export.convert import build_onnx, convert_to_onnx, export_model
 from export.parity import ParityError, keras_outputs, load_parity_images
 from training import losses

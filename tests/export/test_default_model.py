@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.dataset import scan_dataset
-from desktop_app.core.metrics import (
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, sidecar_path
+from desktop_app.core.evaluation.dataset import scan_dataset
+from desktop_app.core.evaluation.metrics import (
     average_precision,
     balanced_accuracy,
     confusion,
@@ -21,9 +22,8 @@ from desktop_app.core.metrics import (
     sensitivity,
     specificity,
 )
-from desktop_app.core.model_file import load_model
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, sidecar_path
-from desktop_app.core.preprocess import preprocess_file
+from desktop_app.core.imaging.preprocess import preprocess_file
+from desktop_app.core.model.model_file import load_model
 from export.model_card import card_path, num, pct
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ def test_second_model_carries_its_suite_recipe_and_the_default_rule() -> None:
 
 def test_every_shipped_model_has_an_active_borderline_band(model, model_path: Path) -> None:
     """Issue 14: the app opens at the screening point with a band below it (95% point)."""
-    from desktop_app.core.operating_points import (
+    from desktop_app.core.model.operating_points import (
         borderline_low,
         opening_threshold,
         screening_threshold,

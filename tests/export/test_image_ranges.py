@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.drift import RANGES_FILE
-from desktop_app.core.imageio import file_sha256
-from desktop_app.core.paths import bundled_models_dir, resources_dir
+from desktop_app.core.base.paths import bundled_models_dir, resources_dir
+from desktop_app.core.imaging.imageio import file_sha256
+from desktop_app.core.inference.drift import RANGES_FILE
 from export.image_ranges import main
 from tests.support.data import DATA
 

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from desktop_app.core.model_metadata import ModelMetadata
+from desktop_app.core.model.metadata import ModelMetadata
 from export.metadata import build_metadata, evaluation_summary
 from training.run import load_run, preprocess_config
 

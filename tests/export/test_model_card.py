@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from desktop_app.core.model_file import read_metadata
+from desktop_app.core.model.model_file import read_metadata
 from export.model_card import pct, render_model_card, write_model_card
 
 
@@ -58,7 +58,7 @@ def test_card_regenerated_from_the_model_file_alone(small_model_path: Path, tmp_
 
 
 def test_card_says_where_the_app_opens_and_the_band(small_model_path: Path) -> None:
-    from desktop_app.core.operating_points import borderline_low, screening_threshold
+    from desktop_app.core.model.operating_points import borderline_low, screening_threshold
 
     md = read_metadata(small_model_path)
     card = render_model_card(md)

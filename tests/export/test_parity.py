@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.labels import canonical_class
-from desktop_app.core.preprocess import PreprocessConfig
+from desktop_app.core.evaluation.labels import canonical_class
+from desktop_app.core.imaging.preprocess import PreprocessConfig
 from export.parity import (
     MAP_TOL,
     RECON_TOL,

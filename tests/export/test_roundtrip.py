@@ -11,10 +11,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from desktop_app.core.model_file import load_model
-from desktop_app.core.model_metadata import OUTPUT_NAMES, ModelMetadata
-from desktop_app.core.paths import sidecar_path
-from desktop_app.core.preprocess import preprocess_file
+from desktop_app.core.base.paths import sidecar_path
+from desktop_app.core.imaging.preprocess import preprocess_file
+from desktop_app.core.model.metadata import OUTPUT_NAMES, ModelMetadata
+from desktop_app.core.model.model_file import load_model
 from export.model_card import card_path, render_model_card
 from export.parity import keras_outputs, load_parity_images, select_parity_files
 from tests.support.model_fixtures import SMALL_MODEL_NAME, SMALL_MODEL_VERSION, SMALL_SCORE_TOL

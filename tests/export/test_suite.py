@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core import evaluation_suite as suite
-from desktop_app.core.model_file import load_model
+from desktop_app.core.evaluation import suite
+from desktop_app.core.model.model_file import load_model
 from export.model_card import card_path
 from export.suite import main
 from tests.support.data import DATA

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core import evaluation_suite as suite
-from desktop_app.core.model_file import load_model, read_metadata
-from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.operating_points import borderline_low, screening_threshold
-from desktop_app.core.paths import sidecar_path
+from desktop_app.core.base.paths import sidecar_path
+from desktop_app.core.evaluation import suite
+from desktop_app.core.model.metadata import ModelMetadata
+from desktop_app.core.model.model_file import load_model, read_metadata
+from desktop_app.core.model.operating_points import borderline_low, screening_threshold
 from export.model_card import card_path
 from export.validation_points import (
     PointsMismatchError,
@@ -76,7 +76,7 @@ def images(small_model_path: Path) -> ScoredImages:
 @pytest.fixture(scope="module")
 def replay(images: ScoredImages) -> suite.Scorer:
     """A scorer answering with the engine's scores above (same graph, no second run)."""
-    from desktop_app.core.splits import ISIC9_TEST, ISIC9_VALIDATION, split_samples
+    from desktop_app.core.evaluation.splits import ISIC9_TEST, ISIC9_VALIDATION, split_samples
 
     val = [s.path for s in split_samples(ISIC9_VALIDATION, DATA) if s.is_malignant]
     test = [s.path for s in split_samples(ISIC9_TEST, DATA)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from desktop_app.core.paths import DEFAULT_MODEL_NAME
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "installers"))
@@ -121,8 +121,8 @@ def test_sbom_licence_entries() -> None:
 
 
 def test_verify_bundle_names_missing_app_modules() -> None:
-    complete = [*verify_bundle.REQUIRED_MODULES, "desktop_app.gui.main_window", "numpy"]
+    complete = [*verify_bundle.REQUIRED_MODULES, "desktop_app.gui.shell.main_window", "numpy"]
     assert verify_bundle.modules_missing(complete) == []
-    partial = [m for m in complete if m not in ("desktop_app.cli", "desktop_app.gui.main_window")]
+    partial = [m for m in complete if m not in ("desktop_app.cli", "desktop_app.gui.shell.main_window")]
     assert verify_bundle.modules_missing(partial) == [
         "module desktop_app.cli", "modules desktop_app.gui.*"]

@@ -33,7 +33,7 @@ def reported_provider(stdout: str) -> str:
 
 
 def test_reports_the_provider_that_really_runs(small_model_path: Path) -> None:
-    from desktop_app.core.model_file import load_model
+    from desktop_app.core.model.model_file import load_model
 
     done = run(CHECK_GPU, "--model", small_model_path)
 

@@ -109,7 +109,7 @@ def test_analysis_runs_with_the_network_blocked(
     """A real `dermscreen analyze` (real model, real images, ONNX Runtime) never opens a socket,
     a DICOM input and DICOM results (--dicom) included."""
     from desktop_app.cli import main
-    from desktop_app.core.results import CSV_COLUMNS
+    from desktop_app.core.inference.results import CSV_COLUMNS
     from tests.support.dicom_inputs import dermoscopy_jpeg
 
     # A benign and a malignant class (its folder name has spaces), two images each.
@@ -122,7 +122,8 @@ def test_analysis_runs_with_the_network_blocked(
     out = tmp_path / "out"
 
     status = main(["analyze", *map(str, images), "--out", str(out), "--model",
-                   str(small_model_path), "--dicom"])
+                   str(small_model_path), "--dicom", "--patient-id", "P-1",
+                   "--patient-name", "Roe^Rita"])
 
     assert status == 0
     assert network_blocked.attempts == []
@@ -175,8 +176,9 @@ def test_forbidden_import_check_catches_them(tmp_path: Path) -> None:
 
 # The one network use: sending a run's DICOM objects to the PACS the user names (dermscreen
 # send, File > Send to PACS), in this one module; analysis itself never touches the network.
-NETWORK_ALLOWED = {"desktop_app/reports/dicom_send.py": [
+NETWORK_ALLOWED = {"desktop_app/reports/dicom/send.py": [
     "pynetdicom", "pynetdicom.AE", "pynetdicom.presentation", "pynetdicom.presentation.build_context",
+    "socket",  # the PACS host resolved and its port tried first, so a refusal is said in words
 ]}
 
 

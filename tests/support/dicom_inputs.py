@@ -203,3 +203,125 @@ def truncated(jpeg: Path, out: Path) -> Path:
     data = whole.getvalue()
     out.write_bytes(data[: len(data) // 2])
     return out
+
+
+# ----- hostile objects of issue 33 / issue 31 item 6 -------------------------------------------
+
+
+def _set_transfer_syntax(data: bytes, uid: str) -> bytes:
+    """The Part 10 bytes with (0002,0010) rewritten in place (the data set's bytes untouched),
+    as a tool that relabels a file does."""
+    import struct
+
+    at = data.find(b"\x02\x00\x10\x00UI")
+    old_len = struct.unpack_from("<H", data, at + 6)[0]
+    value = uid.encode() + (b"\0" if len(uid) % 2 else b"")
+    out = data[:at + 6] + struct.pack("<H", len(value)) + value + data[at + 8 + old_len:]
+    group = out.find(b"\x02\x00\x00\x00UL")
+    length = struct.unpack_from("<I", out, group + 8)[0] + len(value) - old_len
+    return out[:group + 8] + struct.pack("<I", length) + out[group + 12:]
+
+
+def relabelled(jpeg: Path, out: Path, transfer_syntax: str = ExplicitVRLittleEndian) -> Path:
+    """A JPEG baseline object whose transfer syntax was relabelled as uncompressed."""
+    data = dermoscopy_jpeg(jpeg, out).read_bytes()
+    out.write_bytes(_set_transfer_syntax(data, transfer_syntax))
+    return out
+
+
+def unknown_transfer_syntax(jpeg: Path, out: Path) -> Path:
+    data = dermoscopy_jpeg(jpeg, out).read_bytes()
+    out.write_bytes(_set_transfer_syntax(data, "1.2.826.0.1.3680043.2.1143.99"))
+    return out
+
+
+def truncated_jpeg(jpeg: Path, out: Path, keep: float = 0.5) -> Path:
+    """A JPEG baseline object cut off (inside its pixel data, or inside its header)."""
+    data = dermoscopy_jpeg(jpeg, out).read_bytes()
+    out.write_bytes(data[: int(len(data) * keep)] if keep >= 0.1 else data[:600])
+    return out
+
+
+def dicomdir(jpeg: Path, folder: Path) -> Path:
+    """A real DICOMDIR (pydicom's FileSet) indexing one dermoscopy object; returns its path."""
+    from pydicom.fileset import FileSet
+
+    fs = FileSet()
+    fs.add(dermoscopy_jpeg(jpeg, folder.parent / "for-dicomdir.dcm"))
+    fs.write(folder)
+    return folder / "DICOMDIR"
+
+
+def jpeg_with_dicm(jpeg: Path, out: Path, *, meta_group: bool = False) -> Path:
+    """A valid JPEG whose APP15 segment puts ``DICM`` at byte 128 (and, with ``meta_group``,
+    the two bytes a Part 10 file meta group starts with right after it)."""
+    import struct
+
+    data = jpeg.read_bytes()
+    payload = bytearray(200)
+    payload[122:126] = b"DICM"  # 2 (SOI) + 4 (APP15 marker and length) + 122 = byte 128
+    if meta_group:
+        payload[126:128] = b"\x02\x00"
+    out.write_bytes(data[:2] + b"\xff\xef" + struct.pack(">H", 2 + len(payload)) + bytes(payload)
+                    + data[2:])
+    return out
+
+
+def huge_element(jpeg: Path, out: Path) -> Path:
+    """Manufacturer (0008,0070) turned into a UN element declaring 2 GB, before the pixel data."""
+    import struct
+
+    data = dermoscopy_native(jpeg, out).read_bytes()
+    at = data.find(b"\x08\x00\x70\x00LO")
+    out.write_bytes(data[:at] + b"\x08\x00\x70\x00UN\0\0" + struct.pack("<I", 0x7FFFFFF0)
+                    + data[at + 8:])
+    return out
+
+
+def declared_frames(jpeg: Path, out: Path, frames: int = 100_000) -> Path:
+    """A native object declaring ``frames`` frames while holding one."""
+    import pydicom
+
+    ds = pydicom.dcmread(dermoscopy_native(jpeg, out))
+    ds.NumberOfFrames = frames
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
+def codestream_bomb(out: Path, codec: str, width: int, height: int, *, rows: int = 64) -> Path:
+    """A ``rows`` x ``rows`` object whose real JPEG 2000 or JPEG-LS codestream (encoded by
+    pydicom's encoders from 64x64 real-sized pixels) declares ``width`` x ``height`` in its
+    SIZ / SOF55 marker: a few KB that a decoder would expand to width x height x 3 bytes."""
+    import struct
+
+    import pydicom
+    from pydicom.uid import JPEG2000Lossless, JPEGLSLossless
+
+    syntax = JPEG2000Lossless if codec == "JPEG 2000" else JPEGLSLossless
+    ds = _base(DERMOSCOPY, "DMS", ExplicitVRLittleEndian)
+    rng = np.random.default_rng(0)
+    _rgb_pixels(ds, rng.integers(0, 255, (rows, rows, 3), dtype=np.uint8))
+    ds.compress(syntax)
+    frame = bytearray(next(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1)))
+    if codec == "JPEG 2000":
+        at = frame.find(b"\xff\x51")
+        struct.pack_into(">II", frame, at + 6, width, height)  # Xsiz, Ysiz (offsets are 0)
+    else:
+        at = frame.find(b"\xff\xf7")
+        struct.pack_into(">HH", frame, at + 5, height, width)  # Y, X
+    ds.PixelData = encapsulate([bytes(frame)])
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
+def odd_values(jpeg: Path, out: Path) -> Path:
+    """Values pydicom warns about when read: an overlong LO, a UI with letters, a bad DA."""
+    ds = _base(DERMOSCOPY, "DMS", ExplicitVRLittleEndian)
+    _rgb_pixels(ds, rgb_of(jpeg))
+    ds.Manufacturer = "M" * 200
+    ds.StudyDate = "not-a-date"
+    ds.save_as(out, enforce_file_format=True)
+    raw = out.read_bytes()
+    at = raw.find(ds.SeriesInstanceUID.encode())
+    out.write_bytes(raw[:at] + b"2.25.NOT-A-UID" + raw[at + 14:])
+    return out

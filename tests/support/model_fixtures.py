@@ -52,7 +52,7 @@ def small_model_path(small_run_dir: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="session")
 def cae2():
     """The shipped benign-only model (dermscreen-cae2), loaded once for every test that reads it."""
-    from desktop_app.core.model_file import load_model
-    from desktop_app.core.paths import bundled_models_dir
+    from desktop_app.core.base.paths import bundled_models_dir
+    from desktop_app.core.model.model_file import load_model
 
     return load_model(bundled_models_dir() / "dermscreen-cae2.onnx")

@@ -67,6 +67,23 @@ class OrthancServer:
 
 @pytest.fixture
 def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
+    yield from _run_orthanc(tmp_path, {})
+
+
+# A PACS that stores only from the AE titles it knows (the usual hospital set-up).
+KNOWN_CALLER = "FRIEND"
+
+
+@pytest.fixture
+def orthanc_known_callers_only(tmp_path: Path) -> Iterator[OrthancServer]:
+    """Orthanc that accepts associations only from :data:`KNOWN_CALLER` on 127.0.0.1."""
+    yield from _run_orthanc(tmp_path, {
+        "DicomAlwaysAllowEcho": False, "DicomAlwaysAllowStore": False,
+        "DicomCheckModalityHost": True,
+        "DicomModalities": {"friend": [KNOWN_CALLER, "127.0.0.1", 104]}})
+
+
+def _run_orthanc(tmp_path: Path, extra: dict[str, Any]) -> Iterator[OrthancServer]:
     binary = orthanc_binary()
     if binary is None:
         pytest.skip("Orthanc is not installed (installers/system-packages.sh installs it)")
@@ -89,6 +106,7 @@ def orthanc(tmp_path: Path) -> Iterator[OrthancServer]:
         "DicomModalities": {},
         "HttpServerEnabled": True,
         "SaveJobs": False,
+        **extra,
     }
     (root / "orthanc.json").write_text(json.dumps(config), encoding="utf-8")
     log = root / "orthanc.log"

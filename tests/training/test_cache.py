@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.imageio import file_sha256
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.imaging.imageio import file_sha256
+from desktop_app.core.imaging.preprocess import PreprocessConfig, preprocess_file
 from training.cache import cache_path, cache_root, cached_preprocess, load_tensors
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core import metrics
-from desktop_app.core.metrics import paired_auroc_difference
+from desktop_app.core.evaluation import metrics
+from desktop_app.core.evaluation.metrics import paired_auroc_difference
 from training.cli import main
 from training.compare import class_balanced_auroc, compare_runs
 from training.run import read_scores_csv

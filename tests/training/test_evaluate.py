@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.metrics import predict, sensitivity, specificity
+from desktop_app.core.evaluation.metrics import predict, sensitivity, specificity
 from training.data import audit_dataset
 from training.run import load_run, read_scores_csv
 
@@ -94,7 +94,7 @@ def test_plots_are_real_pngs(small_run_dir: Path) -> None:
 def test_validation_chosen_thresholds_come_from_train_malignant_and_val_benign(
     small_run_dir: Path, metrics: dict
 ) -> None:
-    from desktop_app.core.metrics import validation_thresholds
+    from desktop_app.core.evaluation.metrics import validation_thresholds
 
     mal_rows = read_scores_csv(small_run_dir / "scores_val_malignant.csv")
     assert mal_rows and all(r["label"] == "malignant" for r in mal_rows)

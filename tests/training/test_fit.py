@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.model.score_stats import BenignStats
 from training.cache import load_tensors
 from training.data import audit_dataset
 from training.fit import FitConfig, select_benign

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.model_file import load_model
-from desktop_app.core.model_metadata import OUTPUT_NAMES, SsimWindow
+from desktop_app.core.model.metadata import OUTPUT_NAMES, SsimWindow
+from desktop_app.core.model.model_file import load_model
 from export.parity import keras_outputs, load_parity_images, select_parity_files
 from tests.support.model_fixtures import SMALL_SCORE_TOL, export_small_model
 from tests.support.training_fixtures import train_small_run

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from desktop_app.core.splits import DEV_EVAL, read_split
+from desktop_app.core.evaluation.splits import DEV_EVAL, read_split
 from tests.support.data import DATA
 from tests.support.training_fixtures import train_small_run
 from training.data import audit_dataset

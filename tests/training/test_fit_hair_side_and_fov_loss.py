@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.imaging.preprocess import PreprocessConfig, preprocess_file
 from export.metadata import build_metadata
 from export.model_card import render_model_card
 from tests.support.training_fixtures import train_small_run

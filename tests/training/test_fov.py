@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from desktop_app.core.model_metadata import ModelMetadata
-from desktop_app.core.preprocess import PreprocessConfig
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.imaging.preprocess import PreprocessConfig
+from desktop_app.core.model.metadata import ModelMetadata
+from desktop_app.core.model.score_stats import BenignStats
 from export.convert import build_onnx
 from export.parity import load_parity_images
 from training import losses

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from desktop_app.core.model_metadata import SsimWindow
-from desktop_app.core.model_metadata import ssim_window_size as window_size
-from desktop_app.core.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.imaging.preprocess import PreprocessConfig, preprocess_file
+from desktop_app.core.model.metadata import SsimWindow
+from desktop_app.core.model.metadata import ssim_window_size as window_size
 from training.losses import (
     error_map,
     gaussian_window,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.preprocess import PreprocessConfig
+from desktop_app.core.imaging.preprocess import PreprocessConfig
 from training.run import (
     atomic_write_text,
     load_run,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_app.core.splits import SPLIT_NAMES, split_path
+from desktop_app.core.evaluation.splits import SPLIT_NAMES, split_path
 from tests.support.data import DATA
 from training.cli import main
 

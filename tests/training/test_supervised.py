@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.splits import (
+from desktop_app.core.evaluation.splits import (
     HAM_EVAL,
     ISIC9_TEST,
     ISIC2017_EVAL,

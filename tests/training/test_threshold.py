@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.model.score_stats import BenignStats
 from training.losses import error_map, hybrid_score
 from training.model import build_cae
 from training.threshold import benign_threshold, heatmap_vmax, score_images

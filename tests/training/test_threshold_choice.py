@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.metrics import predict, sensitivity, specificity
-from desktop_app.core.model_file import load_model
+from desktop_app.core.evaluation.metrics import predict, sensitivity, specificity
+from desktop_app.core.model.model_file import load_model
 from tests.support.model_fixtures import export_small_model
 from training.cli import main
 from training.run import ALPHA_RULE, load_run, read_scores_csv

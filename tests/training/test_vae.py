@@ -10,8 +10,8 @@ import numpy as np
 import onnx
 import pytest
 
-from desktop_app.core.model_file import load_model
-from desktop_app.core.preprocess import preprocess_file
+from desktop_app.core.imaging.preprocess import preprocess_file
+from desktop_app.core.model.model_file import load_model
 from export.model_card import card_path
 from tests.support.model_fixtures import export_small_model
 from tests.support.training_fixtures import train_small_run

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.model.model_file import LoadedModel, load_model
 from tests.support.data import REPO, make_bad_files
 
 # The files make_bad_files writes that are image names, and the reason each one gets

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from desktop_app.core.model_file import read_metadata
-from desktop_app.core.operating_points import borderline_low
+from desktop_app.core.model.model_file import read_metadata
+from desktop_app.core.model.operating_points import borderline_low
 from desktop_app.reports.csv_report import read_results_csv
 from desktop_app.version import app_version
 from tests.desktop_app.cli.conftest import run_cli_process

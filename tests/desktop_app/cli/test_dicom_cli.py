@@ -10,10 +10,10 @@ import pydicom
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.core.imageio import read_file
+from desktop_app.core.imaging.imageio import read_file
 from desktop_app.reports.csv_report import read_results_csv
-from desktop_app.reports.dicom_send import read_ledger
-from desktop_app.reports.dicom_write import dicom_files
+from desktop_app.reports.dicom.ledger import read_ledger
+from desktop_app.reports.dicom.write import dicom_files
 from tests.support import dicom_inputs as di
 from tests.support.dciodvfy import iod_errors
 from tests.support.orthanc import OrthancServer, free_port
@@ -59,8 +59,10 @@ def test_analyse_dicom_folder_send_to_orthanc_and_resend(
     out = tmp_path / "out"
     assert run_cli("analyse", dicom_folder, "--out", out, "--model", model_path, "--dicom",
                    "--clinician", "Dr Ada") == 0
-    stdout = capsys.readouterr().out
-    assert "11 files: 7 analysed, 4 errors" in stdout
+    captured = capsys.readouterr()
+    assert "11 files: 7 analysed, 4 errors" in captured.out
+    # photo.jpg names no patient and none was given: no DICOM objects for it, said once.
+    assert "1 analysed image(s) (photo.jpg): no patient identity" in captured.err
     rows = {r["path"]: r for r in read_results_csv(out / "results.csv")}
     assert {p: (r["status"] if r["status"] == "ok" else r["error_code"])
             for p, r in rows.items()} == EXPECTED
@@ -71,8 +73,9 @@ def test_analyse_dicom_folder_send_to_orthanc_and_resend(
     assert rows["IM0004.dcm#frame2"]["image_sha256"] == frame2
 
     files = dicom_files(out)
-    flagged = len(list(out.glob("case-*.pdf")))
-    assert len(files) == 7 + 2 * flagged and flagged >= 1
+    flagged = {p.name.split("-")[1] for p in out.glob("case-*.pdf")} - {
+        r["index"].zfill(5) for r in rows.values() if r["file_name"] == "photo.jpg"}
+    assert len(files) == 6 + 2 * len(flagged) and flagged
     for path in files:
         iod, errors = iod_errors(path)
         assert errors == [], f"{path.name} ({iod}): {errors}"
@@ -80,7 +83,7 @@ def test_analyse_dicom_folder_send_to_orthanc_and_resend(
 
     # Nothing listens on a fresh port: the echo fails, nothing is recorded, exit 1.
     assert run_cli("send", out, "--to", f"NOBODY@127.0.0.1:{free_port()}", "--timeout", "5") == 1
-    assert "cannot open an association" in capsys.readouterr().err
+    assert "connection refused: nothing accepts DICOM connections" in capsys.readouterr().err
     assert read_ledger(out) == {}
 
     # One object damaged on disk: the others are stored, it is reported, the exit is 1.
@@ -106,6 +109,8 @@ def test_analyse_dicom_folder_send_to_orthanc_and_resend(
     studies = {s["MainDicomTags"]["StudyInstanceUID"]: s for s in orthanc.get("/studies?expand")}
     assert di.STUDY_UID in studies
     assert studies[di.STUDY_UID]["PatientMainDicomTags"]["PatientID"] == "MRN-0042"
+    # Issue 31 item 1: Orthanc holds no patient with an empty ID.
+    assert all(p["MainDicomTags"].get("PatientID") for p in orthanc.get("/patients?expand"))
 
     # A resend skips what the PACS confirmed; even with the ledger gone, the same UIDs go
     # again and the PACS still holds each object once.
@@ -128,3 +133,18 @@ def test_send_refuses_a_bad_address(tmp_path: Path, capsys: pytest.CaptureFixtur
                                     bad: str, words: str) -> None:
     assert run_cli("send", tmp_path, "--to", bad) == 2
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--patient-name", "Roe^Rita"], "the patient ID is empty"),
+    (["--patient-id", "P-1", "--patient-birth-date", "19801399"], "the birth date is not a date"),
+    (["--patient-id", "P\\1"], "holds a backslash"),
+    (["--patient-id", "P-1", "--study-uid", "1.2.abc"], "not a DICOM UID"),
+    (["--patient-id", "P-1", "--accession", "A" * 17], "longer than 16 characters"),
+    (["--patient-id", "P-1", "--case-id-from-subfolder"], "the batch holds several cases"),
+])
+def test_analyse_refuses_a_bad_patient(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       args: list[str], words: str) -> None:
+    assert run_cli("analyse", tmp_path, "--out", tmp_path / "out", "--dicom", *args) == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.results import CSV_COLUMNS
+from desktop_app.core.inference.results import CSV_COLUMNS
 from desktop_app.reports.csv_report import read_results_csv
 from tests.desktop_app.cli.conftest import cli_argv, cli_env, run_cli_process
 from tests.support.data import REPO

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.core.results import CSV_COLUMNS
+from desktop_app.core.inference.results import CSV_COLUMNS
 from desktop_app.version import app_version
 from tests.desktop_app.cli.conftest import run_cli_process
 

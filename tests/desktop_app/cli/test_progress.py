@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from desktop_app.cli.progress import ProgressBar
-from desktop_app.core.engine import Progress
+from desktop_app.core.inference.engine import Progress
 
 
 def test_progress_bar_only_on_a_terminal() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-from desktop_app.core.model_metadata import OUTPUT_NAMES
+from desktop_app.core.model.metadata import OUTPUT_NAMES
 
 REPO = Path(__file__).resolve().parents[3]
 REFERENCE_MODEL = REPO / "resources" / "models" / "dermscreen-reference.onnx"
@@ -61,7 +61,7 @@ def contract_graph(
 
 def reference_props() -> dict[str, str]:
     """The shipped reference model's metadata (read without the onnx package's full load)."""
-    from desktop_app.core.model_file import read_metadata_props
+    from desktop_app.core.model.model_file import read_metadata_props
 
     return read_metadata_props(REFERENCE_MODEL)
 
@@ -70,7 +70,7 @@ def save_contract_model(path: Path, props: dict[str, str], *, sidecar: bool = Tr
     """``contract_graph(props)`` written to ``path`` (with a matching ``.sha256`` sidecar)."""
     import hashlib
 
-    from desktop_app.core.paths import sidecar_path
+    from desktop_app.core.base.paths import sidecar_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(contract_graph(props), str(path))

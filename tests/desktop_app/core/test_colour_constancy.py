@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from desktop_app.core.preprocess import (
+from desktop_app.core.imaging.preprocess import (
     PreprocessConfig,
     preprocess_array,
     preprocess_file,

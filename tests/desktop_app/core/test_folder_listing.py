@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from desktop_app.core.errors import UnsupportedFormatError
-from desktop_app.core.imageio import UNSUPPORTED_IMAGE_SUFFIXES, list_images, read_image
+from desktop_app.core.base.errors import UnsupportedFormatError
+from desktop_app.core.imaging.imageio import UNSUPPORTED_IMAGE_SUFFIXES, list_images, read_image
 
 
 def test_unsupported_images_are_listed_and_non_images_are_not(

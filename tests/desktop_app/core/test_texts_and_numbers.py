@@ -5,10 +5,15 @@ from __future__ import annotations
 import errno
 import math
 
-from desktop_app.core import number_format as nf
-from desktop_app.core.files import write_error_cause
-from desktop_app.core.results import CSV_COLUMNS
-from desktop_app.core.texts import CSV_COLUMN_DOCS, DISCLAIMER, DISCLAIMER_SHORT, INTENDED_USE
+from desktop_app.core.base.files import write_error_cause
+from desktop_app.core.inference.results import CSV_COLUMNS
+from desktop_app.core.wording import number_format as nf
+from desktop_app.core.wording.texts import (
+    CSV_COLUMN_DOCS,
+    DISCLAIMER,
+    DISCLAIMER_SHORT,
+    INTENDED_USE,
+)
 
 
 def test_texts() -> None:
@@ -37,3 +42,17 @@ def test_write_errors_name_their_cause() -> None:
     assert write_error_cause(OSError(errno.ENOSPC, "No space left on device")).startswith("disk full")
     assert write_error_cause(OSError(errno.EACCES, "Permission denied")) == "permission denied"
     assert write_error_cause(OSError(errno.EIO, "Input/output error")) == "Input/output error"
+
+
+def test_score_decimals_one_format_in_which_different_scores_never_print_alike() -> None:
+    # Four significant digits for the smallest score, the same decimals for every one.
+    assert nf.score_decimals([0.0682, 0.9998]) == 5
+    assert {len(nf.fixed(v, 5).split(".")[1]) for v in (0.0682, 0.9998)} == {5}
+    # A flagged score just above its threshold never prints as the threshold.
+    score, threshold = 0.3906841, 0.3906812
+    d = nf.score_decimals([score, threshold])
+    assert nf.fixed(score, d) != nf.fixed(threshold, d) and d == 6
+    # Equal values, missing values and zero do not push the digits up.
+    assert nf.score_decimals([0.5, 0.5, None, float("nan"), 0.0]) == 4
+    assert nf.score_decimals([], most=6) == 2
+    assert nf.score_decimals([1e-12, 2e-12], most=6) == 6  # capped

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pytestqt.exceptions import TimeoutError as QtBotTimeout
 
-from desktop_app.gui.main_window import MainWindow
+from desktop_app.gui.shell.main_window import MainWindow
 
 # Every wait fails fast and says what it waited for: the slowest thing waited on (a
 # 12-image batch on 2 busy cores, a model load) takes a few seconds.
@@ -27,9 +27,11 @@ class ScriptedPaths:
         self.model: str | None = None
         self.save: dict[str, str] = {}  # suffix -> path
         self.asked: list[str] = []
+        self.folder_titles: list[str] = []
 
-    def open_folder(self, parent: object, start: str) -> str | None:
+    def open_folder(self, parent: object, start: str, title: str = "") -> str | None:
         self.asked.append("folder")
+        self.folder_titles.append(title)
         return self.folder
 
     def open_files(self, parent: object, start: str) -> list[str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.paths import bundled_models_dir, default_model_path
-from desktop_app.core.texts import ANOMALY_PART, CLASSIFIER_PART
+from desktop_app.core.base.paths import bundled_models_dir, default_model_path
+from desktop_app.core.wording.texts import ANOMALY_PART, CLASSIFIER_PART
 from tests.desktop_app.gui.conftest import wait_batch, wait_for
 
 COMBINED = bundled_models_dir() / "dermscreen-combined.onnx"

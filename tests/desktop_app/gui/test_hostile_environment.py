@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop_app.core.results import ok_result
-from desktop_app.core.score_stats import BenignStats
-from desktop_app.gui.qt_platform import (
+from desktop_app.core.inference.results import ok_result
+from desktop_app.core.model.score_stats import BenignStats
+from desktop_app.gui.panels.results_model import COL_FILE, ResultsModel
+from desktop_app.gui.shell.qt_platform import (
     EXIT_NO_WINDOW,
     available_platforms,
     requested_platforms,
     unknown_platform_problem,
 )
-from desktop_app.gui.results_model import COL_FILE, ResultsModel
 
 REPO = Path(__file__).resolve().parents[3]
 CHILD_TIMEOUT_S = 120  # a hang guard, not a timing assertion
@@ -33,8 +33,8 @@ _DIALOG_CHILD = """
 import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from desktop_app.gui.app import create_application
-from desktop_app.gui.dialogs import DialogPathProvider
+from desktop_app.gui.shell.app import create_application
+from desktop_app.gui.windows.common import DialogPathProvider
 
 app = create_application()
 
@@ -113,7 +113,7 @@ def test_an_undecodable_name_is_shown_escaped_in_the_table(qtbot) -> None:
 
 
 def test_an_undecodable_name_is_logged_escaped(isolated_user_home: Path) -> None:
-    from desktop_app.gui.logging_setup import LOGGER_NAME, log_file_path, setup_logging
+    from desktop_app.gui.shell.logging_setup import LOGGER_NAME, log_file_path, setup_logging
 
     setup_logging()
     logging.getLogger(LOGGER_NAME).info("opened %s", os.fsdecode(b"bad\xffname.jpg"))
@@ -128,7 +128,7 @@ def test_sighup_closes_the_window_like_sigterm(qapp) -> None:
     (settings saved on the way out) instead of killing it."""
     import signal
 
-    from desktop_app.gui.app import install_quit_signals
+    from desktop_app.gui.shell.app import install_quit_signals
 
     class Loop:
         quits = 0

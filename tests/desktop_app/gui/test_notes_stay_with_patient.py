@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.gui.results_model import COL_REVIEW
+from desktop_app.gui.panels.results_model import COL_REVIEW
 from desktop_app.reports.csv_report import read_results_csv
 from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
 from tests.desktop_app.gui.test_report_exports import ReportPaths

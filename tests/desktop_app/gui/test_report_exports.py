@@ -19,9 +19,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
-from desktop_app.gui.exports import CSV, new_default_path, suggested_name
-from desktop_app.gui.report_details import ReportDetails, ReportDetailsDialog
-from desktop_app.gui.results_model import COL_STATUS
+from desktop_app.gui.panels.results_model import COL_STATUS
+from desktop_app.gui.windows.exports import CSV, new_default_path, suggested_name
+from desktop_app.gui.windows.report_details import ReportDetails, ReportDetailsDialog
 from desktop_app.reports.csv_report import read_results_csv
 from desktop_app.version import app_version
 from tests.desktop_app.gui.conftest import ScriptedPaths, wait_batch, wait_signal
@@ -216,6 +216,61 @@ def test_report_details_dialog_cleans_what_is_typed(qtbot):
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert dialog.result() == QDialog.DialogCode.Accepted
     assert dialog.details() == ReportDetails("P-001 ward", False, "Dr. Ada Lovelace", True)
+
+
+def test_case_export_asks_for_the_referral_and_prints_it(
+        make_window, clinic_folder, scripted_paths, tmp_path, qtbot):
+    """Issue 30.2: a case PDF exported from the window carries the history, body site and
+    lesion typed at export, the clinician as reviewer of a case marked reviewed, and the
+    score by the name the CSV gives it."""
+    window = make_window()
+    window.open_paths([str(clinic_folder)])
+    wait_batch(qtbot, window)
+    window.select_row(0)
+    result = window.results_panel.current_result()
+    window.toggle_reviewed_action.trigger()  # marked reviewed, before a name was given
+    scripted_paths.answer = lambda d: replace(
+        d, case_id="P-77", clinician="Dr. Ada Lovelace", history="new lesion, itching",
+        body_site="left forearm", lesion_id="2")
+    out = tmp_path / "case.pdf"
+    scripted_paths.save = {".pdf": str(out)}
+    with wait_signal(qtbot, window.export_finished, "the case PDF export"):
+        window.export_case_pdf_action.trigger()
+    assert scripted_paths.offered[-1].single_case  # body site and lesion asked for one case
+    text = pdf_text(out)
+    for words in ("Case ID P-77", "Body site left forearm", "Lesion 2",
+                  "Clinical history new lesion, itching",
+                  f"Image file {result.path.relative_to(clinic_folder).as_posix()}",
+                  "Reviewed by: Dr. Ada Lovelace", "CAE anomaly score (decides)",
+                  "Reconstruction"):
+        assert words in text, words
+    # The window's small model is a CAE alone: no classifier part is printed or invented.
+    assert "classifier_probability" not in text and "Classifier evidence" not in text
+    assert "Reviewed in the app yes by Dr. Ada Lovelace" in text
+    # A batch export asks for no body site or lesion: they belong to one case.
+    scripted_paths.answer = lambda d: d
+    scripted_paths.save = {".pdf": str(tmp_path / "summary.pdf")}
+    with wait_signal(qtbot, window.export_finished, "the summary export"):
+        window.export_pdf_action.trigger()
+    assert not scripted_paths.offered[-1].single_case
+    assert scripted_paths.offered[-1].history == "new lesion, itching"  # this batch's
+    assert "Clinical history new lesion, itching" in pdf_text(tmp_path / "summary.pdf")
+
+
+def test_report_details_dialog_asks_body_site_and_lesion_for_one_case_only(qtbot):
+    batch = ReportDetailsDialog(ReportDetails(clinician="Dr. A"))
+    qtbot.addWidget(batch)
+    batch.show()
+    assert batch.history_edit.isVisible() and not batch.body_site_edit.isVisible()
+    qtbot.keyClicks(batch.history_edit, "  bleeding \t since May ")
+    assert batch.details().history == "bleeding since May" and batch.details().body_site == ""
+    one = ReportDetailsDialog(ReportDetails(single_case=True))
+    qtbot.addWidget(one)
+    one.show()
+    assert one.body_site_edit.isVisible() and one.lesion_edit.isVisible()
+    qtbot.keyClicks(one.body_site_edit, "scalp")
+    qtbot.keyClicks(one.lesion_edit, "4")
+    assert (one.details().body_site, one.details().lesion_id) == ("scalp", "4")
 
 
 def test_default_names_are_new(tmp_path):

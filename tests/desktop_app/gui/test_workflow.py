@@ -17,12 +17,12 @@ import pytest
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication, QToolBar
 
-from desktop_app.core.decision_rules import BORDERLINE
-from desktop_app.core.operating_points import opening_threshold
-from desktop_app.gui import settings as app_settings
-from desktop_app.gui.results_model import COL_FOLDER, COL_REVIEW, COL_SCORE
-from desktop_app.gui.window_geometry import first_size
-from desktop_app.gui.workers import TaskThread, abandoned_threads
+from desktop_app.core.inference.decision_rules import BORDERLINE
+from desktop_app.core.model.operating_points import opening_threshold
+from desktop_app.gui.panels.results_model import COL_FOLDER, COL_REVIEW, COL_SCORE
+from desktop_app.gui.shell import settings as app_settings
+from desktop_app.gui.shell.window_geometry import first_size
+from desktop_app.gui.threads.workers import TaskThread, abandoned_threads
 from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
 
 REPO = Path(__file__).resolve().parents[3]
@@ -301,7 +301,7 @@ def test_window_close_returns_while_a_worker_is_stuck_on_a_fifo(make_window, ima
 def test_gui_on_an_unreachable_display_exits_with_a_message(isolated_user_home):
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
     env.update(DISPLAY=":987", PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "desktop_app.gui.app"], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, "-m", "desktop_app.gui.shell.app"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "cannot connect to the X display ':987'" in proc.stderr
@@ -315,7 +315,7 @@ def test_gui_on_an_unreachable_display_exits_with_a_message(isolated_user_home):
     ({}, "DISPLAY and WAYLAND_DISPLAY are unset"),
 ])
 def test_display_problem_names_the_reason(monkeypatch, env, expected):
-    from desktop_app.gui.app import display_problem
+    from desktop_app.gui.shell.app import display_problem
 
     monkeypatch.setattr(sys, "platform", "linux")
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):

@@ -12,20 +12,20 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core import palette
-from desktop_app.core.decision_rules import BORDERLINE, PRIORITY_MEANING
-from desktop_app.core.heatmap import CASE_SCALE, FIXED_SCALE, case_vmax
-from desktop_app.core.operating_points import borderline_low, opening_threshold
-from desktop_app.core.paths import default_model_path
-from desktop_app.core.results import DECISION_ANOMALOUS, DECISION_NORMAL
-from desktop_app.gui import settings as app_settings
-from desktop_app.gui.main_window import window_title
-from desktop_app.gui.results_model import (
+from desktop_app.core.base.paths import default_model_path
+from desktop_app.core.imaging.heatmap import CASE_SCALE, FIXED_SCALE, case_vmax
+from desktop_app.core.inference.decision_rules import BORDERLINE, PRIORITY_MEANING
+from desktop_app.core.inference.results import DECISION_ANOMALOUS, DECISION_NORMAL
+from desktop_app.core.model.operating_points import borderline_low, opening_threshold
+from desktop_app.gui.panels.results_model import (
     COL_DECISION,
     COL_PRIORITY,
     COL_REVIEW,
     COL_SCORE,
     FILTER_UNREVIEWED,
 )
+from desktop_app.gui.shell import settings as app_settings
+from desktop_app.gui.shell.main_window import window_title
 from tests.desktop_app.gui.conftest import wait_batch, wait_for
 
 

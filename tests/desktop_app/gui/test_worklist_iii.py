@@ -12,13 +12,13 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.decision_rules import BORDERLINE
-from desktop_app.core.paths import bundled_models_dir
-from desktop_app.core.results import DECISION_ANOMALOUS
-from desktop_app.core.texts import INTENDED_USE
-from desktop_app.gui import menus
-from desktop_app.gui.actions import MENUS
-from desktop_app.gui.shortcuts import shortcut_rows
+from desktop_app.core.base.paths import bundled_models_dir
+from desktop_app.core.inference.decision_rules import BORDERLINE
+from desktop_app.core.inference.results import DECISION_ANOMALOUS
+from desktop_app.core.wording.texts import INTENDED_USE
+from desktop_app.gui.shell import menus
+from desktop_app.gui.shell.actions import MENUS
+from desktop_app.gui.windows.shortcuts import shortcut_rows
 from tests.desktop_app.gui.conftest import wait_batch, wait_for, wait_signal
 
 COMBINED = bundled_models_dir() / "dermscreen-combined.onnx"

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.engine import CaseImages, Engine
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
-from desktop_app.core.results import AnalysisResult, redecide
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.inference.decision_rules import PRIORITY_ORDER, priority
+from desktop_app.core.inference.engine import CaseImages, Engine
+from desktop_app.core.inference.results import AnalysisResult, redecide
+from desktop_app.core.model.model_file import LoadedModel, load_model
 from desktop_app.reports.batch import verified_explainer, write_batch_reports
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv
@@ -80,8 +81,14 @@ def test_flagged_and_borderline_cases_only_and_the_summary_links_them(
     flagged = [r.index for r in results if r.is_anomalous]
     borderline = [r.index for r in results if not r.is_anomalous and r.score > band_low]
     assert len(flagged) == 3 and len(borderline) == 1
-    # One re-run per flagged case, then per borderline case, none else.
-    assert calls == flagged + borderline
+    # One re-run per flagged or borderline case, none else, in priority order (the tier,
+    # then the highest score): a stopped run has written the most urgent ones.
+    context = ReportContext(band_low=band_low)
+    urgent = [r.index for r in sorted(
+        (results[i] for i in flagged + borderline),
+        key=lambda r: (-PRIORITY_ORDER[priority(r, band_low)], -r.score))]
+    assert context.triage(results[urgent[-1]]) == "borderline"
+    assert calls == urgent
     assert (reports.flagged, reports.borderline) == (4, 1)
     assert sorted(reports.case_pdfs) == sorted(flagged + borderline) and reports.problems == []
     assert reports.superseded is not None and (reports.superseded / "case-00099-old.pdf").is_file()
@@ -101,8 +108,8 @@ def test_flagged_and_borderline_cases_only_and_the_summary_links_them(
     assert reports.cases_pdf == out / "cases.pdf"
     pages = _page_texts(reports.cases_pdf)
     assert len(pages) == len(reports.case_pdfs)
-    for page, index in zip(pages, flagged + borderline, strict=True):
-        assert page.lstrip().startswith("DermScreen case report")
+    for page, index in zip(pages, urgent, strict=True):
+        assert page.lstrip().startswith("Dermoscopy triage report")
         assert results[index].path.name in page
 
 

@@ -15,16 +15,17 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.decision_rules import BORDERLINE, triage_decision
-from desktop_app.core.engine import Engine
-from desktop_app.core.model_file import LoadedModel, load_model
-from desktop_app.core.operating_points import expected_words
-from desktop_app.core.paths import DEFAULT_MODEL_NAME, bundled_models_dir
-from desktop_app.core.results import AnalysisResult, redecide
+from desktop_app.core.base.paths import DEFAULT_MODEL_NAME, bundled_models_dir
+from desktop_app.core.inference.decision_rules import BORDERLINE, triage_decision
+from desktop_app.core.inference.engine import Engine
+from desktop_app.core.inference.results import AnalysisResult, redecide
+from desktop_app.core.model.model_file import LoadedModel, load_model
+from desktop_app.core.model.operating_points import expected_words
 from desktop_app.reports.batch import batch_context, reviews_of
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import read_results_csv, write_results_csv
-from desktop_app.reports.pdf_report import write_case_pdf, write_summary_pdf
+from desktop_app.reports.pdf.case_report import write_case_pdf
+from desktop_app.reports.pdf.report import write_summary_pdf
 from desktop_app.version import app_version
 from tests.desktop_app.reports.pdf_tools import pdf_cells_text, pdf_text
 
@@ -162,10 +163,11 @@ def test_case_pdf_names_case_review_and_decision(
     rel = result.path.relative_to(batch.root).as_posix()
     assert rel in text and "Clinic Müller" not in text
     case_id = rel.split("/")[0] if "/" in rel else "-42 Ward 3"
-    assert f"Case / patient ID {case_id}" in text
+    assert f"Case ID {case_id}" in text
     label = {"anomalous": "FLAGGED", BORDERLINE: "BORDERLINE", "normal": "NOT FLAGGED"}
-    assert f"Decision {label[triage_decision(result, batch.band_low)]}" in text
+    assert f"Decision: {label[triage_decision(result, batch.band_low)]}" in text
     assert "Reviewed in the app yes" in text and "refer to clinic" in text
     pages = _page_count(pdf)
     assert all(f"Page {p} of {pages}" in text for p in range(1, pages + 1))
     assert "Reviewing clinician Dr. Ada Lovelace" in text
+    assert "Reviewed by: Dr. Ada Lovelace" in text

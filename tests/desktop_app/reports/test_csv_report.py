@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.results import CSV_COLUMNS, error_result, ok_result
-from desktop_app.core.score_stats import BenignStats
+from desktop_app.core.inference.results import CSV_COLUMNS, error_result, ok_result
+from desktop_app.core.model.score_stats import BenignStats
 from desktop_app.reports.context import ReportContext
 from desktop_app.reports.csv_report import columns_help, read_results_csv, write_results_csv
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.files import FileWriteError
+from desktop_app.core.base.files import FileWriteError
 from desktop_app.reports.output_folder import (
     LOCK_FILE_NAME,
     OutputFolderInUseError,

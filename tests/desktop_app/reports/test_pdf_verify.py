@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.model_file import read_metadata
-from desktop_app.reports.pdf_report import check_pdf_structure, write_summary_pdf
+from desktop_app.core.model.model_file import read_metadata
+from desktop_app.reports.pdf.layout import check_pdf_structure
+from desktop_app.reports.pdf.report import write_summary_pdf
 from tests.desktop_app.core.contract_model import REFERENCE_MODEL
 from tests.desktop_app.reports.pdf_tools import pdf_text
 
@@ -55,9 +56,9 @@ def test_a_write_that_runs_out_of_space_names_its_cause(tmp_path: Path) -> None:
     target.write_bytes(b"old report")
     code = (
         "import resource, signal, sys\n"
-        "from desktop_app.core.model_file import read_metadata\n"
-        "from desktop_app.core.files import FileWriteError\n"
-        "from desktop_app.reports.pdf_report import write_summary_pdf\n"
+        "from desktop_app.core.model.model_file import read_metadata\n"
+        "from desktop_app.core.base.files import FileWriteError\n"
+        "from desktop_app.reports.pdf.report import write_summary_pdf\n"
         f"meta = read_metadata({str(REFERENCE_MODEL)!r})\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"

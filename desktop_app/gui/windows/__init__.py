@@ -1,0 +1,2 @@
+"""Dialogs and secondary windows: about and message bars, export, report details,
+compare."""

@@ -1,0 +1,1 @@
+"""PDF case reports and summaries, and the image rendering they share."""
