@@ -76,7 +76,8 @@ class ReportContext:
     clinician: str = ""
     roots: tuple[Path, ...] = ()  # opened folders
     full_paths: bool = False
-    reviews: Mapping[str, ReviewLike] | None = None  # by image SHA-256; None: not recorded
+    # By the file's path (see :meth:`review_key`), else by image SHA-256; None: not recorded.
+    reviews: Mapping[str, ReviewLike] | None = None
     band_low: float | None = None  # borderline band's lower edge (None: no band)
     inputs: tuple[str, ...] = field(default=())  # what was opened, as given
     # Print the patient identity DICOM inputs carry (ID, name, birth date); off by default.
@@ -207,11 +208,25 @@ class ReportContext:
                  ((folders, "folder"), (files, "file")) if n]
         return [" and ".join(parts) + " opened"] if parts else []
 
+    @staticmethod
+    def review_key(result: AnalysisResult) -> str:
+        """The key of ``result``'s own review: its path (a byte-identical copy elsewhere, same
+        SHA-256, is another case whose note must never print here)."""
+        return str(result.path)
+
+    def _review(self, result: AnalysisResult) -> ReviewLike | None:
+        if self.reviews is None:
+            return None
+        own = self.reviews.get(self.review_key(result))
+        if own is not None:
+            return own
+        return self.reviews.get(result.image_sha256) if result.image_sha256 else None
+
     def review_of(self, result: AnalysisResult) -> tuple[bool, str] | None:
         """(reviewed, note), or None when reviews are not recorded (CLI)."""
         if self.reviews is None:
             return None
-        review = self.reviews.get(result.image_sha256) if result.image_sha256 else None
+        review = self._review(result)
         if review is None:
             return False, ""
         return bool(review.reviewed), str(review.note)
@@ -219,9 +234,7 @@ class ReportContext:
     def review_by_of(self, result: AnalysisResult) -> tuple[str, str]:
         """(who, when) the case was marked reviewed; ("", "") when not (or not recorded).
         A mark that recorded no name is the export's clinician's (named in the dialog)."""
-        if self.reviews is None or not result.image_sha256:
-            return "", ""
-        review = self.reviews.get(result.image_sha256)
+        review = self._review(result)
         if review is None or not review.reviewed:
             return "", ""
         who = clean_field(str(getattr(review, "reviewer", "") or "")) or self.clinician

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from desktop_app.core.inference.results import STATUS_OK, AnalysisResult, redeci
 from desktop_app.session.events import Event
 from desktop_app.session.operating_point import OperatingPoint
 from desktop_app.session.result_list import ResultList
-from desktop_app.session.review import ReviewStore
+from desktop_app.session.review import Review, ReviewStore
 
 if TYPE_CHECKING:  # the engine pulls in ONNX Runtime; the session never needs it at import
     from desktop_app.core.inference.engine import CaseImages, Engine
@@ -240,10 +240,16 @@ class Session:
         """Marked reviewed in this folder (a mark on a copy elsewhere does not count)."""
         return self.reviews.reviewed_here(result.image_sha256, str(result.path.parent))
 
+    def review_for(self, result: AnalysisResult) -> Review:
+        """``result``'s review as it applies to this case: its mark only when made here,
+        the note written in its folder only (a copy elsewhere is another patient's)."""
+        review = self.reviews.get(result.image_sha256, str(result.path.parent))
+        return review if self.is_reviewed(result) else replace(review, reviewed=False)
+
     def review_text(self, result: AnalysisResult) -> str:
         """The review column: "✓ reviewed", the note, both, or ""; a mark made on a copy in
         another folder says so: "reviewed 2026-11-30 in …/ward-2 (not here)"."""
-        review = self.reviews.get(result.image_sha256)
+        review = self.reviews.get(result.image_sha256, str(result.path.parent))
         if self.reviews.elsewhere(review, str(result.path.parent)):
             where = Path(review.where).name or review.where
             mark = f"reviewed {review.reviewed_at[:10]} in …/{where} (not here)"

@@ -91,17 +91,59 @@ CASE_SCALE_QUANTILE = 99.0  # the per-case scale: this percentile of the in-fiel
 FIXED_SCALE, CASE_SCALE = "fixed", "case"
 # What the colour bar says about its scale (short: it runs along the bar).
 SCALE_NAMES: dict[str, str] = {
-    FIXED_SCALE: "fixed scale (same for every case)",
-    CASE_SCALE: f"this case's scale ({CASE_SCALE_QUANTILE:.0f}th pct in field)",
+    FIXED_SCALE: "fixed scale",
+    CASE_SCALE: "this case's scale",
 }
+
+
+# An oval or circular dermoscope field: the unlit part is dimmer than this share of the skin's
+# brightness (the central region's 75th percentile); the field is then the ellipse fitted to
+# that edge, shrunk by FOV_RING_MARGIN of its size, so the vignette ring (which an
+# autoencoder reconstructs badly on every such image) is not painted as an anomaly.
+FOV_DIM = 0.72
+FOV_RING_MARGIN = 0.07
+FOV_MIN_OUTSIDE = 0.02  # less unlit area than this share of the image: no scope field
+
+
+def _border_connected(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (uint8 0/1) joined to the image border."""
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return np.isin(labels, [b for b in border if b != 0 and count > 1]) & mask.astype(bool)
+
+
+def _scope_ellipse(unlit: np.ndarray) -> np.ndarray | None:
+    """The field inside an oval or circular scope's unlit surround, shrunk past its vignette
+    ring; None when the surround is no scope field (fewer than 3 dark corners, too small)."""
+    h, w = unlit.shape
+    corners = sum(bool(unlit[y, x]) for y in (0, h - 1) for x in (0, w - 1))
+    if unlit.mean() < FOV_MIN_OUTSIDE or corners < 3:
+        return None
+    lit = (~unlit).astype(np.uint8)
+    contours, _ = cv2.findContours(lit, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    pts = np.concatenate(contours).reshape(-1, 2)
+    # Where the field runs off the image, its edge is the image's, not the scope's.
+    off = (pts[:, 0] <= 0) | (pts[:, 0] >= w - 1) | (pts[:, 1] <= 0) | (pts[:, 1] >= h - 1)
+    pts = pts[~off]
+    if len(pts) < 20:
+        return None
+    (cx, cy), (a, b), angle = cv2.fitEllipse(pts.astype(np.float32))
+    keep = 1.0 - FOV_RING_MARGIN
+    mask = np.zeros((h, w), np.uint8)
+    cv2.ellipse(mask, ((cx, cy), (a * keep, b * keep), angle), 1, -1)
+    inside = mask.astype(bool) & lit.astype(bool)
+    return inside if inside.mean() > 0.2 else None
 
 
 def field_of_view(model_input: np.ndarray) -> np.ndarray:
     """(H, W) bool: True inside the dermoscope's field of view.
 
-    The black field and vignette are the dark pixels connected to the image border;
-    a dark lesion in the middle is never one of them. An image with no dark border is
-    all field of view.
+    An oval or circular field (its unlit surround darkens at least three corners) is the
+    ellipse fitted to its edge, shrunk past the vignette ring; otherwise the black frame
+    (dark pixels joined to the border) is masked. A dark lesion in the middle is never
+    outside; an image with no dark border is all field of view.
     """
     rgb = np.asarray(model_input, dtype=np.float32)
     if rgb.ndim != 3:
@@ -109,12 +151,14 @@ def field_of_view(model_input: np.ndarray) -> np.ndarray:
         raise ValueError(msg)
     if rgb.max(initial=0.0) > 1.5:  # uint8 input
         rgb = rgb / 255.0
-    dark = (cv2.blur(rgb.max(axis=2), (3, 3)) < FOV_DARK).astype(np.uint8)
-    count, labels = cv2.connectedComponents(dark, connectivity=8)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    outside = np.isin(labels, [b for b in border if b != 0 and count > 1])
-    outside &= dark.astype(bool)
-    inside = ~outside
+    value = cv2.blur(rgb.max(axis=2), (3, 3))
+    h, w = value.shape
+    skin = float(np.percentile(value[h // 4:h - h // 4, w // 4:w - w // 4], 75))
+    unlit = _border_connected((value < max(FOV_DARK, FOV_DIM * skin)).astype(np.uint8))
+    scope = _scope_ellipse(unlit)
+    if scope is not None:
+        return scope
+    inside = ~_border_connected((value < FOV_DARK).astype(np.uint8))
     return inside if inside.any() else np.ones_like(inside)
 
 

@@ -159,6 +159,13 @@ CLASSIFIER_PART = "classifier P(malignant) (learned from labelled cancers)"
 ANOMALY_SHORT = "CAE anomaly"  # where a row has room for a word or two (score panel)
 CLASSIFIER_SHORT = "Classifier P"
 EVIDENCE_TITLE = "Classifier evidence"
+EVIDENCE_LEGEND = "evidence for malignant, this case"
+CAE_MAP_TITLE = "Autoencoder error (CAE)"
+CAE_MAP_TOOLTIP = (
+    "Where the benign-only autoencoder could not rebuild the image: bright = unlike the benign "
+    "lesions it learned. Drawn inside the dermoscope's field of view only (the black frame and "
+    "an oval or round scope's vignette ring are left out). Skin texture and hair can light it "
+    "too: it says where to look, not what is there.")
 EVIDENCE_TOOLTIP = (
     "Where the labelled classifier (trained on labelled cancers) found evidence towards "
     "malignant: its class activation map, positive part only, on this case's own scale "

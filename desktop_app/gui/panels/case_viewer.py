@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.imaging.heatmap import (
     CASE_SCALE,
+    CASE_SCALE_QUANTILE,
     FIXED_SCALE,
     INFERNO_LUT,
     SCALE_NAMES,
@@ -42,7 +43,13 @@ from desktop_app.core.imaging.heatmap import (
     field_of_view,
 )
 from desktop_app.core.wording.number_format import case_scores
-from desktop_app.core.wording.texts import EVIDENCE_TITLE, EVIDENCE_TOOLTIP
+from desktop_app.core.wording.texts import (
+    CAE_MAP_TITLE,
+    CAE_MAP_TOOLTIP,
+    EVIDENCE_LEGEND,
+    EVIDENCE_TITLE,
+    EVIDENCE_TOOLTIP,
+)
 from desktop_app.gui.panels.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
@@ -64,7 +71,7 @@ def inferno_colormap() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, len(INFERNO_LUT)), INFERNO_LUT, name="inferno")
 
 
-class _TitleItem(pg.LabelItem):
+class TitleItem(pg.LabelItem):
     """A view title that never widens its column.
 
     Linked, aspect-locked views only show the same region when they have the
@@ -99,14 +106,16 @@ class CaseViewer(QWidget):
         self._inside: np.ndarray | None = None  # field of view of the shown case
         self._scale = FIXED_SCALE
         self._name = ""
+        self._fitted = True  # the view shows the whole image: a resize fits it again
+        self._original_only = False
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#202124")
         self.graphics.setMinimumHeight(200)
         self.graphics.ci.setSpacing(6)
-        titles = ("Original + heatmap overlay", "Reconstruction", "Error heatmap (CAE)",
+        titles = ("Original + overlay", "Reconstruction", CAE_MAP_TITLE,
                   EVIDENCE_TITLE)
-        self.title_items = [_TitleItem(t, color="#e8eaed") for t in titles]
+        self.title_items = [TitleItem(t, color="#e8eaed") for t in titles]
         for col, title in enumerate(self.title_items):
             self.graphics.addItem(title, row=0, col=col)
         self.views: list[pg.ViewBox] = []
@@ -118,6 +127,10 @@ class CaseViewer(QWidget):
         for view in self.views[1:]:
             view.setXLink(self.views[0])
             view.setYLink(self.views[0])
+        for view in self.views:  # a zoom or pan by hand: a resize keeps it
+            view.sigRangeChangedManually.connect(self._moved_by_hand)
+        # A resized or maximised window (or F11, or O) fits again unless zoomed by hand.
+        self.views[0].sigResized.connect(self._on_resized)
 
         self.original_item = pg.ImageItem(axisOrder="row-major")
         self.overlay_item = pg.ImageItem(axisOrder="row-major")
@@ -132,13 +145,32 @@ class CaseViewer(QWidget):
         self.evidence_item = pg.ImageItem(axisOrder="row-major")
         self.views[3].addItem(self.evidence_item)
         self._evidence_vmax = 0.0
-        self._show_evidence_view(False)
 
+        # Each map its own legend, under it, in its own words (the evidence map is no error).
         self.colorbar = pg.ColorBarItem(
-            values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=14,
-            label=f"error, {SCALE_NAMES[FIXED_SCALE]}", colorMapMenu=False,
+            values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=10,
+            label=self.scale_text, colorMapMenu=False, orientation="horizontal",
         )
-        self.graphics.addItem(self.colorbar, row=1, col=4)
+        self.graphics.addItem(self.colorbar, row=2, col=2)
+        self.evidence_bar = pg.ColorBarItem(
+            values=(0.0, 1.0), colorMap=inferno_colormap(), interactive=False, width=10,
+            label=EVIDENCE_LEGEND, colorMapMenu=False, orientation="horizontal",
+        )
+        self.graphics.addItem(self.evidence_bar, row=2, col=3)
+        for bar in (self.colorbar, self.evidence_bar):
+            bar.getAxis("bottom").enableAutoSIPrefix(False)  # the values as they are
+            # Like the titles, a legend must never widen its column (see TitleItem).
+            bar.setMinimumWidth(0)
+            bar.setPreferredWidth(0)
+        self.title_items[0].setToolTip("The original image; the autoencoder's error drawn over "
+                                       "it (opacity below). O shows the original alone.")
+        self.title_items[2].setToolTip(CAE_MAP_TOOLTIP)
+        self.colorbar.setToolTip(
+            "The autoencoder's reconstruction error. Fixed scale: the model's, the same for "
+            "every case, so cases compare. This case's scale: full colour at the "
+            f"{CASE_SCALE_QUANTILE:.0f}th percentile of this case's error in the field of view.")
+        self.evidence_bar.setToolTip(EVIDENCE_TOOLTIP.split(" (full colour")[0] + ".")
+        self._show_evidence_view(False)
 
         # Shown instead of the views while there is no case (or it cannot be shown).
         self.placeholder = QLabel("Select a case in the results table")
@@ -255,14 +287,14 @@ class CaseViewer(QWidget):
         if idx != self.scale_combo.currentIndex():
             self.scale_combo.setCurrentIndex(idx)  # comes back here once
             return
-        self.colorbar.getAxis("left").setLabel(self.scale_text)
+        self.colorbar.getAxis("bottom").setLabel(self.scale_text)
         if self._images is not None:
             self._draw_heatmaps()
 
     @property
     def scale_text(self) -> str:
         """What the colour bar says about its scale."""
-        return f"error, {SCALE_NAMES[self._scale]}"
+        return f"CAE error, {SCALE_NAMES[self._scale]}"
 
     # -- brightness and contrast (display only) -------------------------------------
     def display_levels(self) -> tuple[float, float]:
@@ -358,11 +390,32 @@ class CaseViewer(QWidget):
         self.overlay_item.setImage(colours, levels=(0, 255), autoLevels=False)
         self.overlay_item.setRect(rect)
 
+    def _show_column(self, col: int, on: bool) -> None:
+        self.views[col].setVisible(on)
+        self.title_items[col].setVisible(on)
+        self.graphics.ci.layout.setColumnStretchFactor(col, 1 if on else 0)
+        self.graphics.ci.layout.setColumnMaximumWidth(col, 100_000 if on else 0)
+
     def _show_evidence_view(self, on: bool) -> None:
-        self.views[3].setVisible(on)
-        self.title_items[3].setVisible(on)
-        self.graphics.ci.layout.setColumnStretchFactor(3, 1 if on else 0)
-        self.graphics.ci.layout.setColumnMaximumWidth(3, 100_000 if on else 0)
+        self._has_evidence = on
+        self._show_column(3, on and not self._original_only)
+        self.evidence_bar.setVisible(on and not self._original_only)
+
+    @property
+    def original_only(self) -> bool:
+        return self._original_only
+
+    def set_original_only(self, on: bool) -> None:
+        """The original alone (no overlay, no other view) over the whole panel, or all views."""
+        self._original_only = bool(on)
+        for col in (1, 2):
+            self._show_column(col, not on)
+        self.colorbar.setVisible(not on)
+        self._show_evidence_view(getattr(self, "_has_evidence", False))
+        self.overlay_item.setVisible(not on)
+        self.title_items[0].setText("Original" if on else "Original + overlay")
+        self._fitted = True
+        self.fit()
 
     @property
     def shows_evidence(self) -> bool:
@@ -384,16 +437,49 @@ class CaseViewer(QWidget):
         inside = self._inside if self._inside is not None else field_of_view(
             self._images.model_input)
         colours, self._evidence_vmax = evidence_in_field(evidence, inside)
+        self.evidence_bar.setLevels((0.0, self._evidence_vmax))
         self.evidence_item.setImage(colours, levels=(0, 255), autoLevels=False)
         self.evidence_item.setRect(QRectF(0, 0, width, height))
         self.title_items[3].setToolTip(EVIDENCE_TOOLTIP.format(vmax=self._evidence_vmax))
 
     # -- navigation ---------------------------------------------------------------
     def fit(self) -> None:
+        """Show the whole image (and keep doing so when the panel is resized)."""
+        self._fitted = True
         if self._images is None:
             return
         height, width = self._images.original.shape[:2]
         self.views[0].setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    @property
+    def fitted(self) -> bool:
+        """The views show the whole image (no zoom or pan since the last fit)."""
+        return self._fitted
+
+    def _moved_by_hand(self, *_args: object) -> None:
+        self._fitted = False
+        self._hold_view()
+
+    def _hold_view(self) -> None:
+        """Remember the centre and zoom (image units per screen pixel) chosen by hand."""
+        view = self.views[0]
+        if view.width() < 20 or view.height() < 20:
+            return
+        (x0, x1), (y0, y1) = view.viewRange()
+        self._held = ((x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / view.width())
+
+    def _on_resized(self, *_args: object) -> None:
+        """Fitted: fit again. Zoomed by hand: the same centre and zoom in the new size."""
+        if self._fitted:
+            self.fit()
+            return
+        view, held = self.views[0], getattr(self, "_held", None)
+        if held is None or view.width() < 20 or view.height() < 20:
+            return
+        cx, cy, per_px = held
+        half_w, half_h = view.width() * per_px / 2, view.height() * per_px / 2
+        view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
+                      padding=0)
 
     def one_to_one(self) -> None:
         """One displayed-original pixel per screen pixel, centred on the current view."""
@@ -404,8 +490,10 @@ class CaseViewer(QWidget):
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         size = view.size()
         half_w, half_h = size.width() / 2, size.height() / 2
+        self._fitted = False
         view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
                       padding=0)
+        self._hold_view()
 
     def zoom(self, factor: float) -> None:
         """Zoom the linked views by ``factor`` (> 1 closer) about their centre."""
@@ -415,8 +503,10 @@ class CaseViewer(QWidget):
         (x0, x1), (y0, y1) = view.viewRange()
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         half_w, half_h = (x1 - x0) / (2 * factor), (y1 - y0) / (2 * factor)
+        self._fitted = False
         view.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h),
                       padding=0)
+        self._hold_view()
 
     def zoom_in(self) -> None:
         self.zoom(ZOOM_STEP)
@@ -431,8 +521,10 @@ class CaseViewer(QWidget):
         view = self.views[0]
         (x0, x1), (y0, y1) = view.viewRange()
         shift_x, shift_y = dx * (x1 - x0), dy * (y1 - y0)
+        self._fitted = False
         view.setRange(xRange=(x0 + shift_x, x1 + shift_x), yRange=(y0 + shift_y, y1 + shift_y),
                       padding=0)
+        self._hold_view()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         step = PAN_STEP

@@ -58,14 +58,15 @@ THUMB_RETRY_S = 1.0
 FILTER_ALL, FILTER_ANOMALOUS, FILTER_ERRORS = "all", "anomalous", "errors"
 FILTER_UNREVIEWED, FILTER_FLAGGED, FILTER_BORDERLINE, FILTER_NOT_FLAGGED = (
     "unreviewed", "flagged", "borderline", "not-flagged")
-FILTER_MODES = (FILTER_ALL, FILTER_UNREVIEWED, FILTER_ANOMALOUS, FILTER_FLAGGED,
-                FILTER_BORDERLINE, FILTER_NOT_FLAGGED, FILTER_ERRORS)
+# In the order of the filter box, the View menu and their shortcuts (Ctrl+1 .. Ctrl+7).
+FILTER_MODES = (FILTER_ALL, FILTER_FLAGGED, FILTER_BORDERLINE, FILTER_UNREVIEWED,
+                FILTER_ANOMALOUS, FILTER_NOT_FLAGGED, FILTER_ERRORS)
 # The worklist filters as the window names them (FILTER_ANOMALOUS: flagged and borderline).
 FILTER_NAMES: dict[str, str] = {
     FILTER_ALL: "All results",
     FILTER_UNREVIEWED: "Unreviewed",
-    FILTER_ANOMALOUS: "Flagged and borderline",
-    FILTER_FLAGGED: "Flagged",
+    FILTER_ANOMALOUS: "Flagged or borderline",
+    FILTER_FLAGGED: "Flagged only",
     FILTER_BORDERLINE: "Borderline",
     FILTER_NOT_FLAGGED: "Not flagged",
     FILTER_ERRORS: "Errors",

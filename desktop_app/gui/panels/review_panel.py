@@ -44,6 +44,7 @@ class ReviewPanel(QWidget):
         layout.addWidget(QLabel("Note:"))
         layout.addWidget(self.note_edit, 1)
         self._loading = False
+        self._shown_mark = False  # the box as last shown or saved
         self.reviewed_box.toggled.connect(self._save)
         self.note_edit.editingFinished.connect(self._save)
         self.note_edit.returnPressed.connect(self.done)
@@ -52,13 +53,19 @@ class ReviewPanel(QWidget):
     def show_case(self, result: AnalysisResult | None) -> None:
         """Show the review of ``result`` (None: nothing selected)."""
         self._result = result
-        review = self._reviews.get(result.image_sha256) if result is not None else None
+        folder = str(result.path.parent) if result is not None else ""
+        review = self._reviews.get(result.image_sha256, folder) if result is not None else None
+        # A note written on a copy of this image in another folder belongs to that case:
+        # say one exists, never show it here.
+        notes_elsewhere = (self._reviews.notes_elsewhere(result.image_sha256, folder)
+                           if result is not None else 0)
         self._loading = True
         try:
             self.setEnabled(result is not None and bool(result.image_sha256))
             other = review is not None and result is not None and self._reviews.elsewhere(
                 review, str(result.path.parent))
             self.reviewed_box.setChecked(bool(review and review.reviewed) and not other)
+            self._shown_mark = self.reviewed_box.isChecked()
             self.elsewhere_label.setVisible(other)
             if other and review is not None:
                 self.elsewhere_label.setText(
@@ -67,6 +74,13 @@ class ReviewPanel(QWidget):
                     f"Marked reviewed {review.reviewed_at} by {review.reviewer or 'someone'} "
                     f"on a copy of this image in {review.where}; not reviewed here.")
             self.note_edit.setText(review.note if review else "")
+            self.note_edit.setToolTip(
+                "A note was written on a copy of this image in another folder; it stays with "
+                "that case and is not shown or exported here." if notes_elsewhere else "")
+            if notes_elsewhere and not other:
+                self.elsewhere_label.setText("note on a copy in another folder")
+                self.elsewhere_label.setToolTip(self.note_edit.toolTip())
+                self.elsewhere_label.setVisible(True)
         finally:
             self._loading = False
 
@@ -92,7 +106,12 @@ class ReviewPanel(QWidget):
     def _save(self, *_args: object) -> None:
         if self._loading or self._result is None or not self.isEnabled():
             return
-        if not self._reviews.set(self._result.image_sha256, reviewed=self.reviewed_box.isChecked(),
+        # Only a changed box changes the mark: a note typed on a copy whose mark was made in
+        # another folder must not take that folder's mark off.
+        checked = self.reviewed_box.isChecked()
+        reviewed = None if checked == self._shown_mark else checked
+        self._shown_mark = checked
+        if not self._reviews.set(self._result.image_sha256, reviewed=reviewed,
                                  note=self.note_edit.text(), reviewer=self.reviewer(),
                                  where=str(self._result.path.parent)):
             self.problem.emit(self._reviews.last_error or NO_HASH)

@@ -229,3 +229,13 @@ class ScorePanel(QGroupBox):
         pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 1e-6)
         self.plot.setXRange(lo - pad, hi + pad, padding=0)
         self.plot.enableAutoRange(axis="y")
+        self._place_case_label()
+
+    def _place_case_label(self) -> None:
+        """"this case" reads towards the middle of the plot, so an edge never cuts it."""
+        if self._case_score is None:
+            return
+        (x0, x1), _y = self.plot.getPlotItem().viewRange()
+        anchor = (0, 0) if self._case_score < (x0 + x1) / 2 else (1, 0)
+        self.case_line.label.anchors = [anchor, anchor]
+        self.case_line.label.updatePosition()

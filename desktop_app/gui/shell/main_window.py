@@ -31,6 +31,7 @@ from desktop_app.gui.panels.thumbnails import ThumbnailLoader
 from desktop_app.gui.shell import menus
 from desktop_app.gui.shell import settings as app_settings
 from desktop_app.gui.shell.actions import ActionContext, build_actions, update_enabled
+from desktop_app.gui.shell.case_views import CaseViews
 from desktop_app.gui.shell.icons import load_icon
 from desktop_app.gui.shell.status import BatchStatus, ModelStatus
 from desktop_app.gui.shell.window_geometry import fit_to_screen
@@ -40,7 +41,6 @@ from desktop_app.gui.threads.model_loader import ModelLoader
 from desktop_app.gui.threads.model_loading import ModelPreload
 from desktop_app.gui.threads.workers import ThreadRegistry
 from desktop_app.gui.windows.common import AboutDialog, DialogPathProvider, MessageBar, PathProvider
-from desktop_app.gui.windows.compare import CompareDialog
 from desktop_app.gui.windows.exports import Exporter
 from desktop_app.session.session import BatchEnd, OpenPlan, Session, ShownCase
 
@@ -100,13 +100,12 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._about: AboutDialog | None = None
         self._pacs: SendToPacsDialog | None = None
-        self._compare: CompareDialog | None = None
-        self._pinned: ShownCase | None = None
 
         self.models = ModelLoader(self.session, self.threads, self)
         self.models.loaded.connect(self._on_model_loaded)
         self.models.failed.connect(self._on_model_failed)
         self._build_widgets()
+        self.views = CaseViews(self)  # compare, full screen, the original alone, shortcuts
         self.actions_by_name = build_actions(self)
         menus.build_menus(self)
         self._restore_settings()
@@ -270,7 +269,11 @@ class MainWindow(QMainWindow):
         self._set_band(borderline_low(meta, threshold))
         self.score_panel.set_stats(meta.benign_stats)
         self.case_viewer.set_vmax(meta.heatmap_vmax)
+        before = self.session.model, self.session.threshold
         rerun = self.session.finish_model_load(path, model, engine, threshold)
+        if before[0] is not None and before[0].sha256 != model.sha256:
+            self.show_message(menus.switch_message(before[0].metadata, before[1], meta,
+                                                   threshold, bool(rerun)), "info")
         self.score_panel.set_threshold(threshold)
         self.site.on_model_loaded()
         self.results_panel.update_summary()
@@ -413,47 +416,9 @@ class MainWindow(QMainWindow):
                 self.select_row(rows.index(after))
         return True
 
-    def pin_case(self) -> bool:
-        """Keep the shown case (its images too) to compare the next ones with."""
-        if self.session.shown_case is None:
-            self.show_message("Wait until the case is shown, then pin it.", "warning")
-            return False
-        self._pinned = self.session.shown_case
-        self.show_message(f"Pinned {self._pinned[0].path.name}: select another case and press C "
-                          "to compare the two.", "info")
-        return True
-
-    def compare_with_pinned(self) -> CompareDialog | None:
-        """The pinned case and the shown one side by side (same fixed scale, linked zoom)."""
-        pinned, shown = self._pinned, self.session.shown_case
-        if pinned is None or shown is None:
-            self.show_message("Pin a case first (P), then select another and press C.", "warning")
-            return None
-        if self._compare is not None:
-            self._compare.close()
-            self._compare.deleteLater()
-        self._compare = CompareDialog(pinned, shown, self.case_viewer.fixed_vmax, self)
-        self._compare.show()  # non-modal: the worklist stays usable
-        return self._compare
-
     def set_case_scale(self, on: bool) -> None:
         """Heatmap on this case's own scale (on) or the model's fixed scale (off)."""
         self.case_viewer.set_scale(CASE_SCALE if on else FIXED_SCALE)
-
-    def set_full_screen(self, on: bool) -> None:
-        """Only the case views, on the whole screen; off: the window as it was."""
-        for widget in (self.results_panel, self.score_panel, self.review_panel):
-            widget.setVisible(not on)
-        if on:
-            self._was_maximized = self.isMaximized()
-            self.showFullScreen()
-            self.case_viewer.setFocus()
-        elif self.isFullScreen():
-            if getattr(self, "_was_maximized", False):
-                self.showMaximized()
-            else:
-                self.showNormal()
-        self.case_viewer.fit()
 
     def _set_band(self, low: float | None) -> None:
         self.results_model.words.band_low = low
@@ -508,7 +473,8 @@ class MainWindow(QMainWindow):
         self.batches.stop_flushing()
         self.site.stop()
         stuck = self.threads.stop_all(CLOSE_TIMEOUT_S)
-        for dialog in (self._about, self._pacs, self._compare):
+        self.views.close_all()
+        for dialog in (self._about, self._pacs):
             if dialog is not None:
                 dialog.close()
         log.info("window closed%s", f"; still running: {', '.join(stuck)}" if stuck else "")

@@ -16,6 +16,7 @@ from desktop_app.gui.shell import settings as app_settings
 from desktop_app.gui.shell.actions import MENUS, TOOLBAR, fill_menu
 
 if TYPE_CHECKING:
+    from desktop_app.core.model.metadata import ModelMetadata
     from desktop_app.gui.panels.site_calibration import SiteCalibration
     from desktop_app.session.session import Session
 
@@ -103,15 +104,63 @@ def rebuild_model_menu(window: MenuHost) -> None:
     except Exception:  # a broken models folder must not break the menu
         log.exception("listing models failed")
         models = []
-    for path in models:
-        action = menu.addAction(path.name)
-        action.setToolTip(str(path))
+    menu.setToolTipsVisible(True)
+    metas = [_metadata_or_none(path) for path in models]
+    texts = [model_entry(meta, path.name) for meta, path in zip(metas, models, strict=True)]
+    for path, meta, text in zip(models, metas, texts, strict=True):
+        # Two files of the same name and version (a copy, a retrained file): the file tells.
+        shown = f"{text} ({path.name})" if meta is not None and texts.count(text) > 1 else text
+        action = menu.addAction(shown)
+        action.setToolTip(f"{path}\n\n{meta.description}" if meta is not None else str(path))
         action.setCheckable(True)
         action.setChecked(current is not None and path.resolve() == current.resolve())
         action.triggered.connect(lambda _c=False, p=path: window.load_model(p, remember=True))
         group.addAction(action)
     if not models:
         menu.addAction("(no models found)").setEnabled(False)
+
+
+def _metadata_or_none(path: Path) -> ModelMetadata | None:
+    from desktop_app.core.model.model_file import read_metadata
+
+    try:
+        return read_metadata(path)  # the file's metadata only: no inference session
+    except Exception:  # an unreadable file still gets its entry (by file name)
+        log.warning("no metadata read from %s", path, exc_info=True)
+        return None
+
+
+def is_combined(meta: ModelMetadata) -> bool:
+    """A model with a labelled classifier beside the autoencoder (its card says so)."""
+    return "components" in meta.extra or "combiner" in meta.extra
+
+
+def model_summary(meta: ModelMetadata) -> str:
+    """One line of what the model is, for the Model menu and the switch message."""
+    if is_combined(meta):
+        return ("autoencoder + classifier trained on labelled cancers; flags on the combined "
+                "score, with an evidence map")
+    return "autoencoder trained on benign images only; flags what it cannot rebuild"
+
+
+def model_entry(meta: ModelMetadata | None, file_name: str) -> str:
+    """"DermScreen Combined 1.0.0 — autoencoder + classifier …" (the file name if unreadable)."""
+    if meta is None:
+        return f"{file_name} (unreadable)"
+    return f"{meta.model_name} {meta.model_version} — {model_summary(meta)}"
+
+
+def switch_message(old: ModelMetadata, old_threshold: float, new: ModelMetadata,
+                   new_threshold: float, rerun: bool = False) -> str:
+    """What changed when the model is switched: which model, what it is, its scale."""
+    what = f"Now using {new.model_name} {new.model_version} (was {old.model_name} " \
+           f"{old.model_version}): {model_summary(new)}."
+    if is_combined(new) != is_combined(old):
+        what += (" The score column now holds the combined score and the classifier's evidence "
+                 "map is shown." if is_combined(new) else
+                 " The score column now holds the autoencoder's score; no evidence map.")
+    return (f"{what} Scores are on this model's own scale (threshold {new_threshold:.4g}, was "
+            f"{old_threshold:.4g})." + (" The open images are analysed again." if rerun else ""))
 
 
 def accept_local_paths(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:

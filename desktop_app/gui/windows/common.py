@@ -134,6 +134,20 @@ class MessageBar(QFrame):
         return self.label.text()
 
 
+def card_without_intended_use(markdown: str) -> str:
+    """The model card minus its "Intended use" section when that only repeats
+    :data:`INTENDED_USE` (the About box prints it once, above the card)."""
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().lower() == "## intended use":
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("#")),
+                       len(lines))
+            body = " ".join(" ".join(lines[i + 1:end]).split())
+            if body == " ".join(INTENDED_USE.split()):
+                return "\n".join(lines[:i] + lines[end:])
+    return markdown
+
+
 def about_html(model: LoadedModel | None, model_error: str = "") -> str:
     """Header of the About box: intended use and the loaded model (HTML)."""
     parts = [
@@ -177,7 +191,8 @@ class AboutDialog(QDialog):
         self.card_path = card_path
         if card_path is not None:
             try:
-                self.card.setMarkdown(card_path.read_text(encoding="utf-8", errors="replace"))
+                self.card.setMarkdown(card_without_intended_use(
+                    card_path.read_text(encoding="utf-8", errors="replace")))
             except OSError as exc:
                 self.card.setPlainText(f"The model card {card_path} cannot be read: {exc}")
         else:

@@ -104,13 +104,10 @@ def report_context(session: Session, details: ReportDetails,
                    site: dict[str, object] | None = None) -> ReportContext:
     """What the reports print beyond the results, captured now: the details, the batch's
     opened folders, each case's review (by image SHA-256) and the model's borderline band."""
-    from dataclasses import replace
-
     from desktop_app.reports.batch import batch_context
 
-    # A mark made on a copy in another folder is not a review of this batch's case.
-    reviews = {r.image_sha256: (session.reviews.get(r.image_sha256) if session.is_reviewed(r)
-                                else replace(session.reviews.get(r.image_sha256), reviewed=False))
+    # By path: a mark or note made on a copy in another folder is not this case's.
+    reviews = {ReportContext.review_key(r): session.review_for(r)
                for r in session.results.in_input_order() if r.image_sha256}
     band = (borderline_low(session.model.metadata, session.threshold)
             if session.model is not None else None)

@@ -56,3 +56,28 @@ def test_a_failed_write_says_why(tmp_path: Path):
     store = ReviewStore(blocker / "reviews.json")
     assert not store.set(SHA_A, reviewed=True)
     assert "could not save" in store.last_error
+
+
+def test_a_note_belongs_to_the_folder_it_was_written_in(tmp_path: Path):
+    path = tmp_path / "reviews.json"
+    store = ReviewStore(path)
+    assert store.set(SHA_A, note="patient one: refer", where="/clinic/p1")
+    assert store.get(SHA_A, "/clinic/p1").note == "patient one: refer"
+    assert store.get(SHA_A, "/clinic/p2").note == ""  # the same bytes, another patient
+    assert store.notes_elsewhere(SHA_A, "/clinic/p2") == 1
+    assert store.set(SHA_A, note="patient two: stable", where="/clinic/p2")
+    again = ReviewStore(path)
+    assert again.get(SHA_A, "/clinic/p1").note == "patient one: refer"
+    assert again.get(SHA_A, "/clinic/p2").note == "patient two: stable"
+    assert again.set(SHA_A, note="", where="/clinic/p2")  # cleared there only
+    assert again.get(SHA_A, "/clinic/p1").note == "patient one: refer"
+    assert again.notes_elsewhere(SHA_A, "/clinic/p1") == 0
+
+
+def test_a_format_1_note_stays_where_its_mark_was_made(tmp_path: Path):
+    path = tmp_path / "reviews.json"
+    path.write_text(json.dumps({"format_version": 1, "reviews": {SHA_A: {
+        "reviewed": True, "note": "old note", "where": "/clinic/p1"}}}), encoding="utf-8")
+    store = ReviewStore(path)
+    assert store.get(SHA_A, "/clinic/p1").note == "old note"
+    assert store.get(SHA_A, "/clinic/p2").note == ""

@@ -71,10 +71,46 @@ def test_field_of_view_masks_the_dark_border_not_a_dark_lesion() -> None:
     lesion = (yy - 32) ** 2 + (xx - 32) ** 2 < 6 ** 2
     image[lesion] = 0.03  # a very dark lesion in the middle stays in the field
     inside = field_of_view(image)
-    assert inside[lesion].all() and inside[disc].all()
-    beyond = (yy - 32) ** 2 + (xx - 32) ** 2 >= 30 ** 2  # one smoothing pixel past the edge
+    assert inside[lesion].all()
+    core = (yy - 32) ** 2 + (xx - 32) ** 2 < 24 ** 2
+    assert inside[core].all()
+    beyond = (yy - 32) ** 2 + (xx - 32) ** 2 >= 28 ** 2
     assert not inside[beyond].any()
     assert field_of_view(np.full((8, 8, 3), 0.5, np.float32)).all()  # no border: all field
+
+
+def test_an_oval_fields_vignette_ring_is_outside_the_field() -> None:
+    """A circular scope field cut by the image's sides, its edge fading through a grey ring
+    (not black): the ring is masked, the skin inside is kept."""
+    h, w = 96, 128
+    yy, xx = np.mgrid[:h, :w]
+    r = np.sqrt((yy - 48) ** 2 + (xx - 64) ** 2)
+    image = np.zeros((h, w, 3), np.float32)
+    image[:] = np.clip(0.75 - np.clip(r - 50, 0, None) * 0.05, 0.05, 0.75)[..., None]  # ring
+    image[r < 12] = (0.35, 0.2, 0.1)  # a brown lesion
+    inside = field_of_view(image)
+    assert inside[r < 44].all()  # the skin and the lesion
+    ring = (r > 52) & (r < 58)
+    assert not inside[ring].any()  # the grey ring, brighter than the black-frame threshold
+    assert image[ring].max() > 0.12
+
+
+def test_oval_fields_of_real_scope_images_are_found(fullres_files) -> None:
+    """ISIC_0000045 (a circle in black) and ISIC_0000341 (a circle cut by the image sides):
+    the corners are outside; a full-frame image (ISIC_0000165) is all field."""
+    import cv2
+
+    def fov(name: str) -> np.ndarray:
+        (path,) = [f for f in fullres_files if f.name == name]
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        return field_of_view(cv2.resize(rgb, (128, 128), interpolation=cv2.INTER_AREA))
+
+    for name in ("ISIC_0000045.jpg", "ISIC_0000341.jpg"):
+        inside = fov(name)
+        assert not inside[[0, 0, -1, -1], [0, -1, 0, -1]].any(), name
+        assert inside[40:88, 40:88].all(), name
+        assert 0.4 < inside.mean() < 0.9, name
+    assert fov("ISIC_0000165.jpg").all()
 
 
 def test_case_scale_is_the_in_field_percentile_and_outside_is_transparent() -> None:

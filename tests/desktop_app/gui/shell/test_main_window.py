@@ -485,8 +485,10 @@ def test_model_menu_lists_user_models_and_switches(make_window, small_model_path
     wait_batch(qtbot, window)
     menus.rebuild_model_menu(window)
     names = [a.text() for a in window.model_menu.actions()]
-    assert "second-model.onnx" in names
-    action = next(a for a in window.model_menu.actions() if a.text() == "second-model.onnx")
+    # Named by the model's name and version; a second file of the same model by its file too.
+    assert sum(n.endswith("(second-model.onnx)") for n in names) == 1
+    action = next(a for a in window.model_menu.actions()
+                  if a.text().endswith("(second-model.onnx)"))
     with wait_signal(qtbot, window.model_ready, "model_ready"):
         action.trigger()
     assert window.session.model_path == other
