@@ -14,33 +14,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from desktop_app.core.base import paths
 from desktop_app.core.imaging.heatmap import CASE_SCALE, FIXED_SCALE
 from desktop_app.core.inference.results import AnalysisResult
 from desktop_app.core.model.operating_points import borderline_low
-from desktop_app.core.wording.texts import unverified_model_note
-from desktop_app.gui.panels.case_panel import CasePanel
-from desktop_app.gui.panels.dicom_panel import CaseFieldsLabel, SendToPacsDialog
-from desktop_app.gui.panels.results_panel import ResultsPanel
-from desktop_app.gui.panels.site_calibration import SiteCalibration
+from desktop_app.gui.panels.dicom_panel import SendToPacsDialog
 from desktop_app.gui.panels.thumbnails import ThumbnailLoader
-from desktop_app.gui.shell import menus
+from desktop_app.gui.shell import menus, model_switch, window_layout
 from desktop_app.gui.shell import settings as app_settings
 from desktop_app.gui.shell.actions import ActionContext, build_actions, update_enabled
 from desktop_app.gui.shell.case_views import CaseViews
 from desktop_app.gui.shell.icons import load_icon
-from desktop_app.gui.shell.status import BatchStatus, ModelStatus
-from desktop_app.gui.shell.window_geometry import fit_to_screen
 from desktop_app.gui.threads.batch_runner import BatchRunner
 from desktop_app.gui.threads.case_loader import CaseLoader
 from desktop_app.gui.threads.model_loader import ModelLoader
 from desktop_app.gui.threads.model_loading import ModelPreload
 from desktop_app.gui.threads.workers import ThreadRegistry
-from desktop_app.gui.windows.common import AboutDialog, DialogPathProvider, MessageBar, PathProvider
+from desktop_app.gui.windows.common import AboutDialog, DialogPathProvider, PathProvider
 from desktop_app.gui.windows.exports import Exporter
 from desktop_app.session.session import BatchEnd, OpenPlan, Session, ShownCase
 
@@ -50,23 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dermscreen.gui")
 
-APP_TITLE = "DermScreen"
+APP_TITLE = model_switch.APP_TITLE
 
 
-def window_title(model_name: str, model_version: str) -> str:
-    """"DermScreen CAE 2.1.0" -> "CAE 2.1.0 — DermScreen": the app's name once. It ends the
-    title because the platform appends the application's display name to any title that
-    does not already end with it (that gave "DermScreen — DermScreen CAE 2.1.0 — DermScreen")."""
-    name = model_name.strip()
-    if name.lower().startswith(APP_TITLE.lower()):
-        name = name[len(APP_TITLE):].strip(" -—")
-    model = " ".join(p for p in (name, model_version) if p)
-    return f"{model} — {APP_TITLE}" if model else APP_TITLE
 CLOSE_TIMEOUT_S = 1.5  # closing waits this long for workers, then leaves them to end alone
-MODEL_HELP = (
-    "Analysis is disabled. Choose a model with Model ▸ Open Model File… "
-    f"or put {paths.DEFAULT_MODEL_NAME} in {paths.bundled_models_dir()}."
-)
 
 
 class MainWindow(QMainWindow):
@@ -134,55 +115,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
-        self.banner = MessageBar(closable=False)
-        self.banner.setObjectName("ModelBanner")
-        self.banner.action_clicked.connect(self.choose_model_file)
-        self.message_bar = MessageBar()
-        self.site = SiteCalibration(self)  # calibration, site profiles, the drift banner
-        self.results_panel = panel = ResultsPanel(self.session.results,
-                                                  self.session.operating_point)
-        panel.is_reviewed = self.session.is_reviewed
-        self.table, self.proxy, self.results_model = panel.table, panel.proxy, panel.results_model
-        self.results_model.review_text = self.session.review_text
-        self.results_model.is_reviewed = self.session.is_reviewed
-        self.name_filter, self.summary_label = panel.name_filter, panel.summary_label
-        self.operating_point = panel.operating_point
-        self.operating_point.threshold_chosen.connect(self._on_threshold_chosen)
-        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
-        self.table.activated.connect(lambda _idx: self.case_viewer.setFocus())
-
-        self.right_splitter = CasePanel(self.session.reviews)
-        self.case_viewer, self.score_panel = self.right_splitter.case_viewer, \
-            self.right_splitter.score_panel
-        self.review_panel = self.right_splitter.review_panel
-        self.score_panel.words = self.results_model.words
-        self.case_viewer.opacity_changed.connect(app_settings.save_opacity)
-        self.review_panel.problem.connect(lambda text: self.show_message(text, "warning"))
-        self.review_panel.reviewer = lambda: app_settings.report_preferences()[0]
-        self.review_panel.done.connect(self.results_panel.focus_table)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(panel)
-        self.splitter.addWidget(self.right_splitter)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([560, 840])
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.message_bar)
-        self.case_fields = CaseFieldsLabel()
-        layout.addWidget(self.case_fields)
-        layout.addWidget(self.site.banner)
-        layout.addWidget(self.splitter, 1)
-        self.setCentralWidget(central)
-        self.batch_status = BatchStatus(self.statusBar())
-        self.batch_status.cancel_button.clicked.connect(self.cancel_batch)
-        self.progress_bar = self.batch_status.progress_bar
-        self.model_status = ModelStatus(self.statusBar())
-        self.model_label = self.model_status.model_label
-        self.provider_label = self.model_status.provider_label
+        window_layout.build_widgets(self)
 
     def _bind_session(self) -> None:
         s = self.session
@@ -192,27 +125,10 @@ class MainWindow(QMainWindow):
         s.reviews.changed.connect(lambda _sha: self.results_panel.refresh_reviews())
 
     def _restore_settings(self) -> None:
-        fit_to_screen(self, app_settings.saved_bytes(app_settings.KEY_GEOMETRY))
-        state = app_settings.saved_bytes(app_settings.KEY_STATE)
-        if state is not None:
-            self.restoreState(state)
-        splitter = app_settings.saved_bytes(app_settings.KEY_SPLITTER)
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        columns = app_settings.saved_bytes(app_settings.KEY_COLUMNS)
-        if columns is not None:
-            self.table.horizontalHeader().restoreState(columns)
-            self.table.horizontalHeader().setSortIndicatorShown(False)
-        self.case_viewer.set_opacity(app_settings.saved_opacity())
-        self.include_subfolders_action.setChecked(app_settings.include_subfolders())
-        self.show_patient_action.setChecked(app_settings.show_patient_identity())
+        window_layout.restore_settings(self)
 
     def _save_settings(self) -> None:
-        app_settings.save_bytes(app_settings.KEY_GEOMETRY, self.saveGeometry())
-        app_settings.save_bytes(app_settings.KEY_STATE, self.saveState())
-        app_settings.save_bytes(app_settings.KEY_SPLITTER, self.splitter.saveState())
-        app_settings.save_bytes(app_settings.KEY_COLUMNS,
-                                self.table.horizontalHeader().saveState())
+        window_layout.save_settings(self)
 
     # ------------------------------------------------------------------ state -> widgets
     def update_actions(self) -> None:
@@ -255,48 +171,10 @@ class MainWindow(QMainWindow):
         self.model_status.loading(Path(path).name)
 
     def _on_model_loaded(self, path: Path, value: tuple[LoadedModel, Engine]) -> None:
-        if self._closing:
-            return
-        model, engine = value
-        meta = model.metadata
-        self.banner.hide()
-        if not model.verified:  # loaded, but nothing vouches for the file: cannot be missed
-            self.banner.show_message(unverified_model_note(model.path.name), "warning")
-        self.model_status.show_model(model)
-        self.setWindowTitle(window_title(meta.model_name, meta.model_version))
-        self.operating_point.set_model(meta, app_settings.saved_alpha(model.sha256))
-        threshold = self.operating_point.threshold
-        self._set_band(borderline_low(meta, threshold))
-        self.score_panel.set_stats(meta.benign_stats)
-        self.case_viewer.set_vmax(meta.heatmap_vmax)
-        before = self.session.model, self.session.threshold
-        rerun = self.session.finish_model_load(path, model, engine, threshold)
-        if before[0] is not None and before[0].sha256 != model.sha256:
-            self.show_message(menus.switch_message(before[0].metadata, before[1], meta,
-                                                   threshold, bool(rerun)), "info")
-        self.score_panel.set_threshold(threshold)
-        self.site.on_model_loaded()
-        self.results_panel.update_summary()
-        if self.session.remember_model:
-            app_settings.save_model_path(path)
-        self.update_actions()
-        self.model_ready.emit(model)
-        if rerun:
-            self.open_paths(rerun)
+        model_switch.on_model_loaded(self, path, value)
 
     def _on_model_failed(self, path: Path, message: str) -> None:
-        if self._closing:
-            return
-        self.update_actions()
-        if self.session.model is not None:  # keep the model that works; say why
-            self.model_status.show_model(self.session.model)
-            self.show_message(f"The model could not be loaded: {message}. "
-                              "The previous model stays in use.", "error")
-        else:
-            self.model_status.no_model()
-            self.banner.show_message(f"The model could not be loaded: {message}. {MODEL_HELP}",
-                                     "error", action="Open Model File…")
-        self.model_failed.emit(message)
+        model_switch.on_model_failed(self, path, message)
 
     def choose_model_file(self) -> None:
         current = self.session.model_path
@@ -337,7 +215,7 @@ class MainWindow(QMainWindow):
         items = [str(p) for p in inputs if str(p)]
         plan = self.session.plan_open(items)
         if plan is OpenPlan.NO_MODEL:
-            self.show_message(f"Cannot analyse: no model is loaded. {MODEL_HELP}", "error")
+            self.show_message(f"Cannot analyse: no model is loaded. {model_switch.MODEL_HELP}", "error")
         elif plan is OpenPlan.AFTER_BATCH:
             self.cancel_batch()  # the queued request starts once it has stopped
         elif plan is OpenPlan.START:

@@ -25,7 +25,7 @@ from desktop_app.gui.panels.results_model import (
     FILTER_UNREVIEWED,
 )
 from desktop_app.gui.shell import settings as app_settings
-from desktop_app.gui.shell.main_window import window_title
+from desktop_app.gui.shell.model_switch import window_title
 from tests.desktop_app.gui.conftest import wait_batch, wait_for
 
 
