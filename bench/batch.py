@@ -268,6 +268,47 @@ def paired_models(folder: Path, model: Path, other: Path, repeats: int, tmp: Pat
     return "\n".join(lines)
 
 
+def candidates_table(folder: Path, models: list[Path], run_dir: Path | None, repeats: int,
+                     tmp: Path) -> str:
+    """Whole-process ``dermscreen analyze`` of each candidate model and the method's own
+    per-image pipeline, alternated in each round on the same folder (issue 34): img/s,
+    CPU-ms per image and each candidate's speed against the method (floor for the default: 2x)."""
+    n = count_images(folder)
+    base_cmd = [sys.executable, str(REPO / "bench" / "method_baseline.py"), str(folder)]
+    if run_dir is not None and (run_dir / "model.keras").exists():
+        base_cmd += ["--run", str(run_dir)]
+    runs: dict[str, list[tuple[float, float, float, int]]] = {m.name: [] for m in models}
+    runs["method pipeline"] = []
+    note = ""
+    for i in range(repeats):
+        for m in models:
+            cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--recursive",
+                   "--model", str(m), "--out", str(tmp / f"{m.stem}-{i}")]
+            runs[m.name].append(measure_process(cmd)[:4])
+            print(f"  round {i + 1}: {m.name} {runs[m.name][-1][0]:.1f} s", flush=True)
+        b = measure_process([*base_cmd, "--out", str(tmp / f"base-{i}.csv")])
+        runs["method pipeline"].append(b[:4])
+        note = b[4]
+        print(f"  round {i + 1}: method pipeline {b[0]:.1f} s", flush=True)
+    failed = {k: [r[3] for r in v] for k, v in runs.items() if any(r[3] != 0 for r in v)}
+    if failed:
+        return f"{folder}: a run failed (exit codes {failed})"
+
+    def med(key: str, k: int) -> float:
+        return statistics.median(r[k] for r in runs[key])
+
+    base_wall = med("method pipeline", 0)
+    lines = [f"{folder} ({n} images), whole process, median of {repeats} alternated runs:",
+             "| Candidate | wall s | img/s | CPU-ms / image | peak RSS MiB | vs method (wall) |",
+             "|---|---|---|---|---|---|"]
+    for key in runs:
+        w = med(key, 0)
+        lines.append(f"| {key} | {w:.1f} | {n / w:.1f} | {1000 * med(key, 1) / n:.1f} | "
+                     f"{med(key, 2):.0f} | {base_wall / w:.2f}x |")
+    lines.append(f"(method pipeline: {note})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None,
@@ -292,10 +333,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-model", type=Path, default=None, metavar="MODEL",
                         help="only the paired whole-process run of --model against MODEL on "
                              "the --whole folders (default isic9/Train), then stop")
+    parser.add_argument("--candidates", type=Path, nargs="+", default=None, metavar="MODEL",
+                        help="only the whole-process table of these models beside the method's "
+                             "pipeline on the --whole folders (default isic9/Train), then stop")
     parser.add_argument("--skip-engine", action="store_true",
                         help="skip the in-process engine / forward / baseline sets")
     args = parser.parse_args(argv)
 
+    if args.candidates:
+        with tempfile.TemporaryDirectory(prefix="dermscreen-bench-") as tmp_name:
+            for folder in args.whole or [DATA / "isic9" / "Train"]:
+                print(candidates_table(folder, args.candidates, args.run, args.repeats,
+                                       Path(tmp_name)), flush=True)
+        print(f"machine load average {os.getloadavg()[0]:.1f} on {N_CORES} cores")
+        return 0
     model_path = args.model or default_model_path()
     if not model_path.exists():
         print(f"model not found: {model_path}; pass --model FILE", file=sys.stderr)

@@ -129,8 +129,12 @@ def _rename_value(graph: Any, old: str, new: str) -> None:
             value.name = new
 
 
-def merge(cae: Any, clf: Any, combiner: Combiner) -> Any:
-    """The CAE graph with the classifier's nodes and the combining nodes added (a new proto)."""
+def merge(cae: Any, clf: Any, combiner: Combiner, clf_input: str = INPUT_NAME) -> Any:
+    """The CAE graph with the classifier's nodes and the combining nodes added (a new proto).
+
+    ``clf_input``: the classifier's input; ``image`` shares the CAE's, another name becomes a
+    second graph input (issue 34: ``image_hr``). Without an ``evidence_map`` output in the
+    classifier the merged graph has none either (the app hides that view)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -143,7 +147,13 @@ def merge(cae: Any, clf: Any, combiner: Combiner) -> Any:
     _rename_value(g, OUTPUT_SCORE, OUTPUT_ANOMALY_SCORE)
     clf = onnx.compose.add_prefix(clf, CLF_PREFIX)
     cg = clf.graph
-    _rename_value(cg, CLF_PREFIX + INPUT_NAME, INPUT_NAME)
+    _rename_value(cg, CLF_PREFIX + clf_input, clf_input)
+    if clf_input != INPUT_NAME:
+        for value in cg.input:
+            if value.name == CLF_PREFIX + clf_input:
+                value.name = clf_input
+                g.input.append(value)
+    has_evidence = any(o.name == CLF_PREFIX + OUTPUT_EVIDENCE_MAP for o in cg.output)
     g.node.extend(cg.node)
     g.initializer.extend(cg.initializer)
     have = {o.domain for o in out.opset_import}
@@ -165,8 +175,10 @@ def merge(cae: Any, clf: Any, combiner: Combiner) -> Any:
         helper.make_node("Add", ["combine/al", "combine/bz"], ["combine/sum"]),
         helper.make_node("Add", ["combine/sum", "combine/c"], ["combine/logit"]),
         helper.make_node("Sigmoid", ["combine/logit"], [OUTPUT_SCORE], name="combine/score"),
-        helper.make_node("Identity", [CLF_PREFIX + OUTPUT_EVIDENCE_MAP], [OUTPUT_EVIDENCE_MAP]),
     ])
+    if has_evidence:
+        g.node.append(helper.make_node("Identity", [CLF_PREFIX + OUTPUT_EVIDENCE_MAP],
+                                       [OUTPUT_EVIDENCE_MAP]))
     n, size = "N", None
     for v in g.output:
         if v.name == "error_map":
@@ -174,8 +186,10 @@ def merge(cae: Any, clf: Any, combiner: Combiner) -> Any:
     g.output.extend([
         helper.make_tensor_value_info(OUTPUT_SCORE, TensorProto.FLOAT, [n]),
         helper.make_tensor_value_info(OUTPUT_PROBABILITY, TensorProto.FLOAT, [n]),
-        helper.make_tensor_value_info(OUTPUT_EVIDENCE_MAP, TensorProto.FLOAT, [n, size, size]),
     ])
+    if has_evidence:
+        g.output.append(helper.make_tensor_value_info(OUTPUT_EVIDENCE_MAP, TensorProto.FLOAT,
+                                                      [n, size, size]))
     out.ir_version = max(cae.ir_version, clf.ir_version)
     del out.metadata_props[:]
     onnx.checker.check_model(out)

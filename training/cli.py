@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--out", type=Path, default=None, help="write OUT.json and OUT.md")
     p_bench.add_argument("--resamples", type=int, default=2000)
     p_bench.add_argument("--limit", type=int, default=None, help="at most N images per set (a quick look)")
+    p_bench.add_argument("--known-scores", type=Path, default=None,
+                         help="JSON of path (under --data) -> this model's score, already computed "
+                              "by the app's engine (e.g. a build's validation run): not re-scored")
 
     p_var = sub.add_parser(
         "score-variants",
@@ -260,8 +263,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "benchmark":
             from training.benchmark import benchmark
 
+            known = None
+            if args.known_scores is not None:
+                import json
+
+                known = {str(k): float(v) for k, v in
+                         json.loads(args.known_scores.read_text(encoding="utf-8")).items()}
             benchmark(args.model, args.data, compare_to=args.compare_to, out_stem=args.out,
-                      n_resamples=args.resamples, limit=args.limit, progress=_say)
+                      n_resamples=args.resamples, limit=args.limit, progress=_say,
+                      known_scores=known)
         elif args.command == "score-variants":
             from training.score_variants import format_variants, run_variants, write_variants
 

@@ -31,6 +31,7 @@ MODELS_DIR = REPO / "resources" / "models"
 REFERENCE_MODEL_NAME = "dermscreen-reference.onnx"
 SECOND_MODEL_NAME = "dermscreen-cae2.onnx"
 COMBINED_MODEL_NAME = "dermscreen-combined.onnx"  # tested in tests/export/test_combined.py
+DERM_MODEL_NAME = "dermscreen-derm.onnx"  # tested in tests/export/test_derm.py
 # File -> the name and version the app shows (the CAE models, whose cards this file checks).
 COMMITTED = {
     REFERENCE_MODEL_NAME: "DermScreen reference CAE 1.0.0",
@@ -47,7 +48,8 @@ def test_the_default_model_is_committed() -> None:
 
 
 def test_every_bundled_model_is_known_here() -> None:
-    assert {p.name for p in MODELS_DIR.glob("*.onnx")} <= {*COMMITTED, COMBINED_MODEL_NAME}
+    assert {p.name for p in MODELS_DIR.glob("*.onnx")} <= {*COMMITTED, COMBINED_MODEL_NAME,
+                                                          DERM_MODEL_NAME}
 
 
 @pytest.fixture(scope="module", params=sorted(COMMITTED))

@@ -102,14 +102,18 @@ def test_sbom_enrich_adds_licences_edges_and_the_bootloader() -> None:
     assert "description" not in numpy
     assert numpy["licenses"][0]["expression"].startswith("BSD-3-Clause")
     assert out["components"][1]["licenses"] == [{"expression": "MIT"}]
-    weights, boot = out["components"][-2:]
+    weights, peer, boot = out["components"][-3:]
     assert (boot["name"], boot["version"]) == ("pyinstaller", "6.22.3")
     # The combined model's ImageNet backbone weights are a component with their licence.
     assert weights["type"] == "machine-learning-model"
     assert weights["licenses"] == [{"expression": "Apache-2.0"}]
+    # So are the derm model's dermoscopy Xception weights (sklesion 0.2.2, MIT).
+    assert (peer["type"], peer["name"], peer["version"]) == ("machine-learning-model",
+                                                             "sklesion", "0.2.2")
+    assert peer["licenses"] == [{"expression": "MIT"}]
     root = next(d for d in out["dependencies"] if d["ref"] == "root-component")
     assert root["dependsOn"] == ["requirements-L6", "requirements-L9", weights["bom-ref"],
-                                 boot["bom-ref"]]
+                                 peer["bom-ref"], boot["bom-ref"]]
     assert {d["ref"] for d in out["dependencies"]} == {"root-component", *root["dependsOn"]}
 
 

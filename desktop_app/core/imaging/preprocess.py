@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,10 @@ class PreprocessConfig:
     # ISIC step against camera and site colour casts. "none" (the reference) is left out of
     # to_dict, so configurations and cache keys from before the option stay as they were.
     colour_constancy: str = "none"
+    # Crop the dermoscope's black frame (rows and columns at the edges that are mostly
+    # near-black) before anything else: the classifier's input (issue 34) sees the field
+    # of view, not the vignette. False (the CAE) is left out of to_dict, like "none" above.
+    crop_field_of_view: bool = False
 
     def __post_init__(self) -> None:
         _check_int("size", self.size, 8, 512)
@@ -96,6 +101,9 @@ class PreprocessConfig:
         _check_int("max_pixels", self.max_pixels, MIN_MAX_PIXELS, 2**62)
         if self.blackhat_shape not in _SHAPES:
             msg = f"blackhat_shape must be one of {sorted(_SHAPES)}, got {self.blackhat_shape!r}"
+            raise ValueError(msg)
+        if not isinstance(self.crop_field_of_view, bool):
+            msg = f"crop_field_of_view must be true or false, got {self.crop_field_of_view!r}"
             raise ValueError(msg)
         if self.colour_constancy not in COLOUR_CONSTANCY:
             msg = (f"colour_constancy must be one of {sorted(COLOUR_CONSTANCY)}, "
@@ -134,6 +142,8 @@ class PreprocessConfig:
         out = asdict(self)
         if out["colour_constancy"] == "none":
             del out["colour_constancy"]
+        if not out["crop_field_of_view"]:
+            del out["crop_field_of_view"]
         return out
 
     def to_json(self) -> str:
@@ -249,12 +259,47 @@ def shades_of_gray(rgb: np.ndarray, power: int = SHADES_OF_GRAY_POWER) -> np.nda
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+# Field-of-view crop: a pixel is frame when its brightest channel is below FRAME_DARK; an edge
+# row or column is frame when fewer than FRAME_MIN_SHARE of its pixels are lit. A crop that
+# would keep less than FRAME_MIN_KEEP of either side is not made (a dark image stays whole).
+FRAME_DARK = 31
+FRAME_MIN_SHARE = 0.25
+FRAME_MIN_KEEP = 0.5
+
+
+def field_of_view_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), bottom/right exclusive: the image without its dark frame.
+
+    Only edge rows and columns are dropped (a dark lesion in the middle cannot cut the
+    image); a circular aperture keeps its bounding square, minus the corner rows and
+    columns that are mostly black.
+    """
+    height, width = rgb.shape[:2]
+    lit = rgb.max(axis=2) >= FRAME_DARK
+    rows = np.flatnonzero(lit.mean(axis=1) >= FRAME_MIN_SHARE)
+    cols = np.flatnonzero(lit.mean(axis=0) >= FRAME_MIN_SHARE)
+    if rows.size == 0 or cols.size == 0:
+        return 0, height, 0, width
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    if bottom - top < FRAME_MIN_KEEP * height or right - left < FRAME_MIN_KEEP * width:
+        return 0, height, 0, width
+    return top, bottom, left, right
+
+
+def crop_field_of_view(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` cropped to :func:`field_of_view_box` (a view, no copy)."""
+    top, bottom, left, right = field_of_view_box(rgb)
+    return rgb[top:bottom, left:right]
+
+
 def preprocess_array(rgb: np.ndarray, cfg: PreprocessConfig | None = None) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> float32 (size, size, 3) in [0, 1]."""
     cfg = cfg or PreprocessConfig()
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         msg = f"expected an (H, W, 3) uint8 RGB array, got {rgb.dtype} {rgb.shape}"
         raise ValueError(msg)
+    if cfg.crop_field_of_view:
+        rgb = np.ascontiguousarray(crop_field_of_view(rgb))
     height, width = rgb.shape[:2]
     work_w, work_h = working_size(width, height, cfg)
     if (work_w, work_h) != (width, height):
@@ -286,19 +331,29 @@ def decode_bytes_for_model(blob: ImageBytes, cfg: PreprocessConfig | None = None
     :data:`MIN_IMAGE_SIDE`, an aspect ratio beyond :data:`MAX_ASPECT_RATIO`
     (all from the header, before decoding), or a blank image.
     """
-    cfg = cfg or PreprocessConfig()
+    return decode_bytes_for_inputs(blob, [cfg or PreprocessConfig()])
+
+
+def decode_bytes_for_inputs(blob: ImageBytes, cfgs: Sequence[PreprocessConfig]) -> np.ndarray:
+    """One decode that serves every input's preprocessing: at least the largest working
+    side any of them needs, under the tightest pixel limit (see :func:`decode_bytes_for_model`)."""
     # Ask the decoder for at least the working resolution in both directions;
     # a JPEG is then decoded at 1/2, 1/4 or 1/8 scale instead of in full.
-    want = (cfg.hair_work_max_side, cfg.hair_work_max_side)
+    side = max(c.hair_work_max_side for c in cfgs)
     rgb = decode_image(
         blob,
-        max_pixels=effective_max_pixels(cfg),
-        min_size=want,
+        max_pixels=min(effective_max_pixels(c) for c in cfgs),
+        min_size=(side, side),
         min_side=MIN_IMAGE_SIDE,
         max_aspect=MAX_ASPECT_RATIO,
     )
     check_not_blank(rgb, blob.path)
     return rgb
+
+
+def preprocess_inputs(rgb: np.ndarray, cfgs: Mapping[str, PreprocessConfig]) -> dict[str, np.ndarray]:
+    """Every named input's tensor from one decoded image (input name -> (size, size, 3))."""
+    return {name: preprocess_array(rgb, cfg) for name, cfg in cfgs.items()}
 
 
 def decode_for_model(path: str | Path, cfg: PreprocessConfig | None = None) -> np.ndarray:

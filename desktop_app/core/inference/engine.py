@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +46,15 @@ from desktop_app.core.imaging.imageio import (
 )
 from desktop_app.core.imaging.preprocess import (
     PreprocessConfig,
-    decode_bytes_for_model,
+    decode_bytes_for_inputs,
     effective_max_pixels,
     preprocess_array,
-    preprocess_bytes,
+    preprocess_inputs,
 )
 from desktop_app.core.inference.drift import ImageRanges, image_stats, reference_ranges
 from desktop_app.core.inference.results import AnalysisResult, error_result, ok_result
 from desktop_app.core.model.metadata import (
+    INPUT_NAME,
     OUTPUT_ANOMALY_SCORE,
     OUTPUT_ERROR_MAP,
     OUTPUT_EVIDENCE_MAP,
@@ -109,7 +110,8 @@ class _Prepared:
 
     index: int
     path: Path
-    tensor: np.ndarray | None
+    # One input's tensor, or every declared input's by name (a model with several inputs).
+    tensor: np.ndarray | dict[str, np.ndarray] | None
     sha256: str
     error: str
     error_code: str
@@ -118,9 +120,12 @@ class _Prepared:
     flags: tuple[str, ...] = ()  # image statistics outside the reference ranges
 
 
-def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
+def prepare_file(index: int, path: Path, cfg: PreprocessConfig | Mapping[str, PreprocessConfig],
                  ranges: ImageRanges | None = None) -> _Prepared:
     """Worker stage: read once, hash and preprocess the same bytes; never raises.
+
+    ``cfg`` is one preprocessing (the tensor is an array) or every input's by name (the
+    tensor is a dict: one decode, one resize chain per input).
 
     A file that cannot be read (missing, not a regular file, over the size
     limit) gets no hash; one that was read but does not decode keeps the hash
@@ -137,11 +142,12 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
         sha = blob.sha256
         # A DICOM input's case fields (header only), kept with its row, error rows too.
         case = read_case(blob)
-        rgb = decode_bytes_for_model(blob, cfg)
-        tensor = preprocess_array(rgb, cfg)
+        many = isinstance(cfg, Mapping)
+        rgb = decode_bytes_for_inputs(blob, list(cfg.values()) if many else [cfg])
+        tensor = preprocess_inputs(rgb, cfg) if many else preprocess_array(rgb, cfg)
         del rgb
-        if ranges is not None:  # measured on what the model sees, not the original's size
-            flags = tuple(ranges.out_of_range(image_stats(tensor)))
+        if ranges is not None:  # measured on what the model sees (its ``image`` input)
+            flags = tuple(ranges.out_of_range(image_stats(tensor[INPUT_NAME] if many else tensor)))
     except ImageError as exc:
         return _Prepared(index, path, None, sha, exc.reason, exc.reason_code,
                          time.perf_counter() - start, case)
@@ -153,6 +159,15 @@ def prepare_file(index: int, path: Path, cfg: PreprocessConfig,
                          f"preprocessing failed ({type(exc).__name__}: {exc})",
                          "preprocess_failed", time.perf_counter() - start, case)
     return _Prepared(index, path, tensor, sha, "", "", time.perf_counter() - start, case, flags)
+
+
+def stack_inputs(tensors: Sequence[np.ndarray | dict[str, np.ndarray]]
+                 ) -> np.ndarray | dict[str, np.ndarray]:
+    """A batch from prepared tensors: one array, or one array per input name."""
+    first = tensors[0]
+    if isinstance(first, dict):
+        return {name: np.stack([t[name] for t in tensors]) for name in first}
+    return np.stack(tensors)
 
 
 def expand_inputs(
@@ -217,6 +232,11 @@ class Engine:
         # The ranges of the training images' statistics (None: this model has none).
         self.image_ranges = reference_ranges(model.sha256, model.metadata.extra)
 
+    def _worker_config(self) -> PreprocessConfig | dict[str, PreprocessConfig]:
+        """What :func:`prepare_file` makes: one tensor, or every declared input's by name."""
+        configs = self.model.metadata.input_configs()
+        return configs if len(configs) > 1 else self.model.metadata.preprocess
+
     @property
     def stats(self) -> BenignStats:
         return self.model.metadata.benign_stats
@@ -254,7 +274,7 @@ class Engine:
         entries = expand_inputs(inputs, recursive)
         total = len(entries)
         thr = self.default_threshold if threshold is None else float(threshold)
-        cfg = self.model.metadata.preprocess
+        cfg = self._worker_config()
         info = self.model_info()
         stats = self.stats
         # A combined model's part scores ride along (ONNX Runtime computes them anyway).
@@ -293,9 +313,8 @@ class Engine:
         def score_batch(batch: list[_Prepared]) -> list[AnalysisResult]:
             t0 = time.perf_counter()
             try:
-                tensors = np.stack([b.tensor for b in batch])
-                ran = self.model.run(tensors, outputs=(OUTPUT_SCORE, *parts),
-                                     run_options=run_options)
+                ran = self.model.run(stack_inputs([b.tensor for b in batch]),
+                                     outputs=(OUTPUT_SCORE, *parts), run_options=run_options)
                 scores = np.asarray(ran[OUTPUT_SCORE]).reshape(-1)
                 part_values = {n: np.asarray(ran[n], dtype=np.float64).reshape(-1) for n in parts}
                 if any(v.shape[0] != len(batch) for v in (scores, *part_values.values())):
@@ -419,11 +438,13 @@ class Engine:
         blob = read_file(path)
         if expected_sha256 and blob.sha256 != expected_sha256.lower():
             raise ImageChangedError(path, "the file changed since it was analysed")
-        model_input = preprocess_bytes(blob, cfg)
+        configs = self.model.metadata.input_configs()
+        tensors = preprocess_inputs(decode_bytes_for_inputs(blob, list(configs.values())), configs)
+        model_input = tensors[INPUT_NAME]
         extra = tuple(n for n in (OUTPUT_EVIDENCE_MAP, OUTPUT_PROBABILITY, OUTPUT_ANOMALY_SCORE)
                       if self.model.has_output(n))
         outputs = self.model.run(
-            model_input[None],
+            {name: t[None] for name, t in tensors.items()},
             outputs=(OUTPUT_RECONSTRUCTION, OUTPUT_ERROR_MAP, OUTPUT_SCORE, *extra),
         )
 

@@ -59,6 +59,11 @@ TEXT_LIMITS: dict[str, int] = {
 MAX_BENIGN_SCORES = 200_000
 
 INPUT_NAME = "image"  # float32 [N, size, size, 3], NHWC, values in [0, 1]
+# A model may declare more named inputs, each with its own preprocessing (metadata key
+# ``inputs``: {name: preprocess}); the engine fills every one from one decode (issue 34:
+# the classifier's ``image_hr`` beside the CAE's ``image``). ``image`` keeps ``preprocess``.
+MAX_EXTRA_INPUTS = 4
+MAX_INPUT_NAME = 64
 OUTPUT_RECONSTRUCTION = "reconstruction"  # float32 [N, size, size, 3]
 OUTPUT_ERROR_MAP = "error_map"  # float32 [N, size, size]
 OUTPUT_SCORE = "score"  # float32 [N]
@@ -167,7 +172,13 @@ class ModelMetadata:
     operating_points: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Inputs beyond ``image``, by name, each with its preprocessing (empty: one input).
+    extra_inputs: dict[str, PreprocessConfig] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+
+    def input_configs(self) -> dict[str, PreprocessConfig]:
+        """Every input the graph takes, by name, with its preprocessing (``image`` first)."""
+        return {INPUT_NAME: self.preprocess, **self.extra_inputs}
 
     def to_props(self) -> dict[str, str]:
         values: dict[str, Any] = {
@@ -188,6 +199,8 @@ class ModelMetadata:
             "description": self.description,
             "extra": self.extra,
         }
+        if self.extra_inputs:  # a one-input model's props stay as they were
+            values["inputs"] = {k: v.to_dict() for k, v in self.extra_inputs.items()}
         out = {}
         for key, value in values.items():
             out[PREFIX + key] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
@@ -238,12 +251,39 @@ class ModelMetadata:
                 operating_points=get_json("operating_points", []),
                 description=props.get(PREFIX + "description", ""),
                 extra=get_json("extra", {}),
+                extra_inputs=_parse_inputs(get_json("inputs", {})),
             )
         except MetadataError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             msg = f"model metadata is not valid: {exc}"
             raise MetadataError(msg) from None
+
+
+def _parse_inputs(raw: Any) -> dict[str, PreprocessConfig]:
+    """The ``inputs`` object: {name: preprocess}; names are short identifiers, never ``image``."""
+    if not isinstance(raw, dict):
+        msg = "metadata inputs must be a JSON object of input name -> preprocessing"
+        raise MetadataError(msg)
+    if len(raw) > MAX_EXTRA_INPUTS:
+        msg = f"metadata inputs declares {len(raw)} inputs; at most {MAX_EXTRA_INPUTS}"
+        raise MetadataError(msg)
+    out = {}
+    for name, cfg in raw.items():
+        if (not name.isidentifier() or len(name) > MAX_INPUT_NAME or name == INPUT_NAME):
+            shown = strip_control(name)[:MAX_INPUT_NAME]
+            msg = (f"metadata inputs: {shown!r} is not a valid extra input name (a short "
+                   f"identifier other than {INPUT_NAME!r})")
+            raise MetadataError(msg)
+        if not isinstance(cfg, dict):
+            msg = f"metadata inputs: preprocessing of {name!r} must be a JSON object"
+            raise MetadataError(msg)
+        try:
+            out[name] = PreprocessConfig.from_dict(cfg)
+        except (TypeError, ValueError) as exc:
+            msg = f"metadata inputs: preprocessing of {name!r} is not valid: {exc}"
+            raise MetadataError(msg) from None
+    return out
 
 
 def _load_checks(props: dict[str, str]) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -110,20 +110,35 @@ class LoadedModel:
         return ort.RunOptions()
 
     def run(
-        self, batch: np.ndarray, outputs: Sequence[str] = (OUTPUT_SCORE,),
+        self, batch: np.ndarray | Mapping[str, np.ndarray], outputs: Sequence[str] = (OUTPUT_SCORE,),
         run_options: ort.RunOptions | None = None,
     ) -> dict[str, np.ndarray]:
-        """Run a preprocessed float32 batch ``[N, size, size, 3]``; returns name -> array.
+        """Run a preprocessed float32 batch; returns output name -> array.
 
-        Safe to call from several threads at once (ONNX Runtime sessions are).
+        ``batch`` is ``[N, size, size, 3]`` for a one-input model, or a mapping that fills
+        every declared input by name (``metadata.input_configs()``), each ``[N, s, s, 3]``
+        with its own side and the same N. Safe to call from several threads at once.
         """
-        arr = np.asarray(batch)
-        if arr.ndim == 3:
-            arr = arr[None]
-        want = (self.input_size, self.input_size, 3)
-        if arr.ndim != 4 or arr.shape[1:] != want or arr.shape[0] == 0:
-            msg = f"batch must have shape [N, {want[0]}, {want[1]}, 3], got {list(arr.shape)}"
+        configs = self.metadata.input_configs()
+        given = dict(batch) if isinstance(batch, Mapping) else {INPUT_NAME: batch}
+        if set(given) != set(configs):
+            msg = f"the model takes inputs {sorted(configs)}, got {sorted(given)}"
             raise ValueError(msg)
+        feed, count = {}, None
+        for name, cfg in configs.items():
+            arr = np.asarray(given[name])
+            if arr.ndim == 3:
+                arr = arr[None]
+            want = (cfg.size, cfg.size, 3)
+            if arr.ndim != 4 or arr.shape[1:] != want or arr.shape[0] == 0:
+                msg = (f"input {name!r} must have shape [N, {want[0]}, {want[1]}, 3], "
+                       f"got {list(arr.shape)}")
+                raise ValueError(msg)
+            if count is not None and arr.shape[0] != count:
+                msg = f"inputs hold different numbers of images ({count} and {arr.shape[0]})"
+                raise ValueError(msg)
+            count = arr.shape[0]
+            feed[name] = np.ascontiguousarray(arr, dtype=np.float32)
         outputs = tuple(outputs)
         if not outputs:
             msg = "name at least one output to compute"
@@ -132,7 +147,6 @@ class LoadedModel:
         if unknown:
             msg = f"unknown output(s) {unknown}; the model has {list(self.output_names)}"
             raise ValueError(msg)
-        feed = {INPUT_NAME: np.ascontiguousarray(arr, dtype=np.float32)}
         values = self.session.run(list(outputs), feed, run_options)
         return dict(zip(outputs, values, strict=True))
 
@@ -373,23 +387,30 @@ def _dims_match(actual: Sequence[Any], expected: Sequence[int | None]) -> bool:
     return all(g is None or e is None or g == e for g, e in zip(got, expected, strict=True))
 
 
-def check_signature(path: Path, session: Any, size: int) -> None:
-    """Input ``image`` [N,size,size,3] and outputs reconstruction/error_map/score, all float32;
-    the optional outputs of a combined model (anomaly_score, probability, evidence_map)
-    are checked where present."""
+def check_signature(path: Path, session: Any, size: int,
+                    extra_inputs: Mapping[str, int] | None = None) -> None:
+    """Input ``image`` [N,size,size,3] (plus each declared extra input [N,side,side,3]) and
+    outputs reconstruction/error_map/score, all float32; the optional outputs of a combined
+    model (anomaly_score, probability, evidence_map) are checked where present."""
+    declared = {INPUT_NAME: size, **(extra_inputs or {})}
     inputs = {i.name: i for i in session.get_inputs()}
-    if INPUT_NAME not in inputs or len(inputs) != 1:
-        reason = f"expected one input named {INPUT_NAME!r}, found {sorted(inputs)}"
+    if set(inputs) != set(declared):
+        if len(declared) == 1:
+            reason = f"expected one input named {INPUT_NAME!r}, found {sorted(inputs)}"
+        else:
+            reason = (f"the metadata declares inputs {sorted(declared)}, the graph has "
+                      f"{sorted(inputs)}")
         raise ModelShapeError(path, reason)
-    inp = inputs[INPUT_NAME]
-    if inp.type != "tensor(float)":
-        raise ModelShapeError(path, f"input {INPUT_NAME!r} is {inp.type}, expected float32")
-    if not _dims_match(inp.shape, [None, size, size, 3]):
-        reason = (
-            f"input {INPUT_NAME!r} has shape {list(inp.shape)}, expected [N, {size}, {size}, 3] "
-            "(preprocessing size in the metadata)"
-        )
-        raise ModelShapeError(path, reason)
+    for name, side in declared.items():
+        inp = inputs[name]
+        if inp.type != "tensor(float)":
+            raise ModelShapeError(path, f"input {name!r} is {inp.type}, expected float32")
+        if not _dims_match(inp.shape, [None, side, side, 3]):
+            reason = (
+                f"input {name!r} has shape {list(inp.shape)}, expected [N, {side}, {side}, 3] "
+                "(preprocessing size in the metadata)"
+            )
+            raise ModelShapeError(path, reason)
     outputs = {o.name: o for o in session.get_outputs()}
     missing = [name for name in OUTPUT_NAMES if name not in outputs]
     if missing:
@@ -434,7 +455,8 @@ def load_model(
     props = dict(session.get_modelmeta().custom_metadata_map)
     metadata = _metadata_from(path, props)
     size = metadata.preprocess.size
-    check_signature(path, session, size)
+    check_signature(path, session, size,
+                    {name: cfg.size for name, cfg in metadata.extra_inputs.items()})
     provider = session.get_providers()[0]
     return LoadedModel(
         path=path,

@@ -25,8 +25,12 @@ def contract_graph(
     size: int = 128,
     input_name: str = "image",
     outputs: tuple[str, ...] = OUTPUT_NAMES,
+    extra_inputs: dict[str, int] | None = None,
 ) -> onnx.ModelProto:
-    """A small hand-built graph with the contract's signature (identity reconstruction)."""
+    """A small hand-built graph with the contract's signature (identity reconstruction).
+
+    Each of ``extra_inputs`` (name -> side) is a second image input; the graph then also
+    outputs ``probability`` = the mean of the last one (so a test sees what filled it)."""
     nodes = [helper.make_node("Identity", [input_name], ["reconstruction"])]
     nodes.append(helper.make_node("Sub", [input_name, "reconstruction"], ["diff"]))
     nodes.append(helper.make_node("Mul", ["diff", "diff"], ["sq"]))
@@ -40,11 +44,20 @@ def contract_graph(
         "reconstruction": ["N", size, size, 3],
         "error_map": ["N", size, size],
         "score": ["N"],
+        "probability": ["N"],
     }
+    graph_inputs = [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", size, size, 3])]
+    for name, side in (extra_inputs or {}).items():
+        graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
+                                                          ["N", side, side, 3]))
+        nodes.append(helper.make_node("ReduceMean", [name, "axes_img"], ["probability"],
+                                      keepdims=0))
+    if extra_inputs:
+        outputs = (*outputs, "probability")
     graph = helper.make_graph(
         nodes,
         "contract",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", size, size, 3])],
+        graph_inputs,
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in outputs],
         initializer=inits,
     )
@@ -66,14 +79,15 @@ def reference_props() -> dict[str, str]:
     return read_metadata_props(REFERENCE_MODEL)
 
 
-def save_contract_model(path: Path, props: dict[str, str], *, sidecar: bool = True) -> Path:
+def save_contract_model(path: Path, props: dict[str, str], *, sidecar: bool = True,
+                        extra_inputs: dict[str, int] | None = None) -> Path:
     """``contract_graph(props)`` written to ``path`` (with a matching ``.sha256`` sidecar)."""
     import hashlib
 
     from desktop_app.core.base.paths import sidecar_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(contract_graph(props), str(path))
+    onnx.save(contract_graph(props, extra_inputs=extra_inputs), str(path))
     if sidecar:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         sidecar_path(path).write_text(f"{digest}  {path.name}\n", encoding="utf-8")

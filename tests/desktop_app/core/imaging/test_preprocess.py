@@ -209,3 +209,61 @@ def test_skipping_inpainting_on_an_empty_mask_is_bit_identical(
         telea = cv2.inpaint(rgb, mask, radius, cv2.INPAINT_TELEA)
         skipped = remove_hair(rgb, cfg)
         assert skipped.tobytes() == telea.tobytes() == rgb.tobytes()
+
+
+# --- the classifier's own input (issue 34): field-of-view crop, several inputs from one decode ---
+
+
+def test_field_of_view_crop_drops_a_black_frame_but_never_a_dark_lesion() -> None:
+    from desktop_app.core.imaging.preprocess import crop_field_of_view, field_of_view_box
+
+    img = np.zeros((200, 300, 3), np.uint8)
+    img[20:180, 40:260] = 150
+    img[90:110, 140:160] = 5  # a dark lesion in the middle stays inside
+    assert field_of_view_box(img) == (20, 180, 40, 260)
+    assert crop_field_of_view(img).shape == (160, 220, 3)
+    # A circular aperture keeps (about) its bounding square, not the black corners' rows.
+    yy, xx = np.mgrid[:240, :240]
+    disc = np.where(((yy - 120) ** 2 + (xx - 120) ** 2 < 100**2)[..., None], 140, 0).astype(np.uint8)
+    disc = np.repeat(disc, 3, axis=2)
+    top, bottom, left, right = field_of_view_box(disc)
+    assert 20 < top < 40 and 200 < bottom < 220 and 20 < left < 40 and 200 < right < 220
+    # A dark image (or a frame that would leave less than half) is not cropped.
+    dark = np.full((100, 100, 3), 10, np.uint8)
+    dark[45:55, 45:55] = 200
+    assert field_of_view_box(dark) == (0, 100, 0, 100)
+
+
+def test_crop_flag_is_part_of_the_config_and_absent_by_default() -> None:
+    assert "crop_field_of_view" not in PreprocessConfig().to_dict()
+    cfg = PreprocessConfig(size=254, hair_removal=False, hair_work_max_side=254,
+                           crop_field_of_view=True)
+    assert PreprocessConfig.from_json(cfg.to_json()) == cfg
+    assert cfg.digest() != PreprocessConfig(size=254, hair_removal=False,
+                                            hair_work_max_side=254).digest()
+    with pytest.raises(ValueError, match="crop_field_of_view"):
+        PreprocessConfig(crop_field_of_view=1)
+
+
+def test_cropped_input_of_a_framed_real_image(isic9_test_files) -> None:
+    from desktop_app.core.imaging.preprocess import decode_for_model, preprocess_array
+
+    cfg = PreprocessConfig(size=96, hair_removal=False, hair_work_max_side=96,
+                           crop_field_of_view=True)
+    rgb = decode_for_model(isic9_test_files[0], cfg)
+    framed = np.zeros((rgb.shape[0] + 60, rgb.shape[1] + 60, 3), np.uint8)
+    framed[30:-30, 30:-30] = rgb
+    # With the frame cropped the classifier sees what it sees without the frame.
+    np.testing.assert_allclose(preprocess_array(framed, cfg), preprocess_array(rgb, cfg), atol=1e-6)
+
+
+def test_one_decode_serves_inputs_of_different_sides(fullres_files) -> None:
+    from desktop_app.core.imaging.imageio import read_file
+    from desktop_app.core.imaging.preprocess import decode_bytes_for_inputs, preprocess_inputs
+
+    small = PreprocessConfig()
+    big = PreprocessConfig(size=254, hair_removal=False, hair_work_max_side=320)
+    rgb = decode_bytes_for_inputs(read_file(fullres_files[0]), [small, big])
+    assert min(rgb.shape[:2]) >= 320  # the larger working side decides the decode
+    out = preprocess_inputs(rgb, {"image": small, "image_hr": big})
+    assert out["image"].shape == (128, 128, 3) and out["image_hr"].shape == (254, 254, 3)

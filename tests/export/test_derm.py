@@ -1,0 +1,103 @@
+"""The shipped derm model (issue 34): two named inputs, its parity and int8 records, its scores
+through the engine, and the default chosen by rule from its own metadata. Real ONNX Runtime,
+real images; the Xception is never trained here (sklesion is not needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop_app.core.imaging.preprocess import decode_for_model, preprocess_array
+from desktop_app.core.inference.engine import Engine
+from desktop_app.core.model.model_file import load_model
+
+REPO = Path(__file__).resolve().parents[2]
+DERM = REPO / "resources" / "models" / "dermscreen-derm.onnx"
+CAE = REPO / "resources" / "models" / "dermscreen-cae2.onnx"
+
+
+@pytest.fixture(scope="module")
+def derm():
+    return load_model(DERM, intra_op_threads=2)
+
+
+@pytest.fixture(scope="module")
+def images(isic9_test_files) -> list[Path]:
+    return isic9_test_files[:4]
+
+
+def test_declares_its_own_classifier_input(derm) -> None:
+    from training.xception import hr_config
+
+    md = derm.metadata
+    assert list(md.input_configs()) == ["image", "image_hr"]
+    assert md.extra_inputs["image_hr"] == hr_config(md.extra_inputs["image_hr"].colour_constancy)
+    assert md.preprocess == load_model(CAE).metadata.preprocess  # the CAE keeps its 128 input
+    assert not derm.has_output("evidence_map")  # none: see the card
+
+
+def test_parity_gates_passed_at_build(derm) -> None:
+    parity = derm.metadata.extra["parity"]
+    assert parity["features_keras_vs_onnx"] <= 1e-3
+    assert parity["logit_cached_features_vs_onnx"] <= 1e-3
+    assert parity["merged_anomaly_vs_cae"] <= 1e-6
+    assert parity["merged_logit_vs_classifier"] <= 1e-3
+    assert parity["merged_score_vs_combiner"] <= 1e-4
+
+
+def test_int8_is_kept_only_by_its_rule(derm) -> None:
+    int8 = derm.metadata.extra["components"]["classifier"]["int8"]
+    if not int8["tried"]:
+        return
+    sites = ("ham-extra", "isic9", "isic2017")
+    within = all(abs(int8["int8_validation"][s] - int8["fp32_validation"][s]) <= 0.01
+                 for s in sites)
+    assert int8["kept"] == within
+    graph_ops = {n.op_type for n in __import__("onnx").load(str(DERM)).graph.node}
+    assert ("QuantizeLinear" in graph_ops) == int8["kept"]
+
+
+def test_engine_fills_both_inputs_and_the_score_is_the_combiner(derm, images) -> None:
+    comb = derm.metadata.extra["combiner"]
+    results = Engine(derm, workers=2, batch_size=2).analyze_all(images)
+    assert all(r.ok for r in results)
+    cae = Engine(load_model(CAE), workers=1).analyze_all(images)
+    # The CAE part is cae2's graph on the 128 input, unchanged.
+    np.testing.assert_allclose([r.anomaly_score for r in results], [r.score for r in cae],
+                               rtol=1e-6)
+    p = np.array([r.probability for r in results], np.float64)
+    z = (np.array([r.anomaly_score for r in results]) - comb["anomaly_mean"]) / comb["anomaly_sd"]
+    want = 1 / (1 + np.exp(-(comb["a"] * np.log(p / (1 - p)) + comb["b"] * z + comb["c"])))
+    np.testing.assert_allclose([r.score for r in results], want, atol=1e-4)
+    # The classifier read its own input: feeding the 128 tensor upsampled instead changes it.
+    md = derm.metadata
+    rgb = decode_for_model(images[0], md.extra_inputs["image_hr"])
+    hr = preprocess_array(rgb, md.extra_inputs["image_hr"])
+    small = preprocess_array(rgb, md.preprocess)
+    out = derm.run({"image": small[None], "image_hr": hr[None]}, ("probability",))
+    assert out["probability"][0] == pytest.approx(results[0].probability, abs=1e-5)
+
+
+def test_card_says_what_it_learned_from() -> None:
+    card = DERM.with_suffix(".md").read_text(encoding="utf-8")
+    assert "LEARNED FROM LABELLED CANCERS" in card
+    assert "sklesion 0.2.2" in card and "MIT" in card and "HAM10000" in card
+
+
+def test_the_default_is_chosen_by_issue_34s_rule() -> None:
+    """Default only when the pooled paired gain over dermscreen-combined 1.0.0 has a 95% CI
+    above zero, no evaluation site is worse beyond noise (its gain's CI wholly below 0) and
+    the whole process is at least 2x the method's own pipeline (bench/batch.py --candidates)."""
+    from desktop_app.core.base.paths import DEFAULT_MODEL_NAME
+    from desktop_app.core.evaluation.suite import EVALUATION_SETS
+
+    extra = load_model(DERM).metadata.extra
+    summary = extra["evaluation_suite"]["summary"]
+    assert summary["compared_to"] == "dermscreen-combined"
+    pooled_lo = summary["pooled_gain"]["ci95"][0]
+    site_hi = [summary[f"{s}_gain"]["ci95"][1] for s in EVALUATION_SETS]
+    fast_enough = extra["speed"]["vs_method_pipeline"] >= 2.0
+    passes = pooled_lo > 0 and all(hi >= 0 for hi in site_hi) and fast_enough
+    assert (DERM.name == DEFAULT_MODEL_NAME) == passes
