@@ -15,6 +15,9 @@ decode as the CAE's ``image``. Steps, every choice on ``supervised-validation`` 
    within 0.01 of fp32 (paired, same images); merged with the CAE graph (two inputs);
    parity gate (fp32 graph vs Keras on both inputs);
 5. thresholds and operating points from the shipped graph itself through the app's engine.
+
+Over 500 lines on purpose: one build, its steps in the order they run (features, head chosen
+leave-one-site-out, CAE weight, graph, parity gate, suite, card), each a short function.
 """
 
 from __future__ import annotations

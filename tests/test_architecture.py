@@ -197,3 +197,34 @@ def test_the_circle_finder_sees_a_circle_through_a_function_level_import(tmp_pat
                               "    from export.a import x\n")
     (pkg / "d.py").write_text("import export.a\n")
     assert import_circles(import_graph(tmp_path)) == [["export.a", "export.b", "export.c"]]
+
+
+MAX_LINES = 500
+MAX_WINDOW_LINES = 400
+REASON = "Over 500 lines on purpose:"
+
+
+def long_modules(root: Path = REPO) -> list[str]:
+    """Modules over MAX_LINES lines whose docstring does not say why."""
+    found = []
+    for package in CYCLE_ROOTS:
+        for path in source_files(package, root):
+            text = path.read_text(encoding="utf-8")
+            if text.count("\n") > MAX_LINES and REASON not in (ast.get_docstring(
+                    ast.parse(text)) or ""):
+                found.append(str(path.relative_to(root)))
+    return found
+
+
+def test_no_module_over_500_lines_without_a_reason_at_its_top(tmp_path: Path) -> None:
+    assert long_modules() == []
+    probe = tmp_path / "export"
+    probe.mkdir()
+    (probe / "big.py").write_text('"""Big."""\n' + "x = 1\n" * 600)
+    (probe / "said.py").write_text(f'"""Said.\n\n{REASON} a reason."""\n' + "x = 1\n" * 600)
+    assert long_modules(tmp_path) == ["export/big.py"]
+
+
+def test_the_main_window_stays_under_400_lines() -> None:
+    lines = (REPO / "desktop_app/gui/shell/main_window.py").read_text(encoding="utf-8").count("\n")
+    assert lines < MAX_WINDOW_LINES

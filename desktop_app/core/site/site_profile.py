@@ -18,6 +18,10 @@ and bounded, and the image statistics it accepts as usual at the site
 same name is kept under ``site_profiles/replaced/``. A profile works only with
 the model it was made with: another model, or a retrained one, needs its own
 calibration.
+
+Over 500 lines on purpose: the profile, its validation when imported (a hostile file: every
+field bounded, the threshold re-derived from the scores, accepted flags backed by counts) and
+the private store that writes and reads it are one contract that changes together.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ model's fixed ``heatmap_vmax`` scale or, when chosen, on this case's own scale
 (99th percentile of its in-field error); the colour bar's label says which.
 Every new case opens fitted. Brightness and contrast change the original and the
 reconstruction alike (display only). Mouse: wheel zooms at the cursor, drag pans.
+
+Over 500 lines on purpose: three pyqtgraph views that share one zoom and pan, with their
+overlay, legends, scales, field-of-view mask and fit rules; split apart they would pass that
+shared state back and forth.
 """
 
 from __future__ import annotations
