@@ -42,23 +42,29 @@ def module_name(path: Path, root: Path = REPO) -> str:
     return ".".join(parts)
 
 
-def imported_modules(path: Path, root: Path = REPO) -> set[str]:
-    """Every module an ``import``/``from ... import`` in ``path`` names (relative ones resolved)."""
+def imported_names(path: Path, root: Path = REPO) -> list[tuple[str, str | None]]:
+    """(module, name) for every ``import``/``from ... import`` in ``path`` (relative ones
+    resolved); name is what a ``from`` import takes from the module (None for ``import``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
+    found: list[tuple[str, str | None]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            found.extend((alias.name, None) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
+            found.extend((base, alias.name) for alias in node.names)
     return found
+
+
+def imported_modules(path: Path, root: Path = REPO) -> set[str]:
+    """Every module an ``import``/``from ... import`` in ``path`` names."""
+    return {module for module, _ in imported_names(path, root)}
 
 
 def violates(imported: str, banned: str) -> bool:
@@ -119,22 +125,9 @@ def import_graph(root: Path = REPO) -> dict[str, set[str]]:
 
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        targets: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")
-                    anchor = anchor[: len(anchor) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                # `from pkg import mod` imports pkg.mod; `from mod import name` imports mod.
-                for alias in node.names:
-                    sub = f"{base}.{alias.name}"
-                    targets.add(sub if sub in files else base)
+        # `from pkg import mod` imports pkg.mod; `from mod import name` imports mod.
+        targets = {f"{module}.{item}" if f"{module}.{item}" in files else module
+                   for module, item in imported_names(path, root)}
         graph[name] = {t for t in map(resolve, targets) if t and t != name}
     return graph
 
