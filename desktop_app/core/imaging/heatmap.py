@@ -60,9 +60,13 @@ def colorize(error_map: np.ndarray, vmax: float) -> np.ndarray:
 
 
 def overlay(
-    original_rgb: np.ndarray, error_map: np.ndarray, vmax: float, opacity: float = 0.5
+    original_rgb: np.ndarray, error_map: np.ndarray, vmax: float, opacity: float = 0.5,
+    inside: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Blend the coloured heatmap over ``original_rgb`` (resized to its size). RGB uint8 out."""
+    """Blend the coloured heatmap over ``original_rgb`` (resized to its size). RGB uint8 out.
+
+    ``inside`` (the model input's :func:`field_of_view`): the heatmap is drawn only there, so a
+    report shows what the window shows (no colour on the dermoscope's frame or vignette)."""
     rgb = np.asarray(original_rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         msg = f"expected an (H, W, 3) uint8 RGB image, got {rgb.dtype} {rgb.shape}"
@@ -73,7 +77,12 @@ def overlay(
     if emap.shape != (height, width):
         emap = cv2.resize(emap, (width, height), interpolation=cv2.INTER_LINEAR)
     colours = colorize(emap, vmax).astype(np.float32)
-    blended = rgb.astype(np.float32) * (1.0 - opacity) + colours * opacity
+    weight = np.full((height, width, 1), opacity, np.float32)
+    if inside is not None:
+        mask = cv2.resize(np.asarray(inside, np.uint8), (width, height),
+                          interpolation=cv2.INTER_NEAREST).astype(bool)
+        weight[~mask] = 0.0
+    blended = rgb.astype(np.float32) * (1.0 - weight) + colours * weight
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 

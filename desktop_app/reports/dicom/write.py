@@ -223,10 +223,13 @@ class DicomWriter:
     def _heatmap(self, result: AnalysisResult, case: CaseImages, subject: Subject) -> Dataset:
         import highdicom as hd
 
-        from desktop_app.core.imaging.heatmap import overlay
+        from desktop_app.core.imaging.heatmap import field_of_view, overlay
 
         vmax = self.metadata.heatmap_vmax
-        pixels = overlay(case.original, case.error_map, vmax) if vmax > 0 else case.original
+        # Masked to the field of view as in the window and the case PDF.
+        pixels = (overlay(case.original, case.error_map, vmax,
+                          inside=field_of_view(case.model_input))
+                  if vmax > 0 else case.original)
         if vmax > 0:
             pixels = with_legend(pixels, vmax)
         series = self._series_uid(subject.study_instance_uid, "SC")

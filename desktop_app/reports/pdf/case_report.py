@@ -158,11 +158,12 @@ def case_page(
     aspect = oh / ow
     original = jpeg(case.original)
     vmax = metadata.heatmap_vmax
-    heat = jpeg(overlay(case.original, case.error_map, vmax, opacity)) if vmax > 0 else b""
+    inside = field_of_view(case.model_input)  # the window's mask: the same picture
+    heat = jpeg(overlay(case.original, case.error_map, vmax, opacity, inside)) if vmax > 0 \
+        else b""
     evidence, evidence_vmax = b"", 0.0
     if case.evidence_map is not None:
-        rgba, evidence_vmax = evidence_in_field(case.evidence_map,
-                                                field_of_view(case.model_input))
+        rgba, evidence_vmax = evidence_in_field(case.evidence_map, inside)
         evidence = jpeg(_blend_rgba(case.original, rgba, max(opacity, 0.6)))
     reconstruction = jpeg(float_to_rgb8(case.reconstruction))
     # Drawn at about 110 dpi of its printed size: the plot's 10-pixel labels stay readable.

@@ -56,6 +56,19 @@ def test_overlay_resizes_to_original_and_blends() -> None:
         overlay(original[:, :, 0], emap, 1.0)
 
 
+def test_overlay_draws_only_inside_the_field_of_view() -> None:
+    # Reports (case PDF, DICOM heatmap) pass the window's field-of-view mask: no colour on the
+    # frame, the same picture the clinician saw.
+    original = np.full((300, 200, 3), 100, np.uint8)
+    emap = np.ones((128, 128), np.float32)
+    inside = np.zeros((128, 128), bool)
+    inside[32:96, 32:96] = True
+    out = overlay(original, emap, vmax=1.0, opacity=0.5, inside=inside)
+    assert np.array_equal(out[5, 5], original[5, 5])  # outside: the original, untouched
+    assert not np.array_equal(out[150, 100], original[150, 100])  # inside: blended
+    assert np.array_equal(out[150, 100], overlay(original, emap, 1.0, 0.5)[150, 100])
+
+
 def test_colorbar_top_is_brightest() -> None:
     bar = colorbar(64, 5)
     assert bar.shape == (64, 5, 3)
