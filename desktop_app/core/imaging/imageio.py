@@ -50,8 +50,6 @@ from desktop_app.core.imaging.regular_file import (
 # 100 megapixels: four times a 3872x2592 dermatoscope original; anything larger
 # is far more likely a decompression bomb than a lesion photograph.
 DEFAULT_MAX_PIXELS = 100_000_000
-# The whole file is held in memory once (hashed and decoded from the same bytes).
-DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "TIFF", "BMP", "WEBP", "MPO"})
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"}
@@ -93,7 +91,7 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
 
 
-def read_file(path: str | Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> ImageBytes:
+def read_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> ImageBytes:
     """The file's bytes, read once; never reads a non-regular file; raises a typed ImageError.
 
     A frame row of a multi-frame DICOM object (``file.dcm#frame2``) reads its file.
@@ -299,7 +297,7 @@ def read_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_size: tuple[int, int] | None = None,
-    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> np.ndarray:
     """Read and decode ``path`` into an ``(H, W, 3)`` RGB uint8 array (:func:`read_file` + :func:`decode_image`)."""
     return decode_image(read_file(path, max_bytes), max_pixels=max_pixels, min_size=min_size)

@@ -10,7 +10,7 @@ closing the generator, returns at once even when a worker is stuck in a read.
 Memory stays bounded whatever the folder size: at most ``window`` files are in
 flight (being decoded or queued) and at most ``window + batch_size``
 model-sized tensors wait for the model; each worker holds one file's bytes
-(at most :data:`~desktop_app.core.imaging.imageio.DEFAULT_MAX_FILE_BYTES`) and one
+(at most :data:`~desktop_app.core.imaging.regular_file.MAX_FILE_BYTES`) and one
 decoded image (at most the pixel limit) at a time, there are never more
 workers than cores, no decoded original is kept, and heatmaps are computed
 only on demand (:meth:`Engine.explain`).

@@ -210,7 +210,7 @@ class DicomWriter:
         try:
             objects = _CaseObjects()
             objects.sc = self._heatmap(result, case, subject)
-            objects.pdf = self._encapsulated_pdf(result, case, pdf, subject)
+            objects.pdf = self._encapsulated_pdf(result, pdf, subject)
             self._cases[result.index] = objects
             self._save(objects.sc, f"case-{result.index:05d}-heatmap.dcm")
             self._save(objects.pdf, f"case-{result.index:05d}-pdf.dcm")
@@ -269,8 +269,7 @@ class DicomWriter:
             sc.SourceImageSequence = [ref]
         return sc
 
-    def _encapsulated_pdf(self, result: AnalysisResult, case: CaseImages, pdf: Path,
-                          subject: Subject) -> Dataset:
+    def _encapsulated_pdf(self, result: AnalysisResult, pdf: Path, subject: Subject) -> Dataset:
         from pydicom.dataset import Dataset
 
         self._ensure_folder()
