@@ -277,15 +277,18 @@ def candidates_table(folder: Path, models: list[Path], run_dir: Path | None, rep
     base_cmd = [sys.executable, str(REPO / "bench" / "method_baseline.py"), str(folder)]
     if run_dir is not None and (run_dir / "model.keras").exists():
         base_cmd += ["--run", str(run_dir)]
-    runs: dict[str, list[tuple[float, float, float, int]]] = {m.name: [] for m in models}
+    # Candidates are named by file, or by folder/file when two files share a name.
+    names = [m.name for m in models]
+    label = {m: m.name if names.count(m.name) == 1 else f"{m.parent.name}/{m.name}" for m in models}
+    runs: dict[str, list[tuple[float, float, float, int]]] = {label[m]: [] for m in models}
     runs["method pipeline"] = []
     note = ""
     for i in range(repeats):
-        for m in models:
+        for k, m in enumerate(models):
             cmd = [sys.executable, "-m", "desktop_app.cli", "analyze", str(folder), "--recursive",
-                   "--model", str(m), "--out", str(tmp / f"{m.stem}-{i}")]
-            runs[m.name].append(measure_process(cmd)[:4])
-            print(f"  round {i + 1}: {m.name} {runs[m.name][-1][0]:.1f} s", flush=True)
+                   "--model", str(m), "--out", str(tmp / f"{k}-{m.stem}-{i}")]
+            runs[label[m]].append(measure_process(cmd)[:4])
+            print(f"  round {i + 1}: {label[m]} {runs[label[m]][-1][0]:.1f} s", flush=True)
         b = measure_process([*base_cmd, "--out", str(tmp / f"base-{i}.csv")])
         runs["method pipeline"].append(b[:4])
         note = b[4]

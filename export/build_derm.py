@@ -1,7 +1,7 @@
 """`python -m export.build_derm`: the CAE beside a head on a dermoscopy-trained Xception (issue 34).
 
-The classifier reads its own input, ``image_hr`` (254 px, field of view cropped, no hair
-removal: :func:`training.xception.hr_config`), made by core preprocessing from the same
+The classifier reads its own input, ``image_hr`` (``--side`` px, the peer's 254 or smaller;
+field of view cropped, no hair removal: :func:`training.xception.hr_config`), made by core preprocessing from the same
 decode as the CAE's ``image``. Steps, every choice on ``supervised-validation`` only:
 
 1. frozen pooled features of the peer's Xception (``sklesion`` 0.2.2; cached by
@@ -42,21 +42,31 @@ from desktop_app.core.evaluation.splits import (
 )
 from desktop_app.core.model.metadata import ModelMetadata
 from desktop_app.core.model.score_stats import BenignStats
+from training.xception import SIDE
 
 NAME = "DermScreen Derm"
 HR_INPUT = "image_hr"
+def description(side: int, ham_rows: str) -> str:
+    """The model's one-paragraph description (the card's first lines)."""
+    images = ("isic9 Train, HAM10000 via ham-extra and ISIC 2017" if ham_rows == "keep" else
+              "isic9 Train and ISIC 2017, HAM10000 images left out because the backbone learned "
+              "from them")
+    return DESCRIPTION.format(side=side, images=images)
+
+
 DESCRIPTION = (
     "Two detectors in one file. (1) The benign-only convolutional autoencoder (the method): "
     "its reconstruction error (anomaly score and heatmap) on the 128-pixel hair-removed image. "
     "(2) A classifier that LEARNED FROM LABELLED CANCERS: the dermoscopy-trained Xception of "
     "the MIT-licensed sklesion 0.2.2 package (itself trained on all of HAM10000), frozen, with "
-    "a linear head trained on benign and malignant images of three collections (isic9 Train, "
-    "HAM10000 via ham-extra, ISIC 2017), reading its own 254-pixel input (field of view "
-    "cropped). The score is a calibrated combination of both. A triage aid, not a diagnosis."
+    "a linear head trained on benign and malignant images of {images}, reading its own "
+    "{side}-pixel input (field of view cropped). The score is a calibrated combination of "
+    "both. A triage aid, not a diagnosis."
 )
-C_GRID = (0.0003, 0.001, 0.003, 0.01)
+C_GRID = (0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003)
 TARGETS = ("binary", "dx8")
 HAM_ROWS = ("keep", "drop")
+WEIGHTINGS = ("site", "site_class")  # training.supervised.class_weights
 RATIO_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 INT8_TOL = 0.01
 LOGIT_TOL = 1e-3
@@ -75,10 +85,10 @@ def features_of(samples: Sequence[Sample], cfg) -> tuple[np.ndarray, np.ndarray]
     return load_cached([file_sha256(s.path) for s in samples], cfg)
 
 
-def _weights(samples: Sequence[Sample]) -> np.ndarray:
+def _weights(samples: Sequence[Sample], scheme: str = "site") -> np.ndarray:
     from training.supervised import class_weights
 
-    return class_weights(samples, "site")
+    return class_weights(samples, scheme)
 
 
 def held_out(tr, va, f_tr, f_va, config: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -97,7 +107,8 @@ def held_out(tr, va, f_tr, f_va, config: dict[str, Any]) -> dict[str, np.ndarray
         if config["ham_rows"] == "drop":
             keep &= ~ham_tr
         sub = [s for s, k in zip(tr, keep, strict=True) if k]
-        head = fit(f_tr[keep], sub, _weights(sub), config["C"], config["target"])
+        head = fit(f_tr[keep], sub, _weights(sub, config["weighting"]), config["C"],
+                   config["target"])
         out[site] = head.logit(f_va[s_va == site])
     return out
 
@@ -122,22 +133,32 @@ def choice_aurocs(va, scores_by_site: dict[str, np.ndarray]) -> dict[str, float 
     return out
 
 
-def choose_head(tr, va, f_tr, f_va, c_grid, targets, ham_rows) -> tuple[dict, list[dict], dict]:
-    """The head configuration whose worst held-out (never-seen) site is best; the table."""
+def _rank(r: dict[str, float | None]) -> tuple[float, float]:
+    """Worst never-seen held-out site first, ties to the higher mean of the choice sites."""
+    from training.derm_head import CHOICE_SITES
+
+    vals = [r.get(s + "*") for s in CHOICE_SITES]
+    vals = [v for v in vals if v is not None]
+    return (r["worst"] or 0.0, float(np.mean(vals)) if vals else 0.0)
+
+
+def choose_head(tr, va, f_tr, f_va, c_grid, targets, ham_rows, weightings=WEIGHTINGS,
+                ) -> tuple[dict, list[dict], dict]:
+    """The head configuration whose worst held-out (never-seen) site is best (ties to the
+    higher mean of the choice sites); the table."""
+    import itertools
+
     table, best, best_held = [], None, None
-    for target in targets:
-        for rows in ham_rows:
-            for c in c_grid:
-                config = {"target": target, "ham_rows": rows, "C": c}
-                t0 = time.monotonic()
-                held = held_out(tr, va, f_tr, f_va, config)
-                r = choice_aurocs(va, held)
-                table.append({**config, **{k: None if v is None else round(v, 4)
-                                           for k, v in r.items()},
-                              "seconds": round(time.monotonic() - t0, 1)})
-                _say(f"leave-one-site-out {table[-1]}")
-                if best is None or (r["worst"] or 0) > (best[1]["worst"] or 0):
-                    best, best_held = (config, r), held
+    for target, rows, weighting, c in itertools.product(targets, ham_rows, weightings, c_grid):
+        config = {"target": target, "ham_rows": rows, "weighting": weighting, "C": c}
+        t0 = time.monotonic()
+        held = held_out(tr, va, f_tr, f_va, config)
+        r = choice_aurocs(va, held)
+        table.append({**config, **{k: None if v is None else round(v, 4) for k, v in r.items()},
+                      "seconds": round(time.monotonic() - t0, 1)})
+        _say(f"leave-one-site-out {table[-1]}")
+        if best is None or _rank(r) > _rank(best[1]):
+            best, best_held = (config, r), held
     return best[0], table, best_held
 
 
@@ -167,11 +188,12 @@ def choose_ratio(va, held: dict[str, np.ndarray], anomaly_va: np.ndarray,
 
 
 def backbone_files(work: Path, calib_images: int, data: Path, colour_constancy: str,
-                   ) -> dict[str, Any]:
+                   side: int, int8: bool) -> dict[str, Any]:
     """The frozen backbone as ONNX, once per work folder (it does not depend on the head):
     Keras ``image_hr`` -> pooled features, tf2onnx, the parity gate against Keras on real
-    images, then ONNX Runtime static int8 (QDQ, per-channel) calibrated on training images.
-    Returns the record (paths, parity, timings); files are reused when present."""
+    images, then (``int8``) ONNX Runtime static int8 (QDQ, per-channel) calibrated on
+    training images. Returns the record (paths, parity, timings); files are reused when
+    present (a record without int8 is extended when int8 is asked for later)."""
     import json
 
     import onnx
@@ -182,16 +204,16 @@ def backbone_files(work: Path, calib_images: int, data: Path, colour_constancy: 
     work.mkdir(parents=True, exist_ok=True)
     record_path = work / "backbone.json"
     if record_path.exists():
-        return json.loads(record_path.read_text(encoding="utf-8"))
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if record.get("int8") or not int8:
+            return record
     import tensorflow as tf
     import tf2onnx
 
-    from training.xception import SIDE
-
     t0 = time.monotonic()
-    hr = hr_config(colour_constancy)
-    keras_backbone = backbone_model(load_peer())
-    spec = [tf.TensorSpec([None, SIDE, SIDE, 3], tf.float32, name=HR_INPUT)]
+    hr = hr_config(colour_constancy, side)
+    keras_backbone = backbone_model(load_peer(), side)
+    spec = [tf.TensorSpec([None, side, side, 3], tf.float32, name=HR_INPUT)]
     proto, _ = tf2onnx.convert.from_keras(keras_backbone, input_signature=spec, opset=OPSET)
     fp32 = work / "backbone-fp32.onnx"
     onnx.save(proto, str(fp32))
@@ -206,21 +228,22 @@ def backbone_files(work: Path, calib_images: int, data: Path, colour_constancy: 
     if parity > FEATURE_TOL:
         msg = f"backbone parity gate failed: {parity}"
         raise SystemExit(msg)
-    rng = np.random.default_rng(34)
-    tr = core_training(split_samples(SUPERVISED_TRAIN, data))
-    calib = hr_tensors([tr[i] for i in sorted(rng.choice(len(tr), calib_images, replace=False))],
-                       hr)
-    t1 = time.monotonic()
-    q8 = work / "backbone-int8.onnx"
-    q8.write_bytes(quantise(proto, calib, work / "int8"))
-    q_feats = run_onnx(q8.read_bytes(), x)
-    corr = [float(np.corrcoef(a, b)[0, 1]) for a, b in zip(q_feats, got, strict=True)]
-    record = {"fp32": str(fp32), "int8": str(q8), "parity_features_keras_vs_onnx": parity,
-              "n_parity_images": len(check), "calibration_images": calib_images,
-              "int8_feature_correlation_min": min(corr),
-              "int8_feature_correlation_median": float(np.median(corr)),
-              "seconds_convert": round(t_convert, 1),
-              "seconds_quantise": round(time.monotonic() - t1, 1)}
+    record = {"side": side, "fp32": str(fp32), "int8": None, "parity_features_keras_vs_onnx": parity,
+              "n_parity_images": len(check), "seconds_convert": round(t_convert, 1)}
+    if int8:
+        rng = np.random.default_rng(34)
+        tr = core_training(split_samples(SUPERVISED_TRAIN, data))
+        calib = hr_tensors([tr[i] for i in sorted(rng.choice(len(tr), calib_images,
+                                                                replace=False))], hr)
+        t1 = time.monotonic()
+        q8 = work / "backbone-int8.onnx"
+        q8.write_bytes(quantise(proto, calib, work / "int8"))
+        q_feats = run_onnx(q8.read_bytes(), x)
+        corr = [float(np.corrcoef(a, b)[0, 1]) for a, b in zip(q_feats, got, strict=True)]
+        record.update({"int8": str(q8), "calibration_images": calib_images,
+                       "int8_feature_correlation_min": min(corr),
+                       "int8_feature_correlation_median": float(np.median(corr)),
+                       "seconds_quantise": round(time.monotonic() - t1, 1)})
     _say(f"backbone record {record}")
     record_path.write_text(json.dumps(record, indent=1), encoding="utf-8")
     return record
@@ -348,20 +371,20 @@ def build(args: argparse.Namespace) -> Path:
 
     data = Path(args.data)
     cae_md = read_metadata(args.cae)
-    hr = hr_config(args.colour_constancy)
+    hr = hr_config(args.colour_constancy, args.side)
     tr = core_training(split_samples(SUPERVISED_TRAIN, data), args.core_size)
     va = split_samples(SUPERVISED_VALIDATION, data)
     f_tr, _ = features_of(tr, hr)
     f_va, peer_va = features_of(va, hr)
     t = lap("features", t0)
     config, head_table, held = choose_head(tr, va, f_tr, f_va, args.c_grid, args.targets,
-                                           args.ham_rows)
+                                           args.ham_rows, args.weightings)
     t = lap("head_choice", t)
     _say(f"chosen head {config}")
     keep = np.ones(len(tr), bool) if config["ham_rows"] == "keep" else np.array(
         [not peer_trained_on(s.path) for s in tr])
     sub = [s for s, k in zip(tr, keep, strict=True) if k]
-    head = fit(f_tr[keep], sub, _weights(sub), config["C"], config["target"])
+    head = fit(f_tr[keep], sub, _weights(sub, config["weighting"]), config["C"], config["target"])
     logit_va = head.logit(f_va)
 
     cae_scorer, cae_info = engine_scorer(Path(args.cae))
@@ -371,11 +394,26 @@ def build(args: argparse.Namespace) -> Path:
     y_va = np.array([s.is_malignant for s in va])
     combiner = fit_combiner_at_ratio(logit_va, anomaly_va, y_va, ratio)
     _say(f"CAE weight {ratio}; combiner {combiner.to_dict()}")
+    if args.choice_only:
+        import json
+
+        work = Path(args.work)
+        work.mkdir(parents=True, exist_ok=True)
+        choice = {"side": args.side, "training_images": len(tr), "chosen": config,
+                  "ratio": ratio, "head_table": head_table, "ratio_table": ratio_table,
+                  "timings_s": timings}
+        (work / "choice.json").write_text(json.dumps(choice, indent=1), encoding="utf-8")
+        _say(f"choice only: {work / 'choice.json'}")
+        return work / "choice.json"
 
     # The classifier graph: the converted backbone (parity-gated against Keras when it was
     # made) with the head appended; its logit must equal the head on the cached features.
     work = Path(args.work)
-    record = backbone_files(work, args.calib_images, data, args.colour_constancy)
+    record = backbone_files(work, args.calib_images, data, args.colour_constancy, args.side,
+                            args.int8)
+    if record.get("side", SIDE) != args.side:
+        msg = f"{work} holds a backbone at side {record.get('side', SIDE)}, not {args.side}"
+        raise SystemExit(msg)
     idx = np.r_[0:8, len(va) - 8:len(va)]
     x16 = hr_tensors([va[i] for i in idx], hr)
     clf_fp32 = with_head(onnx.load(record["fp32"]), head)
@@ -402,7 +440,7 @@ def build(args: argparse.Namespace) -> Path:
 
         proto = merge(cae_proto, clf_proto, combiner, clf_input=HR_INPUT)
         draft = ModelMetadata(
-            model_name=NAME, model_version=args.version, created=utc_now_iso(), threshold=0.5,
+            model_name=args.name, model_version=args.version, created=utc_now_iso(), threshold=0.5,
             benign_stats=BenignStats.from_scores(np.array([0.1, 0.2])),
             loss_weights=dict(cae_md.loss_weights), preprocess=cae_md.preprocess,
             ssim_window=cae_md.ssim_window, heatmap_vmax=cae_md.heatmap_vmax,
@@ -513,8 +551,11 @@ def build(args: argparse.Namespace) -> Path:
             "label": "labelled classifier (dermoscopy Xception + linear head)",
             "output": "probability", "input": HR_INPUT,
             "learned_from_labelled_cancers": True,
-            "training_split": f"{SUPERVISED_TRAIN}: the first {len(tr)} images of a seeded "
-            "round-robin over its (site, label) cells (training.xception.core_order, seed 34)",
+            "training_split": (
+                f"{SUPERVISED_TRAIN}: the first {len(tr)} images of a seeded round-robin over "
+                "its (site, label) cells (training.xception.core_order, seed 34)"
+                + ("" if config["ham_rows"] == "keep" else
+                   f", HAM10000 images left out: {len(sub)} used")),
             "validation_split": SUPERVISED_VALIDATION, "training_counts": _counts(sub),
             "backbone": {
                 "name": "Xception (frozen)",
@@ -522,7 +563,7 @@ def build(args: argparse.Namespace) -> Path:
                 "licence": LICENCE,
                 "trained_on": "HAM10000 (all of it: every HAM10000 image is in-sample for it; "
                 "CC BY-NC 4.0, Tschandl et al. 2018), seven classes, 254 px",
-                "input": "254x254, field of view cropped, no hair removal"},
+                "input": f"{args.side}x{args.side}, field of view cropped, no hair removal"},
             "head": {**config, "classes": list(head.classes)},
             "head_choice": head_table, "int8": int8_record,
             "evidence_map": "none: the classifier reads the field-of-view-cropped image, so a "
@@ -533,14 +574,14 @@ def build(args: argparse.Namespace) -> Path:
                    "ratio_choice": "leave one site out on supervised-validation: best worst "
                    "never-seen site of a head that never saw the site", "ratio_table": ratio_table}
     md = ModelMetadata(
-        model_name=NAME, model_version=args.version, created=utc_now_iso(),
+        model_name=args.name, model_version=args.version, created=utc_now_iso(),
         threshold=stats.threshold(1.3),
         threshold_rule="mean + alpha * sd of benign validation scores (supervised-validation)",
         benign_stats=stats, loss_weights=dict(cae_md.loss_weights), preprocess=cae_md.preprocess,
         ssim_window=cae_md.ssim_window, heatmap_vmax=cae_md.heatmap_vmax,
         data={"validation": SUPERVISED_VALIDATION, "n_validation_benign": int((~y_va).sum()),
               "n_validation_malignant": int(y_va.sum()), "cae": cae_md.data},
-        operating_points=points, description=DESCRIPTION,
+        operating_points=points, description=description(args.side, config["ham_rows"]),
         extra={"components": components, "combiner": comb_record, "parity": parity,
                "validation_scores": (
                    "the app's engine on every validation image" if not spot else
@@ -576,22 +617,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("resources/models/dermscreen-derm.onnx"))
     p.add_argument("--work", type=Path, default=Path("runs/derm"))
     p.add_argument("--version", default="1.0.0")
+    p.add_argument("--name", default=NAME, help="the model's name (metadata, card, menu)")
+    p.add_argument("--side", type=int, default=SIDE,
+                   help="the classifier input's side (the peer's 254, or smaller for speed)")
     p.add_argument("--colour-constancy", default="none", choices=("none", "shades_of_gray"))
     p.add_argument("--c-grid", type=float, nargs="+", default=list(C_GRID))
     p.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
     p.add_argument("--ham-rows", nargs="+", default=list(HAM_ROWS), choices=HAM_ROWS)
+    p.add_argument("--weightings", nargs="+", default=list(WEIGHTINGS), choices=WEIGHTINGS)
     p.add_argument("--int8", action="store_true", help="try int8 (kept only by the rule)")
     p.add_argument("--engine-validation", action="store_true",
                    help="score every validation image through the engine (fp32; slow on 2 cores)")
     p.add_argument("--backbone-only", action="store_true",
                    help="only convert (and quantise) the backbone into --work, then stop")
+    p.add_argument("--choice-only", action="store_true",
+                   help="stop after the leave-one-site-out choices (tables in --work/choice.json)")
     p.add_argument("--calib-images", type=int, default=64)
     p.add_argument("--core-size", type=int, required=False, default=None,
                    help="train on the first N images of training.xception.core_order (a "
                    "cell-balanced prefix; the size the feature cache's compute allowed)")
     args = p.parse_args(argv)
     if args.backbone_only:
-        backbone_files(Path(args.work), args.calib_images, Path(args.data), args.colour_constancy)
+        backbone_files(Path(args.work), args.calib_images, Path(args.data), args.colour_constancy,
+                       args.side, args.int8)
         return 0
     build(args)
     return 0

@@ -24,6 +24,11 @@ CAE_DEFAULT = Path("resources/models/dermscreen-cae2.onnx")
 CHECK_TOL = 1e-4
 
 
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    top = z.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True)))[:, 0]
+
+
 def cached_scorer(model_path: Path, cae_path: Path):
     """(scorer, info): paths -> the model's score from cached features and the CAE's engine."""
     import onnx
@@ -47,16 +52,17 @@ def cached_scorer(model_path: Path, cae_path: Path):
     inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(model_path)).graph.initializer
              if i.name.startswith("clf/head/")}
     kernel, bias = inits["clf/head/kernel"].astype(np.float64), inits["clf/head/bias"].astype(np.float64)
-    if kernel.shape[1] != 1:
-        msg = "only a binary head is read here"
-        raise ValueError(msg)
+    if kernel.shape[1] != 1:  # dx8: log-odds of the summed malignant classes (build_derm.with_head)
+        mal, ben = inits["clf/head/mal_idx"], inits["clf/head/ben_idx"]
     comb = md.extra["combiner"]
     cae_score, _ = engine_scorer(cae_path)
     hr = md.extra_inputs["image_hr"]
 
     def score(paths: list[Path]) -> list[float | None]:
         feats, _ = load_cached([file_sha256(p) for p in paths], hr)
-        logit = (feats.astype(np.float64) @ kernel + bias)[:, 0]
+        z = feats.astype(np.float64) @ kernel + bias
+        logit = z[:, 0] if z.shape[1] == 1 else (
+            _logsumexp(z[:, mal]) - _logsumexp(z[:, ben]))
         anomaly = np.array(cae_score(paths), np.float64)
         z = (anomaly - comb["anomaly_mean"]) / comb["anomaly_sd"]
         s = 1.0 / (1.0 + np.exp(-(comb["a"] * logit + comb["b"] * z + comb["c"])))

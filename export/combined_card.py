@@ -16,8 +16,8 @@ from export.card_parts import neutral_data_root, operating_points_lines, where_t
 
 LEARNED = (
     "**This model LEARNED FROM LABELLED CANCERS.** Its classifier part was trained with "
-    "diagnoses (benign and malignant, every class) of dermoscopic images from three "
-    "collections; it is not the benign-only method. The benign-only autoencoder "
+    "diagnoses (benign and malignant, every class) of dermoscopic images from {collections}; "
+    "it is not the benign-only method. The benign-only autoencoder "
     "(`dermscreen-cae2`, and the method as published, `dermscreen-reference`) stays one click "
     "away in the Model menu."
 )
@@ -52,7 +52,7 @@ DERM_LIMITS = (
     "The combined score is calibrated (a probability) on the validation mix of the three "
     "collections; at a site with another share of cancers the probability is not that site's "
     "risk: read it as a ranking score.",
-    "The classifier reads its own 254-pixel input with the dermoscope's black frame cropped; "
+    "The classifier reads its own {side}-pixel input with the dermoscope's black frame cropped; "
     "it has no evidence map (a class activation map on the cropped frame would not line up "
     "with the original drawn in the viewer). The CAE's heatmap is shown as before.",
 )
@@ -82,6 +82,17 @@ def _table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
     return out
 
 
+COLLECTION_NAMES = {"isic9": "isic9 Train", "ham-extra": "HAM10000 (ham-extra)",
+                    "isic2017": "ISIC 2017"}
+
+
+def _collections(counts: dict[str, int]) -> str:
+    """The collections the classifier's training counts name ("a, b and c")."""
+    sites = sorted({k.split("/", 1)[0] for k in counts})
+    names = [COLLECTION_NAMES.get(s, s) for s in sites] or ["(not recorded)"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str = "") -> list[str]:
     """The card's lines for a model whose metadata names components."""
     comp = md.extra.get("components", {})
@@ -97,7 +108,7 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
     if file_name:
         out.append(f"- File: `{file_name}`" + (f", SHA-256 `{sha256}`" if sha256 else ""))
     out += [f"- Created: {md.created} (UTC)", f"- Metadata format: {md.format_version}", "",
-            LEARNED, "", "## Intended use", "", INTENDED_USE, "", "## What is inside", ""]
+            LEARNED.format(collections=_collections(counts)), "", "## Intended use", "", INTENDED_USE, "", "## What is inside", ""]
     out += [
         f"1. **{cae.get('label', 'benign-only CAE')}**: the convolutional autoencoder trained on "
         "benign lesions only (the method); its reconstruction error is the output "
@@ -163,7 +174,9 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
     if derm:
         out += ["", "## Export check", "", _derm_parity(parity, clf.get("int8", {})), "",
                 "## Limits", ""]
-        out += [f"- {item}".format(n_mal=n_mal) for item in DERM_LIMITS]
+        hr = md.extra_inputs.get(clf.get("input", "image_hr"))
+        side = hr.size if hr is not None else "?"
+        out += [f"- {item}".format(n_mal=n_mal, side=side) for item in DERM_LIMITS]
         out += ["", "## Licences", "", DERM_LICENCES, ""]
         return out
     out += ["", "## Export check", "",
@@ -189,16 +202,19 @@ def _lite0_choice(clf: dict[str, Any], head: dict[str, Any]) -> list[str]:
 
 
 def _derm_choice(clf: dict[str, Any], head: dict[str, Any]) -> list[str]:
-    out = ["", "Class balance: every collection x label cell carries the same weight (the "
-           "collection an image comes from says nothing about its label); L2 logistic "
-           f"regression, target `{head.get('target')}` (binary, or the eight diagnoses with the "
+    balance = ("every collection x label cell carries the same weight (the collection an "
+               "image comes from says nothing about its label)")
+    if head.get("weighting") == "site_class":
+        balance += ", shared equally by the diagnoses inside each cell"
+    out = ["", f"Class balance: {balance}; L2 logistic regression, target `{head.get('target')}` (binary, or the eight diagnoses with the "
            f"malignant ones summed), C = {head.get('C')}, HAM10000 rows `{head.get('ham_rows')}`.",
            "", f"### How the head was chosen (leave one site out on `{clf.get('validation_split')}`)",
            "", "For each collection a head trained without it scored that collection's "
            "validation images. Columns with * leave out the images the backbone was trained on "
            "(HAM10000); `worst` is the lowest of isic9* and isic2017*, which decides.", ""]
-    return out + _table(clf.get("head_choice", []), ["target", "ham_rows", "C", "ham-extra",
-                                                     "isic9", "isic9*", "isic2017", "worst"])
+    return out + _table(clf.get("head_choice", []), ["target", "ham_rows", "weighting", "C",
+                                                     "ham-extra", "isic9", "isic9*", "isic2017",
+                                                     "worst"])
 
 
 def _derm_parity(parity: dict[str, Any], int8: dict[str, Any]) -> str:

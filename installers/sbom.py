@@ -65,8 +65,8 @@ PRETRAINED_WEIGHTS = {
     "of resources/models/dermscreen-combined.onnx (no torch code is shipped)",
     "licenses": [{"expression": "Apache-2.0"}],
 }
-# The derm model (resources/models/dermscreen-derm.onnx, issue 34) holds the frozen Xception
-# of this wheel's model.keras (trained by its authors on HAM10000, CC BY-NC 4.0); the wheel
+# The derm models (resources/models/dermscreen-derm-fast.onnx, the default, and
+# dermscreen-derm.onnx, issue 34) hold the frozen Xception of this wheel's model.keras (trained by its authors on HAM10000, CC BY-NC 4.0); the wheel
 # is downloaded by developers to build it and is never installed or shipped.
 PEER_WEIGHTS = {
     "bom-ref": "sklesion-xception-weights@0.2.2",
@@ -75,8 +75,8 @@ PEER_WEIGHTS = {
     "version": "0.2.2",
     "purl": "pkg:pypi/sklesion@0.2.2",
     "description": "Dermoscopy-trained Xception weights (model.keras, trained on HAM10000), the "
-    "frozen backbone of the classifier part of resources/models/dermscreen-derm.onnx (no "
-    "sklesion code is shipped)",
+    "frozen backbone of the classifier part of resources/models/dermscreen-derm-fast.onnx and "
+    "dermscreen-derm.onnx (no sklesion code is shipped)",
     "licenses": [{"expression": "MIT"}],
 }
 

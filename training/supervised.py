@@ -43,7 +43,9 @@ def class_weights(samples: Sequence[Sample], scheme: str) -> np.ndarray:
     """Per-sample weights summing to len(samples). ``label`` balances benign/malignant;
     ``class`` balances every class inside its label too; ``site`` gives every (site, label)
     cell the same total, so the site a picture comes from says nothing about its label
-    (ham-extra holds most nevi, isic9 most cancers: without it the head learns the camera)."""
+    (ham-extra holds most nevi, isic9 most cancers: without it the head learns the camera);
+    ``site_class`` as ``site``, with each cell's total shared equally by the classes in it
+    (keratoses then weigh as much as nevi among a site's benign images)."""
     y = np.array([s.is_malignant for s in samples])
     w = np.ones(len(samples))
     if scheme == "site":
@@ -51,6 +53,15 @@ def class_weights(samples: Sequence[Sample], scheme: str) -> np.ndarray:
         for s in samples:
             cells[(site_of(s), s.is_malignant)] += 1
         w = np.array([1.0 / cells[(site_of(s), s.is_malignant)] for s in samples])
+    elif scheme == "site_class":
+        per_class: dict[tuple[str, bool, str], int] = defaultdict(int)
+        for s in samples:
+            per_class[(site_of(s), s.is_malignant, s.cls)] += 1
+        in_cell: dict[tuple[str, bool], int] = defaultdict(int)  # classes present in each cell
+        for site, mal, _ in per_class:
+            in_cell[(site, mal)] += 1
+        w = np.array([1.0 / (per_class[(site_of(s), s.is_malignant, s.cls)]
+                             * in_cell[(site_of(s), s.is_malignant)]) for s in samples])
     elif scheme == "class":
         counts: dict[str, int] = defaultdict(int)
         for s in samples:

@@ -57,9 +57,10 @@ def peer_trained_on(path: str | Path) -> bool:
 
 # The classifier's input: field of view cropped, no hair removal, resized to the backbone's
 # native side (bilinear, as the peer was trained); Shades of Gray is the other variant.
-def hr_config(colour_constancy: str = "none") -> PreprocessConfig:
-    """The high-resolution classifier input's preprocessing (issue 34)."""
-    return PreprocessConfig(size=SIDE, hair_removal=False, hair_work_max_side=SIDE,
+def hr_config(colour_constancy: str = "none", side: int = SIDE) -> PreprocessConfig:
+    """The high-resolution classifier input's preprocessing (issue 34) at ``side`` (the
+    peer's native 254, or smaller: the backbone's cost grows with the side squared)."""
+    return PreprocessConfig(size=side, hair_removal=False, hair_work_max_side=side,
                             resize_interpolation="linear", crop_field_of_view=True,
                             colour_constancy=colour_constancy)
 
@@ -90,8 +91,30 @@ def _single(out):
     return out[0] if isinstance(out, list | tuple) else out
 
 
-def two_output_model(peer):
-    """[image 0..255 at 254, meta] -> (pooled backbone features, peer probabilities).
+def xception_at(peer, side: int = SIDE):
+    """The peer's nested ``xception`` (Keras applications' Xception, average pooling) at
+    ``side``: at 254 the peer's own model; otherwise the same architecture built for ``side``
+    with the peer's weights copied layer by layer (its input is declared 254 only)."""
+    import keras
+
+    nested = peer.get_layer("xception")
+    if side == SIDE:
+        return nested
+    twin = keras.applications.Xception(include_top=False, weights=None,
+                                       input_shape=(side, side, 3), pooling="avg")
+    def shapes(model) -> list:
+        return [(type(la).__name__, [w.shape for w in la.get_weights()]) for la in model.layers]
+
+    if shapes(twin)[1:] != shapes(nested)[1:]:
+        msg = "the peer's xception is not keras.applications.Xception(pooling='avg')"
+        raise ValueError(msg)
+    for mine, theirs in zip(twin.layers[1:], nested.layers[1:], strict=True):
+        mine.set_weights(theirs.get_weights())
+    return twin
+
+
+def two_output_model(peer, side: int = SIDE):
+    """[image 0..255 at ``side``, meta] -> (pooled backbone features, peer probabilities).
 
     The peer's graph re-wired layer by layer (its nested ``xception`` cannot expose its
     output in the outer graph): image -> normalization -> xception -> dropout -> dense ->
@@ -101,9 +124,9 @@ def two_output_model(peer):
     import keras
 
     get = peer.get_layer
-    image = keras.Input((SIDE, SIDE, 3), name="image")
+    image = keras.Input((side, side, 3), name="image")
     meta = keras.Input((10,), name="meta")
-    feats = _single(get("xception")(get("normalization")(image)))
+    feats = _single(xception_at(peer, side)(get("normalization")(image)))
     a = get("batch_normalization_4")(get("dense")(get("dropout")(feats)))
     b = get("batch_normalization_6")(get("dense_2")(get("batch_normalization_5")(get("dense_1")(meta))))
     x = get("dropout_1")(get("concatenate")([a, b]))
@@ -111,14 +134,15 @@ def two_output_model(peer):
     return keras.Model([image, meta], [feats, probs], name="peer_two_outputs")
 
 
-def backbone_model(peer):
-    """image in [0, 1] at 254 -> pooled 2,048 features (the peer's normalization + xception)."""
+def backbone_model(peer, side: int = SIDE):
+    """image in [0, 1] at ``side`` -> pooled 2,048 features (the peer's normalization +
+    xception; convolutions and global pooling take any side the peer's 254 down to 71)."""
     import keras
 
-    image = keras.Input((SIDE, SIDE, 3), name="image_hr")
+    image = keras.Input((side, side, 3), name="image_hr")
     x = keras.layers.Rescaling(255.0, name="to_0_255")(image)
     x = peer.get_layer("normalization")(x)
-    feats = _single(peer.get_layer("xception")(x))
+    feats = _single(xception_at(peer, side)(x))
     return keras.Model(image, feats, name="xception_features")
 
 
@@ -132,17 +156,18 @@ def cache_folder(cfg: PreprocessConfig) -> Path:
     return cache_root() / "xception" / _key(cfg)
 
 
-def peer_onnx(folder: Path | None = None) -> Path:
-    """The peer's two-output graph converted once by tf2onnx (cached beside the features):
-    ONNX Runtime runs it about twice as fast as Keras here (max difference 1.2e-6)."""
-    target = cache_root() / "xception" / f"peer-two-{PACKAGE}-{VERSION}.onnx"
+def peer_onnx(folder: Path | None = None, side: int = SIDE) -> Path:
+    """The peer's two-output graph at ``side`` converted once by tf2onnx (cached beside the
+    features): ONNX Runtime runs it about twice as fast as Keras here (max difference 1.2e-6)."""
+    suffix = "" if side == SIDE else f"-{side}"
+    target = cache_root() / "xception" / f"peer-two-{PACKAGE}-{VERSION}{suffix}.onnx"
     if not target.exists():
         import tensorflow as tf
         import tf2onnx
 
-        spec = [tf.TensorSpec([None, SIDE, SIDE, 3], tf.float32, name="image"),
+        spec = [tf.TensorSpec([None, side, side, 3], tf.float32, name="image"),
                 tf.TensorSpec([None, 10], tf.float32, name="meta")]
-        proto, _ = tf2onnx.convert.from_keras(two_output_model(load_peer(folder)),
+        proto, _ = tf2onnx.convert.from_keras(two_output_model(load_peer(folder), side),
                                               input_signature=spec, opset=17)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
@@ -170,7 +195,8 @@ def cached_peer_pass(paths: Sequence[Path], shas: Sequence[str], cfg: Preprocess
         return
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(peer_onnx()), opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(peer_onnx(side=cfg.size)), opts,
+                                   providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]  # features first, then probabilities
 
     def tensors(idx: list[int]) -> np.ndarray:
@@ -272,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.xception", description=main.__doc__)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--colour-constancy", default="none", choices=("none", "shades_of_gray"))
+    p.add_argument("--side", type=int, default=SIDE, help="the classifier input's side")
     p.add_argument("--splits", nargs="+", default=list(CACHE_ORDER))
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
@@ -284,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(msg: str) -> None:
         print(f"{time.strftime('%H:%M:%S', time.gmtime())} {msg}", flush=True)
 
-    cfg = hr_config(args.colour_constancy)
+    cfg = hr_config(args.colour_constancy, args.side)
     say(f"preprocessing {cfg.to_json()}")
     seen: set[str] = set()
     t0 = time.monotonic()

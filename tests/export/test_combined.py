@@ -113,7 +113,8 @@ def test_card_says_it_learned_from_labelled_cancers() -> None:
 
 
 def test_the_default_is_chosen_by_issue_27s_rule() -> None:
-    """Default only when the pooled paired gain over cae2 has a 95% CI above zero and no
+    """Default (unless a later rule, issue 34's in tests/export/test_derm.py, put a derm model
+    above it) only when the pooled paired gain over cae2 has a 95% CI above zero and no
     evaluation site is worse beyond noise (its gain's CI wholly below zero)."""
     from desktop_app.core.base.paths import DEFAULT_MODEL_NAME
     from desktop_app.core.evaluation.suite import EVALUATION_SETS
@@ -123,4 +124,7 @@ def test_the_default_is_chosen_by_issue_27s_rule() -> None:
     pooled_lo = summary["pooled_gain"]["ci95"][0]
     site_hi = [summary[f"{s}_gain"]["ci95"][1] for s in EVALUATION_SETS]
     passes = pooled_lo > 0 and all(hi >= 0 for hi in site_hi)
-    assert (COMBINED.name == DEFAULT_MODEL_NAME) == passes
+    if DEFAULT_MODEL_NAME.startswith("dermscreen-derm"):  # issue 34's rule decided (its test)
+        assert passes  # a derm model is compared with the combined one, which had to win first
+    else:
+        assert (COMBINED.name == DEFAULT_MODEL_NAME) == passes

@@ -31,7 +31,7 @@ MODELS_DIR = REPO / "resources" / "models"
 REFERENCE_MODEL_NAME = "dermscreen-reference.onnx"
 SECOND_MODEL_NAME = "dermscreen-cae2.onnx"
 COMBINED_MODEL_NAME = "dermscreen-combined.onnx"  # tested in tests/export/test_combined.py
-DERM_MODEL_NAME = "dermscreen-derm.onnx"  # tested in tests/export/test_derm.py
+DERM_MODEL_NAMES = ("dermscreen-derm.onnx", "dermscreen-derm-fast.onnx")  # tests/export/test_derm.py
 # File -> the name and version the app shows (the CAE models, whose cards this file checks).
 COMMITTED = {
     REFERENCE_MODEL_NAME: "DermScreen reference CAE 1.0.0",
@@ -49,7 +49,7 @@ def test_the_default_model_is_committed() -> None:
 
 def test_every_bundled_model_is_known_here() -> None:
     assert {p.name for p in MODELS_DIR.glob("*.onnx")} <= {*COMMITTED, COMBINED_MODEL_NAME,
-                                                          DERM_MODEL_NAME}
+                                                          *DERM_MODEL_NAMES}
 
 
 @pytest.fixture(scope="module", params=sorted(COMMITTED))
@@ -134,9 +134,10 @@ def test_second_model_carries_its_suite_recipe_and_the_default_rule() -> None:
     lo, hi = gain["ci95"]
     assert lo <= gain["value"] <= hi
     # Issue 13's rule made cae2 the default over the reference; issue 27's rule (the combined
-    # model's test) now decides between cae2 and the combined model.
+    # model's test) decides between cae2 and the combined model, issue 34's (the derm models'
+    # test) between those and the derm models.
     assert lo > 0
-    assert DEFAULT_MODEL_NAME in (SECOND_MODEL_NAME, COMBINED_MODEL_NAME)
+    assert DEFAULT_MODEL_NAME in (SECOND_MODEL_NAME, COMBINED_MODEL_NAME, *DERM_MODEL_NAMES)
     card = card_path(path).read_text(encoding="utf-8")
     assert "## Evaluation suite" in card and "HAM10000" in card and "CC BY-NC 4.0" in card
 

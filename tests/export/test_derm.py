@@ -1,6 +1,7 @@
-"""The shipped derm model (issue 34): two named inputs, its parity and int8 records, its scores
-through the engine, and the default chosen by rule from its own metadata. Real ONNX Runtime,
-real images; the Xception is never trained here (sklesion is not needed)."""
+"""The shipped derm models (issue 34; the Xception classifier at 192 px, and at 160 px the fast
+one): two named inputs, their parity and int8 records, their scores through the engine, and the
+default chosen by rule from their own metadata. Real ONNX Runtime, real images; the Xception is
+never trained here (sklesion is not needed)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,21 @@ from desktop_app.core.inference.engine import Engine
 from desktop_app.core.model.model_file import load_model
 
 REPO = Path(__file__).resolve().parents[2]
-DERM = REPO / "resources" / "models" / "dermscreen-derm.onnx"
-CAE = REPO / "resources" / "models" / "dermscreen-cae2.onnx"
+MODELS = REPO / "resources" / "models"
+DERM = MODELS / "dermscreen-derm.onnx"
+DERM_FAST = MODELS / "dermscreen-derm-fast.onnx"
+DERMS = (DERM, DERM_FAST)
+CAE = MODELS / "dermscreen-cae2.onnx"
+
+
+@pytest.fixture(scope="module", params=DERMS, ids=lambda p: p.stem)
+def derm_path(request) -> Path:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def derm():
-    return load_model(DERM, intra_op_threads=2)
+def derm(derm_path):
+    return load_model(derm_path, intra_op_threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +42,8 @@ def test_declares_its_own_classifier_input(derm) -> None:
 
     md = derm.metadata
     assert list(md.input_configs()) == ["image", "image_hr"]
-    assert md.extra_inputs["image_hr"] == hr_config(md.extra_inputs["image_hr"].colour_constancy)
+    hr = md.extra_inputs["image_hr"]
+    assert hr == hr_config(hr.colour_constancy, hr.size)
     assert md.preprocess == load_model(CAE).metadata.preprocess  # the CAE keeps its 128 input
     assert not derm.has_output("evidence_map")  # none: see the card
 
@@ -47,7 +57,7 @@ def test_parity_gates_passed_at_build(derm) -> None:
     assert parity["merged_score_vs_combiner"] <= 1e-4
 
 
-def test_int8_is_kept_only_by_its_rule(derm) -> None:
+def test_int8_is_kept_only_by_its_rule(derm, derm_path) -> None:
     int8 = derm.metadata.extra["components"]["classifier"]["int8"]
     if not int8["tried"]:
         return
@@ -55,7 +65,7 @@ def test_int8_is_kept_only_by_its_rule(derm) -> None:
     within = all(abs(int8["int8_validation"][s] - int8["fp32_validation"][s]) <= 0.01
                  for s in sites)
     assert int8["kept"] == within
-    graph_ops = {n.op_type for n in __import__("onnx").load(str(DERM)).graph.node}
+    graph_ops = {n.op_type for n in __import__("onnx").load(str(derm_path)).graph.node}
     assert ("QuantizeLinear" in graph_ops) == int8["kept"]
 
 
@@ -80,24 +90,45 @@ def test_engine_fills_both_inputs_and_the_score_is_the_combiner(derm, images) ->
     assert out["probability"][0] == pytest.approx(results[0].probability, abs=1e-5)
 
 
-def test_card_says_what_it_learned_from() -> None:
-    card = DERM.with_suffix(".md").read_text(encoding="utf-8")
+def test_card_says_what_it_learned_from(derm, derm_path) -> None:
+    card = derm_path.with_suffix(".md").read_text(encoding="utf-8")
+    side = derm.metadata.extra_inputs["image_hr"].size
+    assert f"its own {side}-pixel input" in card
     assert "LEARNED FROM LABELLED CANCERS" in card
     assert "sklesion 0.2.2" in card and "MIT" in card and "HAM10000" in card
 
 
-def test_the_default_is_chosen_by_issue_34s_rule() -> None:
-    """Default only when the pooled paired gain over dermscreen-combined 1.0.0 has a 95% CI
-    above zero, no evaluation site is worse beyond noise (its gain's CI wholly below 0) and
-    the whole process is at least 2x the method's own pipeline (bench/batch.py --candidates)."""
-    from desktop_app.core.base.paths import DEFAULT_MODEL_NAME
+def _passes_issue_34s_rule(path: Path) -> bool:
+    """The pooled paired gain over dermscreen-combined 1.0.0 has a 95% CI above zero, no
+    evaluation site is worse beyond noise (its gain's CI wholly below 0) and the whole process
+    is at least 2x the method's own pipeline (bench/batch.py --candidates)."""
     from desktop_app.core.evaluation.suite import EVALUATION_SETS
 
-    extra = load_model(DERM).metadata.extra
+    extra = load_model(path).metadata.extra
     summary = extra["evaluation_suite"]["summary"]
     assert summary["compared_to"] == "dermscreen-combined"
     pooled_lo = summary["pooled_gain"]["ci95"][0]
     site_hi = [summary[f"{s}_gain"]["ci95"][1] for s in EVALUATION_SETS]
     fast_enough = extra["speed"]["vs_method_pipeline"] >= 2.0
-    passes = pooled_lo > 0 and all(hi >= 0 for hi in site_hi) and fast_enough
-    assert (DERM.name == DEFAULT_MODEL_NAME) == passes
+    return pooled_lo > 0 and all(hi >= 0 for hi in site_hi) and fast_enough
+
+
+def _pooled_auroc(path: Path) -> float:
+    return load_model(path).metadata.extra["evaluation_suite"]["summary"]["pooled_auroc"]["value"]
+
+
+def test_the_default_is_chosen_by_issue_34s_rule() -> None:
+    """A derm model that passes the rule is the default (the better worst held-out validation
+    site when several pass); one that misses only the speed floor ships beside it only if it
+    is more accurate (pooled) than the default."""
+    from desktop_app.core.base.paths import DEFAULT_MODEL_NAME
+
+    passing = [p for p in DERMS if _passes_issue_34s_rule(p)]
+    if not passing:
+        assert DEFAULT_MODEL_NAME not in {p.name for p in DERMS}
+        return
+    assert DEFAULT_MODEL_NAME in {p.name for p in passing}
+    default = MODELS / DEFAULT_MODEL_NAME
+    for p in DERMS:
+        if p not in passing:
+            assert _pooled_auroc(p) > _pooled_auroc(default), f"{p.name} is slower and no better"

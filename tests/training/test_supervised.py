@@ -56,19 +56,27 @@ def test_ham_eval_is_lesion_disjoint_from_training() -> None:
     assert not lesions(HAM_EVAL) & (lesions(SUPERVISED_TRAIN) | lesions(SUPERVISED_VALIDATION))
 
 
-@pytest.mark.parametrize("scheme", ["label", "class", "site"])
+@pytest.mark.parametrize("scheme", ["label", "class", "site", "site_class"])
 def test_weights_balance_what_they_say(train, scheme: str) -> None:
     w = class_weights(train, scheme)
     y = np.array([s.is_malignant for s in train])
     assert w.sum() == pytest.approx(len(train))
     assert w[y].sum() == pytest.approx(w[~y].sum())
-    if scheme == "site":
+    if scheme in ("site", "site_class"):
         totals: dict = defaultdict(float)
         for s, wi in zip(train, w, strict=True):
             totals[(site_of(s), s.is_malignant)] += wi
         for label in (False, True):
             cell = [v for (_, m), v in totals.items() if m == label]
             assert max(cell) == pytest.approx(min(cell))
+    if scheme == "site_class":  # inside a cell, every class present weighs the same
+        shares: dict = defaultdict(float)
+        for s, wi in zip(train, w, strict=True):
+            shares[(site_of(s), s.is_malignant, s.cls)] += wi
+        for (site, mal), total in totals.items():
+            parts = [v for (si, m, _), v in shares.items() if (si, m) == (site, mal)]
+            assert sum(parts) == pytest.approx(total)
+            assert max(parts) == pytest.approx(min(parts))
     if scheme == "class":
         by_class: dict = defaultdict(float)
         for s, wi in zip(train, w, strict=True):

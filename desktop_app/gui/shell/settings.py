@@ -240,7 +240,7 @@ def save_model_path(path: str | Path) -> None:
 
 def initial_model_path() -> Path:
     """The model to open when none is named: the last one chosen (if it still exists),
-    else the default (DERMSCREEN_MODEL or the bundled default model, dermscreen-combined)."""
+    else the default (DERMSCREEN_MODEL or the bundled default model, dermscreen-derm-fast)."""
     from desktop_app.core.base.paths import default_model_path
 
     saved = saved_model_path()

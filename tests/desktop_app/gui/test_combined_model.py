@@ -23,8 +23,9 @@ def _first_case(window, qtbot, folder: Path):
     return window.shown_case
 
 
-def test_default_model_is_the_combined_one() -> None:
-    assert default_model_path() == COMBINED
+def test_default_model_is_the_fast_derm_one() -> None:
+    """Issue 34's rule (tests/export/test_derm.py) put dermscreen-derm-fast above combined."""
+    assert default_model_path() == bundled_models_dir() / "dermscreen-derm-fast.onnx"
 
 
 def test_combined_model_shows_both_maps_and_names_both_parts(make_window, image_folder, qtbot):

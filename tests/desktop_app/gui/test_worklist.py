@@ -147,7 +147,7 @@ def test_title_names_the_app_once():
 # ---------------------------------------------------------------- the borderline band
 def test_the_band_moves_with_the_point_and_is_drawn_on_the_histogram(
         make_window, image_folder, qtbot):
-    window = make_window(default_model_path())  # cae2: it stores the 95% point
+    window = make_window(default_model_path())  # the default: it stores the 95% point
     _open(window, qtbot, image_folder)
     meta = window.model.metadata
     default, _ = opening_threshold(meta)

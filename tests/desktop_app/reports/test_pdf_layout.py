@@ -30,9 +30,10 @@ from desktop_app.reports.pdf.case_report import write_case_pdf
 from desktop_app.reports.pdf.report import write_summary_pdf
 
 
-@pytest.fixture(scope="module")
-def model() -> LoadedModel:
-    return load_model(bundled_models_dir() / DEFAULT_MODEL_NAME, prefer_gpu=False)
+# The default (a derm model: no evidence map) and the combined model (both maps).
+@pytest.fixture(scope="module", params=[DEFAULT_MODEL_NAME, "dermscreen-combined.onnx"])
+def model(request) -> LoadedModel:
+    return load_model(bundled_models_dir() / request.param, prefer_gpu=False)
 
 
 @dataclass(frozen=True)
@@ -174,9 +175,11 @@ def test_the_case_report_is_a_referral_with_identity_scores_by_name_and_sign_off
     assert f"{nf.fixed(result.probability, 3)} classifier_probability" in page
     assert nf.fixed(result.score, decimals) != nf.fixed(result.threshold, decimals)
     assert "Anomaly score " not in page.replace("CAE anomaly score", "")
-    # Both maps, each with its own legend.
+    # Each map the model gives, with its own legend; none it does not give.
     assert "CAE heatmap" in page and "error, fixed scale" in page
-    assert "Classifier evidence map" in page and "logit, this case's scale" in page
+    has_evidence = model.has_output("evidence_map")
+    assert ("Classifier evidence map" in page) == has_evidence
+    assert ("logit, this case's scale" in page) == has_evidence
     # Provenance in the appendix, after the sign-off.
     assert page.index("Signature:") < page.index("Technical appendix") < \
         page.index("Execution provider") and result.image_sha256 in page
