@@ -1,8 +1,8 @@
 """`python -m export.build_derm`: the CAE beside a head on a dermoscopy-trained Xception (issue 34).
 
 The classifier reads its own input, ``image_hr`` (``--side`` px, the peer's 254 or smaller;
-field of view cropped, no hair removal: :func:`training.xception.hr_config`), made by core preprocessing from the same
-decode as the CAE's ``image``. Steps, every choice on ``supervised-validation`` only:
+field of view cropped, no hair removal: :func:`training.xception.hr_config`), made by core
+preprocessing from the same decode as the CAE's ``image``. Steps, every choice on ``supervised-validation`` only:
 
 1. frozen pooled features of the peer's Xception (``sklesion`` 0.2.2; cached by
    ``python -m training.xception``) of the training core and validation;
@@ -46,14 +46,6 @@ from training.xception import SIDE
 
 NAME = "DermScreen Derm"
 HR_INPUT = "image_hr"
-def description(side: int, ham_rows: str) -> str:
-    """The model's one-paragraph description (the card's first lines)."""
-    images = ("isic9 Train, HAM10000 via ham-extra and ISIC 2017" if ham_rows == "keep" else
-              "isic9 Train and ISIC 2017, HAM10000 images left out because the backbone learned "
-              "from them")
-    return DESCRIPTION.format(side=side, images=images)
-
-
 DESCRIPTION = (
     "Two detectors in one file. (1) The benign-only convolutional autoencoder (the method): "
     "its reconstruction error (anomaly score and heatmap) on the 128-pixel hair-removed image. "
@@ -63,6 +55,16 @@ DESCRIPTION = (
     "{side}-pixel input (field of view cropped). The score is a calibrated combination of "
     "both. A triage aid, not a diagnosis."
 )
+
+
+def description(side: int, ham_rows: str) -> str:
+    """The model's one-paragraph description (the card's first lines)."""
+    images = ("isic9 Train, HAM10000 via ham-extra and ISIC 2017" if ham_rows == "keep" else
+              "isic9 Train and ISIC 2017, HAM10000 images left out because the backbone learned "
+              "from them")
+    return DESCRIPTION.format(side=side, images=images)
+
+
 C_GRID = (0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003)
 TARGETS = ("binary", "dx8")
 HAM_ROWS = ("keep", "drop")
@@ -228,8 +230,9 @@ def backbone_files(work: Path, calib_images: int, data: Path, colour_constancy: 
     if parity > FEATURE_TOL:
         msg = f"backbone parity gate failed: {parity}"
         raise SystemExit(msg)
-    record = {"side": side, "fp32": str(fp32), "int8": None, "parity_features_keras_vs_onnx": parity,
-              "n_parity_images": len(check), "seconds_convert": round(t_convert, 1)}
+    record = {"side": side, "fp32": str(fp32), "int8": None,
+              "parity_features_keras_vs_onnx": parity, "n_parity_images": len(check),
+              "seconds_convert": round(t_convert, 1)}
     if int8:
         rng = np.random.default_rng(34)
         tr = core_training(split_samples(SUPERVISED_TRAIN, data))
@@ -440,7 +443,8 @@ def build(args: argparse.Namespace) -> Path:
 
         proto = merge(cae_proto, clf_proto, combiner, clf_input=HR_INPUT)
         draft = ModelMetadata(
-            model_name=args.name, model_version=args.version, created=utc_now_iso(), threshold=0.5,
+            model_name=args.name, model_version=args.version, created=utc_now_iso(),
+            threshold=0.5,
             benign_stats=BenignStats.from_scores(np.array([0.1, 0.2])),
             loss_weights=dict(cae_md.loss_weights), preprocess=cae_md.preprocess,
             ssim_window=cae_md.ssim_window, heatmap_vmax=cae_md.heatmap_vmax,

@@ -148,7 +148,8 @@ def test_summary_lists_every_case_grouped_with_page_numbers(
     assert "Dr. Ada Lovelace" in text and "Reviewed by: Dr. Ada Lovelace" in text
     assert f"DermScreen version {app_version()}" in text and model.sha256 in text
     sentence, _validation, _data = expected_words(model.metadata, batch.threshold)
-    assert " ".join(sentence.split()) in cells  # the operating-point panel's own words (content order: the cell beside it wraps too)
+    # The operating-point panel's own words, in content order (the label cell beside wraps).
+    assert " ".join(sentence.split()) in cells
     assert "Borderline: not flagged, but in the band just below the threshold" in text
 
 
