@@ -170,6 +170,11 @@ def render_combined_card(md: ModelMetadata, *, file_name: str = "", sha256: str 
                 neutral_data_root(suite["markdown"]).rstrip()]
         if suite.get("ablation_markdown"):
             out += ["", "### Candidates on the same suite", "", suite["ablation_markdown"].rstrip()]
+    speed = md.extra.get("speed")
+    if isinstance(speed, dict) and speed.get("vs_method_pipeline") is not None:
+        out += ["", "## Speed", "",
+                f"Whole process {speed['vs_method_pipeline']:.2f}x the method's own per-image "
+                f"pipeline (the floor for the default model is 2x): {speed.get('measured', '')}."]
     parity = md.extra.get("parity", {})
     if derm:
         out += ["", "## Export check", "", _derm_parity(parity, clf.get("int8", {})), "",

@@ -94,6 +94,8 @@ def test_card_says_what_it_learned_from(derm, derm_path) -> None:
     card = derm_path.with_suffix(".md").read_text(encoding="utf-8")
     side = derm.metadata.extra_inputs["image_hr"].size
     assert f"its own {side}-pixel input" in card
+    ratio = derm.metadata.extra["speed"]["vs_method_pipeline"]
+    assert f"## Speed\n\nWhole process {ratio:.2f}x the method's own per-image pipeline" in card
     assert "LEARNED FROM LABELLED CANCERS" in card
     assert "sklesion 0.2.2" in card and "MIT" in card and "HAM10000" in card
 
